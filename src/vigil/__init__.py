@@ -1,0 +1,1 @@
+"""Vigil: the information system of a National Preventive Mechanism under OPCAT."""

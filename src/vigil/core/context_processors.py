@@ -1,0 +1,28 @@
+"""Template context every page needs: the active membership, the body switcher, navigation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from vigil.core.access import INTERNAL_ROLES, active_membership, user_memberships
+from vigil.core.models import Role
+
+
+def vigil(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    membership = active_membership(request)
+    role = membership.role if membership else None
+    return {
+        "membership": membership,
+        "active_body": membership.body if membership else None,
+        "all_memberships": user_memberships(user),
+        "nav": {
+            "places": role in INTERNAL_ROLES,
+            "users": role in {Role.ADMIN, Role.HEAD},
+            "audit": role in {Role.AUDITOR, Role.HEAD},
+        },
+    }

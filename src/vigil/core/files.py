@@ -1,0 +1,147 @@
+"""Uploads: type and size checks, metadata removal, encrypted storage outside the web root,
+and downloads that the caller has already permission-checked."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import secrets
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.http import HttpResponse
+from django.utils.translation import gettext as _
+
+from vigil.core.audit import audit
+from vigil.core.crypto import decrypt_bytes, encrypt_bytes
+from vigil.core.models import Body, StoredFile
+
+# extension -> (content type, magic-byte prefixes that file must start with; empty = text)
+ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".docx": (
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        (b"PK\x03\x04",),
+    ),
+    ".xlsx": (
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        (b"PK\x03\x04",),
+    ),
+    ".odt": ("application/vnd.oasis.opendocument.text", (b"PK\x03\x04",)),
+    ".txt": ("text/plain", ()),
+    ".csv": ("text/csv", ()),
+}
+
+
+def storage_root() -> Path:
+    return Path(settings.MEDIA_ROOT) / "files"
+
+
+def _strip_image_metadata(data: bytes, extension: str) -> bytes:
+    """Re-encode images without EXIF (GPS position, camera, time) before anything stores them."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image.load()
+            clean = Image.new(image.mode, image.size)
+            clean.putdata(list(image.getdata()))
+            out = io.BytesIO()
+            fmt = "PNG" if extension == ".png" else "JPEG"
+            if fmt == "JPEG" and clean.mode not in {"RGB", "L"}:
+                clean = clean.convert("RGB")
+            clean.save(out, format=fmt)
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValidationError(_("The image could not be read: it may be damaged.")) from exc
+
+
+def check_upload(upload: UploadedFile) -> tuple[bytes, str]:
+    """Read and check an upload; returns its cleaned bytes and content type or raises
+    ValidationError with a message that says what is wrong."""
+    name = upload.name or ""
+    extension = Path(name).suffix.lower()
+    if extension not in ALLOWED_TYPES:
+        raise ValidationError(
+            _("Files of type “%(ext)s” are not accepted. Accepted types: %(types)s.")
+            % {"ext": extension or _("(none)"), "types": ", ".join(sorted(ALLOWED_TYPES))}
+        )
+    if upload.size is not None and upload.size > settings.VIGIL_MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            _("The file is %(size)s MB; the limit is %(limit)s MB.")
+            % {
+                "size": round(upload.size / 1024 / 1024, 1),
+                "limit": settings.VIGIL_MAX_UPLOAD_BYTES // 1024 // 1024,
+            }
+        )
+    data = upload.read()
+    if not data:
+        raise ValidationError(_("The file is empty."))
+    content_type, magics = ALLOWED_TYPES[extension]
+    if magics and not data.startswith(magics):
+        raise ValidationError(
+            _("The file's content does not match its “%(ext)s” extension.") % {"ext": extension}
+        )
+    if not magics:
+        if b"\x00" in data[:4096]:
+            raise ValidationError(_("The file is not a text file."))
+    if content_type.startswith("image/"):
+        data = _strip_image_metadata(data, extension)
+    return data, content_type
+
+
+@transaction.atomic
+def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
+    """Check, clean, encrypt and store an upload; returns the StoredFile record."""
+    data, content_type = check_upload(upload)
+    storage_name = secrets.token_hex(16)
+    path = storage_root() / storage_name[:2] / storage_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encrypt_bytes(data))
+    stored = StoredFile.objects.create(
+        body=body,
+        original_name=Path(upload.name or "file").name[:255],
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_name=storage_name,
+        uploaded_by=actor,
+    )
+    audit(actor=actor, action="upload", obj=stored, changes={"size": len(data)})
+    return stored
+
+
+def read_file(stored: StoredFile) -> bytes:
+    path = storage_root() / stored.storage_name[:2] / stored.storage_name
+    return decrypt_bytes(path.read_bytes())
+
+
+def download_response(stored: StoredFile, *, actor: Any) -> HttpResponse:
+    """The decrypted file as an attachment; callers check permission on the owning record first."""
+    audit(actor=actor, action="download", obj=stored)
+    response = HttpResponse(read_file(stored), content_type=stored.content_type)
+    response["Content-Disposition"] = _content_disposition(stored.original_name)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _content_disposition(name: str) -> str:
+    from urllib.parse import quote
+
+    ascii_name = name.encode("ascii", "replace").decode().replace('"', "")
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+
+
+def rotate_file(stored: StoredFile) -> None:
+    from vigil.core.crypto import rotate_bytes
+
+    path = storage_root() / stored.storage_name[:2] / stored.storage_name
+    path.write_bytes(rotate_bytes(path.read_bytes()))

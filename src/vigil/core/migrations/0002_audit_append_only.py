@@ -1,0 +1,33 @@
+"""On PostgreSQL the database itself refuses to change or delete audit entries."""
+
+from django.db import migrations
+
+CREATE = """
+CREATE OR REPLACE FUNCTION vigil_audit_append_only() RETURNS trigger AS $$
+BEGIN
+  RAISE EXCEPTION 'The audit trail is append-only';
+END;
+$$ LANGUAGE plpgsql;
+CREATE TRIGGER core_auditentry_append_only
+  BEFORE UPDATE OR DELETE ON core_auditentry
+  FOR EACH ROW EXECUTE FUNCTION vigil_audit_append_only();
+"""
+DROP = """
+DROP TRIGGER IF EXISTS core_auditentry_append_only ON core_auditentry;
+DROP FUNCTION IF EXISTS vigil_audit_append_only();
+"""
+
+
+def forwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(CREATE)
+
+
+def backwards(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(DROP)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("core", "0001_initial")]
+    operations = [migrations.RunPython(forwards, backwards)]

@@ -1,0 +1,356 @@
+"""Every write to the registry of places: validation, the audit entry, in one transaction."""
+
+from __future__ import annotations
+
+import difflib
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vigil.core.audit import audit, audit_read, build_entry, diff, snapshot
+from vigil.core.files import store_file
+from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
+from vigil.places import permissions
+from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
+from vigil.places.queries import normalise_text
+
+# Fields a person edits; the history shows changes to these.
+EDITABLE_FIELDS = [
+    "external_id",
+    "name",
+    "place_type",
+    "subtype",
+    "authority_name",
+    "region",
+    "address",
+    "latitude",
+    "longitude",
+    "official_capacity",
+    "population",
+    "population_date",
+    "status",
+    "opened_on",
+    "closed_on",
+    "aliases",
+    "former_names",
+    "notes",
+    "is_confidential",
+]
+TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
+DUPLICATE_THRESHOLD = 0.88
+
+
+def _require(membership: Membership, action: str, place: Place | None = None) -> None:
+    if not permissions.can(membership, action, place):
+        raise PermissionDenied(_("Your role does not allow this."))
+
+
+def compute_search_text(place: Place) -> str:
+    return normalise_text(
+        " ".join([place.name, place.aliases, place.former_names, place.address, place.external_id])
+    )
+
+
+def validate_place(place: Place) -> None:
+    """Rules that hold whichever way a place is written (form, API, import)."""
+    errors: dict[str, list[str]] = defaultdict(list)
+    if place.place_type_id and place.place_type.body_id != place.body_id:
+        errors["place_type"].append(_("Choose a type of place of this body."))
+    if place.region_id and place.region.body_id != place.body_id:
+        errors["region"].append(_("Choose a region of this body."))
+    if (place.latitude is None) != (place.longitude is None):
+        field = "longitude" if place.longitude is None else "latitude"
+        errors[field].append(_("Give both latitude and longitude, or neither."))
+    if place.opened_on and place.closed_on and place.closed_on < place.opened_on:
+        errors["closed_on"].append(_("The closing date is before the opening date."))
+    if place.status == PlaceStatus.CLOSED and place.closed_on is None:
+        errors["closed_on"].append(_("Give the date the place closed."))
+    if place.population is not None and place.population_date is None:
+        errors["population_date"].append(_("Give the date the population was counted."))
+    if place.population_date and place.population_date > timezone.localdate():
+        errors["population_date"].append(_("The date is in the future."))
+    if place.external_id:
+        clash = Place.objects.filter(
+            body_id=place.body_id, external_id=place.external_id, deleted_at__isnull=True
+        ).exclude(pk=place.pk)
+        if clash.exists():
+            errors["external_id"].append(
+                _("Another place of this body already has this identifier.")
+            )
+    if errors:
+        raise ValidationError(dict(errors))
+
+
+def _check_groups(body: Body, groups: Iterable[TaxonomyTerm]) -> list[TaxonomyTerm]:
+    groups = list(groups)
+    if any(group.body_id != body.pk or group.kind != "vulnerable_group" for group in groups):
+        raise ValidationError({"population_groups": [_("Choose groups of this body.")]})
+    return groups
+
+
+@transaction.atomic
+def place_create(
+    *,
+    actor: Any,
+    membership: Membership,
+    data: Mapping[str, Any],
+    population_groups: Iterable[TaxonomyTerm] = (),
+) -> Place:
+    _require(membership, "create")
+    place = Place(body=membership.body, **{k: v for k, v in data.items() if k in EDITABLE_FIELDS})
+    if "confidential_notes" in data:
+        place.confidential_notes = data["confidential_notes"] or ""
+    validate_place(place)
+    groups = _check_groups(membership.body, population_groups)
+    place.search_text = compute_search_text(place)
+    place.save()
+    place.population_groups.set(groups)
+    changes = diff({}, snapshot(place, TRACKED_FIELDS))
+    if place.confidential_notes:
+        changes["confidential_notes"] = ["", "(encrypted)"]
+    audit(actor=actor, action="create", obj=place, changes=changes)
+    return place
+
+
+@transaction.atomic
+def place_update(
+    *,
+    actor: Any,
+    membership: Membership,
+    place: Place,
+    data: Mapping[str, Any],
+    population_groups: Iterable[TaxonomyTerm] | None = None,
+) -> Place:
+    _require(membership, "edit", place)
+    place = Place.objects.select_for_update().get(pk=place.pk)
+    before = snapshot(place, TRACKED_FIELDS)
+    for field, value in data.items():
+        if field in EDITABLE_FIELDS:
+            setattr(place, field, value)
+    notes_changed = False
+    if "confidential_notes" in data and data["confidential_notes"] is not None:
+        notes_changed = (data["confidential_notes"] or "") != place.confidential_notes
+        place.confidential_notes = data["confidential_notes"] or ""
+    validate_place(place)
+    place.search_text = compute_search_text(place)
+    place.updated_at = timezone.now()
+    place.save()
+    if population_groups is not None:
+        place.population_groups.set(_check_groups(place.body, population_groups))
+    changes = diff(before, snapshot(place, TRACKED_FIELDS))
+    if notes_changed:
+        # The history says that the notes changed, never what they say.
+        changes["confidential_notes"] = ["(encrypted)", "(encrypted)"]
+    if changes:
+        audit(actor=actor, action="update", obj=place, changes=changes)
+    return place
+
+
+@transaction.atomic
+def place_delete(*, actor: Any, membership: Membership, place: Place) -> Place:
+    """Move a place to the trash; a head can restore it."""
+    _require(membership, "delete", place)
+    place.deleted_at = timezone.now()
+    place.deleted_by = actor
+    place.save(update_fields=["deleted_at", "deleted_by"])
+    audit(actor=actor, action="delete", obj=place, changes={"trash": [False, True]})
+    return place
+
+
+@transaction.atomic
+def place_restore(*, actor: Any, membership: Membership, place: Place) -> Place:
+    _require(membership, "restore", place)
+    if place.merged_into_id:
+        raise ValidationError(_("A merged place cannot be restored; it lives on in the other."))
+    place.deleted_at = None
+    place.deleted_by = None
+    validate_place(place)
+    place.save(update_fields=["deleted_at", "deleted_by"])
+    audit(actor=actor, action="restore", obj=place, changes={"trash": [True, False]})
+    return place
+
+
+def reveal_confidential_notes(*, actor: Any, membership: Membership, place: Place) -> str:
+    """Show the encrypted notes: a recorded act, never a side effect of opening the page."""
+    _require(membership, "reveal_confidential", place)
+    with transaction.atomic():
+        audit_read(actor=actor, obj=place, fields=["confidential_notes"])
+    return place.confidential_notes
+
+
+@transaction.atomic
+def place_attach_document(
+    *, actor: Any, membership: Membership, place: Place, upload: UploadedFile, title: str
+) -> PlaceDocument:
+    _require(membership, "attach_document", place)
+    stored = store_file(actor=actor, body=place.body, upload=upload)
+    document = PlaceDocument.objects.create(
+        place=place, file=stored, title=title or stored.original_name, created_by=actor
+    )
+    audit(
+        actor=actor,
+        action="attach_document",
+        obj=place,
+        changes={"document": [None, document.title]},
+    )
+    return document
+
+
+@transaction.atomic
+def place_remove_document(
+    *, actor: Any, membership: Membership, document: PlaceDocument
+) -> None:
+    _require(membership, "attach_document", document.place)
+    document.deleted_at = timezone.now()
+    document.save(update_fields=["deleted_at"])
+    audit(
+        actor=actor,
+        action="remove_document",
+        obj=document.place,
+        changes={"document": [document.title, None]},
+    )
+
+
+MERGE_FILL_FIELDS = [
+    "external_id",
+    "subtype",
+    "authority_name",
+    "region",
+    "address",
+    "latitude",
+    "longitude",
+    "official_capacity",
+    "population",
+    "population_date",
+    "opened_on",
+    "closed_on",
+    "notes",
+]
+
+
+@transaction.atomic
+def place_merge(*, actor: Any, membership: Membership, keep: Place, merge: Place) -> Place:
+    """Fold `merge` into `keep`: empty fields are filled, names become other names, documents
+    and flags move, and `merge` goes to the trash pointing at `keep`. Both histories stay."""
+    _require(membership, "merge", keep)
+    _require(membership, "merge", merge)
+    if keep.pk == merge.pk:
+        raise ValidationError(_("A place cannot be merged with itself."))
+    keep = Place.objects.select_for_update().get(pk=keep.pk)
+    merge = Place.objects.select_for_update().get(pk=merge.pk)
+    before = snapshot(keep, TRACKED_FIELDS)
+    for field in MERGE_FILL_FIELDS:
+        if getattr(keep, field) in (None, "") and getattr(merge, field) not in (None, ""):
+            setattr(keep, field, getattr(merge, field))
+    names = keep.alias_list
+    for name in [merge.name, *merge.alias_list]:
+        if name != keep.name and name not in names:
+            names.append(name)
+    keep.aliases = "\n".join(names)
+    keep.former_names = "\n".join(dict.fromkeys([*keep.former_name_list, *merge.former_name_list]))
+    if merge.confidential_notes:
+        keep.confidential_notes = "\n\n".join(
+            note for note in [keep.confidential_notes, merge.confidential_notes] if note
+        )
+    merge.external_id = ""
+    merge.merged_into = keep
+    merge.deleted_at = timezone.now()
+    merge.deleted_by = actor
+    merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by"])
+    keep.search_text = compute_search_text(keep)
+    keep.updated_at = timezone.now()
+    keep.save()
+    keep.population_groups.add(*merge.population_groups.all())
+    PlaceDocument.objects.filter(place=merge).update(place=keep)
+    PossibleDuplicate.objects.filter(
+        status=PossibleDuplicate.Status.OPEN, place__in=[keep, merge], other__in=[keep, merge]
+    ).update(status=PossibleDuplicate.Status.MERGED, resolved_by=actor)
+    changes = diff(before, snapshot(keep, TRACKED_FIELDS))
+    changes["merged"] = [None, f"{merge.name} (#{merge.pk})"]
+    audit(actor=actor, action="merge", obj=keep, changes=changes)
+    audit(actor=actor, action="merged_into", obj=merge, changes={"merged_into": [None, keep.pk]})
+    return keep
+
+
+@transaction.atomic
+def duplicate_dismiss(*, actor: Any, membership: Membership, flag: PossibleDuplicate) -> None:
+    _require(membership, "merge", flag.place)
+    flag.status = PossibleDuplicate.Status.DISMISSED
+    flag.resolved_by = actor
+    flag.save(update_fields=["status", "resolved_by"])
+    audit(actor=actor, action="dismiss_duplicate", obj=flag.place, changes={"other": [None, flag.other_id]})
+
+
+def name_similarity(first: str, second: str) -> float:
+    return difflib.SequenceMatcher(None, normalise_text(first), normalise_text(second)).ratio()
+
+
+def flag_possible_duplicates(places: Iterable[Place]) -> int:
+    """Flag pairs of places with similar names in the same region; returns new flags."""
+    places = [place for place in places if place.region_id]
+    if not places:
+        return 0
+    region_ids = {place.region_id for place in places}
+    by_region: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for pk, region_id, name in Place.objects.filter(
+        region_id__in=region_ids, deleted_at__isnull=True
+    ).values_list("pk", "region_id", "name"):
+        by_region[region_id].append((pk, name))
+    existing = set(
+        PossibleDuplicate.objects.filter(place__region_id__in=region_ids).values_list(
+            "place_id", "other_id"
+        )
+    )
+    flags = []
+    for place in places:
+        for other_pk, other_name in by_region[place.region_id]:
+            if other_pk == place.pk:
+                continue
+            pair = (min(place.pk, other_pk), max(place.pk, other_pk))
+            if pair in existing:
+                continue
+            score = name_similarity(place.name, other_name)
+            if score >= DUPLICATE_THRESHOLD:
+                existing.add(pair)
+                flags.append(
+                    PossibleDuplicate(
+                        body_id=place.body_id, place_id=pair[0], other_id=pair[1], score=score
+                    )
+                )
+    PossibleDuplicate.objects.bulk_create(flags)
+    return len(flags)
+
+
+def region_path(region: Region) -> str:
+    parts = []
+    node: Region | None = region
+    while node is not None:
+        parts.append(f"{node.pk:08d}")
+        node = node.parent
+    return "/".join(reversed(parts))
+
+
+@transaction.atomic
+def region_create(
+    *, actor: Any, body: Body, name: str, parent: Region | None = None, code: str = ""
+) -> Region:
+    if parent is not None and parent.body_id != body.pk:
+        raise ValidationError({"parent": [_("Choose a region of this body.")]})
+    region = Region.objects.create(
+        body=body, name=name, parent=parent, code=code, level=(parent.level + 1) if parent else 1
+    )
+    region.path = region_path(region)
+    region.save(update_fields=["path"])
+    audit(actor=actor, action="create", obj=region, changes={"name": [None, name]})
+    return region
+
+
+def bulk_audit(entries: list[AuditEntry]) -> None:
+    AuditEntry.objects.bulk_create(entries, batch_size=1000)
+

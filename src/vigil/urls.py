@@ -1,0 +1,13 @@
+"""Vigil's URLs: one include per domain app, the API under /api/v1/, its schema and docs."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", include("vigil.core.urls")),
+    path("places/", include("vigil.places.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("api/v1/", include("vigil.core.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api_docs"),
+]
