@@ -1,0 +1,14 @@
+"""Vigil's settings for the test suite: the production module, with synthetic secrets supplied.
+
+Only what the environment would provide is set here, plus a fast password hasher (hashing
+strength is not what the suite tests)."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "t" * 40)
+# A fixed, synthetic key: tests read raw rows to prove values are encrypted with it.
+os.environ.setdefault("VIGIL_ENCRYPTION_KEYS", "dmlnaWwtdGVzdC1rZXktc3ludGhldGljLTMyYnl0ZXM=")
+
+from vigil.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
