@@ -1,3 +1,25 @@
+"""Core pages: sign-in, two-factor, the overview, members and roles, settings, audit, account."""
+
 from django.urls import path
 
-urlpatterns: list = []
+from vigil.core import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", views.login_view, name="login"),
+    path("logout/", views.logout_view, name="logout"),
+    path("switch-body/", views.switch_body, name="switch_body"),
+    path("account/", views.account, name="account"),
+    path("account/password/", views.password_change_view, name="password_change"),
+    path("account/verify/", views.otp_verify, name="otp_verify"),
+    path("account/two-factor/", views.otp_setup, name="otp_setup"),
+    path("account/api-token/", views.api_token, name="api_token"),
+    path("users/", views.users, name="users"),
+    path("users/add/", views.user_add, name="user_add"),
+    path("users/<int:membership_id>/", views.user_edit, name="user_edit"),
+    path("users/<int:membership_id>/deactivate/", views.user_deactivate, name="user_deactivate"),
+    path("users/<int:membership_id>/reactivate/", views.user_reactivate, name="user_reactivate"),
+    path("settings/", views.body_settings, name="body_settings"),
+    path("audit/", views.audit, name="audit"),
+    path("audit/export.csv", views.audit_export, name="audit_export"),
+]

@@ -1,0 +1,159 @@
+"""Forms of the core pages: sign-in, account, two-factor, members, settings, audit filters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.utils.translation import gettext_lazy as _
+
+from vigil.core.models import Role
+
+
+class AccessibleFormMixin:
+    """Points each invalid field at its error message (`aria-describedby`, `aria-invalid`), so a
+    screen reader reads the error with the field; core/_field.html renders the matching ids."""
+
+    def full_clean(self) -> None:
+        super().full_clean()  # type: ignore[misc]
+        for name in self.errors:  # type: ignore[attr-defined]
+            if name not in self.fields:  # type: ignore[attr-defined]
+                continue
+            field = self.fields[name]  # type: ignore[attr-defined]
+            bound = self[name]  # type: ignore[index]
+            described_by = [f"{bound.auto_id}_error"]
+            if field.help_text:
+                described_by.append(f"{bound.auto_id}_helptext")
+            field.widget.attrs["aria-describedby"] = " ".join(described_by)
+            field.widget.attrs["aria-invalid"] = "true"
+
+
+class LoginForm(AccessibleFormMixin, AuthenticationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].widget.attrs.update(
+            {"autocomplete": "username", "autocapitalize": "none", "spellcheck": "false"}
+        )
+        self.fields["password"].widget.attrs["autocomplete"] = "current-password"
+
+
+class VigilPasswordChangeForm(AccessibleFormMixin, PasswordChangeForm):
+    pass
+
+
+class AccountForm(AccessibleFormMixin, forms.Form):
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["first_name"].widget.attrs["autocomplete"] = "given-name"
+        self.fields["last_name"].widget.attrs["autocomplete"] = "family-name"
+        self.fields["email"].widget.attrs["autocomplete"] = "email"
+
+
+class TokenForm(AccessibleFormMixin, forms.Form):
+    token = forms.CharField(
+        label=_("Six-digit code"),
+        max_length=8,
+        help_text=_("The code your authenticator app shows now for Vigil."),
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "pattern": "[0-9]*",
+                "autocapitalize": "none",
+                "spellcheck": "false",
+            }
+        ),
+    )
+
+    def clean_token(self) -> str:
+        token = "".join(self.cleaned_data["token"].split())
+        if not token.isdigit():
+            raise forms.ValidationError(_("Enter the digits your app shows."))
+        return token
+
+
+def role_choices(*, may_grant_head: bool) -> list[tuple[str, str]]:
+    return [(value, label) for value, label in Role.choices if may_grant_head or value != Role.HEAD]
+
+
+class MembershipAddForm(AccessibleFormMixin, forms.Form):
+    username = forms.CharField(
+        label=_("Username"),
+        max_length=150,
+        help_text=_(
+            "To add someone who already has a Vigil account (for example in another body), "
+            "enter their username and leave the other fields empty."
+        ),
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    role = forms.ChoiceField(label=_("Role in this body"), choices=())
+    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
+    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    email = forms.EmailField(label=_("Email"), required=False)
+    password = forms.CharField(
+        label=_("Initial password"),
+        required=False,
+        strip=False,
+        help_text=_(
+            "For a new account only: at least 12 characters, not a common password. Give it "
+            "to the person by a safe channel and ask them to change it."
+        ),
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args: Any, may_grant_head: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(may_grant_head=may_grant_head)
+
+
+class MembershipRoleForm(AccessibleFormMixin, forms.Form):
+    role = forms.ChoiceField(label=_("Role in this body"), choices=())
+
+    def __init__(self, *args: Any, may_grant_head: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["role"].choices = role_choices(may_grant_head=may_grant_head)
+
+
+class BodySettingsForm(AccessibleFormMixin, forms.Form):
+    require_totp = forms.BooleanField(
+        label=_("Require two-factor sign-in"),
+        required=False,
+        help_text=_(
+            "Every member must confirm each sign-in with a one-time code from an authenticator "
+            "app. Members who have not set one up yet will be asked to at their next page."
+        ),
+    )
+
+
+class AuditFilterForm(forms.Form):
+    q = forms.CharField(label=_("Search"), required=False, max_length=200)
+    action = forms.ChoiceField(label=_("Action"), required=False, choices=())
+    object_type = forms.ChoiceField(label=_("Record type"), required=False, choices=())
+    actor = forms.ChoiceField(label=_("Who"), required=False, choices=())
+    date_from = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=_("To"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    sensitive = forms.BooleanField(label=_("Sensitive reads only"), required=False)
+
+    def __init__(
+        self,
+        *args: Any,
+        actions: list[str],
+        object_types: list[str],
+        actors: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        everything = [("", _("All"))]
+        self.fields["action"].choices = everything + [(a, a) for a in actions]
+        self.fields["object_type"].choices = everything + [(t, t) for t in object_types]
+        self.fields["actor"].choices = everything + actors
+        self.fields["q"].widget.attrs["type"] = "search"

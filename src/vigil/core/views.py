@@ -1,0 +1,574 @@
+"""Pages of the core app: sign-in, two-factor, the overview, members and roles, settings, the
+audit trail and the person's own account. Every write goes through `vigil.core.services`."""
+
+from __future__ import annotations
+
+import datetime
+from io import BytesIO
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from django.contrib import messages
+from django.contrib.auth import login as auth_login
+from django.contrib.auth import logout as auth_logout
+from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+from django_otp import login as otp_login
+
+from vigil.core import forms, permissions, services
+from vigil.core.access import INTERNAL_ROLES, SESSION_BODY_KEY, active_membership
+from vigil.core.middleware import client_ip
+from vigil.core.models import AuditEntry, Job, Membership, Role
+
+AUDIT_PAGE_SIZE = 50
+
+
+# ---------- Helpers ----------
+
+
+def _safe_next(request: HttpRequest, fallback: str = "home") -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return reverse(fallback)
+
+
+def _membership_for(request: HttpRequest, action: str) -> Membership:
+    """The active membership, if its role may do `action` (403 otherwise: the page is known to
+    exist from the navigation of other roles, it is the role that may not use it)."""
+    membership = active_membership(request)
+    if not permissions.can(membership, action):
+        raise PermissionDenied
+    assert membership is not None
+    return membership
+
+
+def _body_membership_or_404(membership: Membership, membership_id: Any) -> Membership:
+    """A membership of the active body; any other answers 404, as if it did not exist."""
+    try:
+        return Membership.objects.select_related("user", "body").get(
+            pk=membership_id, body_id=membership.body_id
+        )
+    except (Membership.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+
+
+def _apply_errors(form: Any, error: ValidationError) -> None:
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)
+
+
+# ---------- Sign in and out ----------
+
+
+@sensitive_post_parameters("password")
+@csrf_protect
+@never_cache
+def login_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect(_safe_next(request))
+    form = forms.LoginForm(request, data=request.POST or None)
+    status = 200
+    if request.method == "POST":
+        username = request.POST.get("username", "")
+        ip_address = client_ip(request)
+        wait = services.login_lockout_seconds(username=username, ip_address=ip_address)
+        if wait:
+            # Refused before the password is even checked, so the right one does not help.
+            form = forms.LoginForm(request, initial={"username": username[:150]})
+            form.lockout_message = services.lockout_message(wait)  # type: ignore[attr-defined]
+            status = 429
+        elif form.is_valid():
+            user = form.get_user()
+            auth_login(request, user)
+            services.login_record_success(user=user)
+            return redirect(_safe_next(request))
+        else:
+            services.login_record_failure(username=username, ip_address=ip_address)
+            wait = services.login_lockout_seconds(username=username, ip_address=ip_address)
+            if wait:
+                form.lockout_message = services.lockout_message(wait)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "registration/login.html",
+        {"form": form, "next": request.POST.get("next") or request.GET.get("next", "")},
+        status=status,
+    )
+
+
+@require_POST
+def logout_view(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        services.logout_record(user=request.user)
+    auth_logout(request)
+    messages.success(request, _("You have signed out."))
+    return redirect("login")
+
+
+@sensitive_post_parameters("old_password", "new_password1", "new_password2")
+@login_required
+def password_change_view(request: HttpRequest) -> HttpResponse:
+    form = forms.VigilPasswordChangeForm(request.user, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.password_change(
+                user=request.user, new_password=form.cleaned_data["new_password1"]
+            )
+        except ValidationError as error:
+            form.add_error("new_password1", error.messages)
+        else:
+            update_session_auth_hash(request, request.user)  # type: ignore[arg-type]
+            messages.success(request, _("Your password has been changed."))
+            return redirect("account")
+    return render(request, "registration/password_change.html", {"form": form})
+
+
+# ---------- Two-factor sign-in ----------
+
+
+def _qr_svg(uri: str) -> str:
+    image = qrcode.make(uri, image_factory=qrcode.image.svg.SvgPathImage, box_size=8)
+    buffer = BytesIO()
+    image.save(buffer)
+    svg = buffer.getvalue().decode("utf-8")
+    # Inline in the page: drop the XML declaration, which is only valid at the start of a file.
+    if svg.startswith("<?xml"):
+        svg = svg.split("?>", 1)[1]
+    return svg.strip()
+
+
+def _secret_for_people(device: Any) -> str:
+    from base64 import b32encode
+
+    secret = b32encode(device.bin_key).decode("ascii").rstrip("=")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+@sensitive_post_parameters("token")
+@login_required
+def otp_setup(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    confirmed = services.confirmed_totp_device(user)
+    if confirmed is not None and not user.is_verified():
+        # This page is open to people who have not typed a code yet (so they can enrol); one
+        # who already has an app must prove it before replacing or removing it.
+        return redirect(f"{reverse('otp_verify')}?next={reverse('otp_setup')}")
+    if request.method == "POST" and request.POST.get("action") == "remove":
+        services.otp_device_remove(user=user)
+        messages.success(request, _("Two-factor sign-in is off for your account."))
+        return redirect("account")
+    if (
+        confirmed is not None
+        and request.POST.get("action") != "replace"
+        and (request.method != "POST" or "token" not in request.POST)
+    ):
+        return render(request, "core/otp_status.html", {"device": confirmed})
+    device = services.otp_device_start(user=user)
+    form = forms.TokenForm(request.POST if "token" in request.POST else None)
+    if form.is_bound and form.is_valid():
+        try:
+            services.otp_device_confirm(user=user, device=device, token=form.cleaned_data["token"])
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            otp_login(request, device)
+            messages.success(request, _("Two-factor sign-in is on for your account."))
+            return redirect(_safe_next(request, "account"))
+    return render(
+        request,
+        "core/otp_setup.html",
+        {
+            "form": form,
+            "qr_svg": _qr_svg(device.config_url),
+            "secret": _secret_for_people(device),
+            "replacing": confirmed is not None,
+            "next": request.GET.get("next") or request.POST.get("next", ""),
+        },
+    )
+
+
+@sensitive_post_parameters("token")
+@login_required
+def otp_verify(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    next_url = request.GET.get("next") or request.POST.get("next", "")
+    device = services.confirmed_totp_device(user)
+    if device is None:
+        messages.info(request, _("Your body asks for two-factor sign-in: set up an app first."))
+        suffix = f"?next={next_url}" if next_url else ""
+        return redirect(reverse("otp_setup") + suffix)
+    if user.is_verified():
+        return redirect(_safe_next(request))
+    form = forms.TokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if device.verify_token(form.cleaned_data["token"]):
+            otp_login(request, device)
+            return redirect(_safe_next(request))
+        services.otp_record_failure(user=user)
+        form.add_error(
+            "token", _("That code is not right. Check the time on your phone and try again.")
+        )
+    return render(request, "core/otp_verify.html", {"form": form, "next": next_url})
+
+
+# ---------- Overview ----------
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    membership = active_membership(request)
+    if membership is None:
+        return render(request, "core/home_no_body.html")
+    if membership.role == Role.AUTHORITY_FOCAL_POINT:
+        return render(request, "core/home_focal_point.html", {"membership": membership})
+    from vigil.places.models import PossibleDuplicate
+    from vigil.places.queries import visible_places
+
+    cards: dict[str, Any] = {}
+    if membership.role in INTERNAL_ROLES:
+        cards["places"] = visible_places(membership).count()
+        cards["duplicates"] = PossibleDuplicate.objects.filter(
+            body_id=membership.body_id, status=PossibleDuplicate.Status.OPEN
+        ).count()
+    jobs = list(
+        Job.objects.filter(created_by=request.user, body_id=membership.body_id).order_by(
+            "-created_at"
+        )[:5]
+    )
+    recent_audit: list[AuditEntry] = []
+    if permissions.can(membership, "view_audit"):
+        recent_audit = list(AuditEntry.objects.filter(body_id=membership.body_id)[:8])
+    return render(
+        request,
+        "core/home.html",
+        {
+            "cards": cards,
+            "jobs": jobs,
+            "recent_audit": recent_audit,
+            "can_view_audit": permissions.can(membership, "view_audit"),
+            "can_manage_users": permissions.can(membership, "manage_users"),
+        },
+    )
+
+
+@require_POST
+@login_required
+def switch_body(request: HttpRequest) -> HttpResponse:
+    try:
+        membership = Membership.objects.select_related("body").get(
+            user=request.user, body_id=int(request.POST.get("body", "")), is_active=True
+        )
+    except (Membership.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404 from exc
+    request.session[SESSION_BODY_KEY] = membership.body_id
+    messages.success(request, _("You are now working in %(body)s.") % {"body": membership.body})
+    return redirect(_safe_next(request))
+
+
+# ---------- Members and roles ----------
+
+
+@login_required
+def users(request: HttpRequest) -> HttpResponse:
+    membership = _membership_for(request, "manage_users")
+    members = (
+        Membership.objects.filter(body_id=membership.body_id)
+        .select_related("user")
+        .order_by("-is_active", "user__username")
+    )
+    return render(
+        request,
+        "core/users.html",
+        {
+            "members": members,
+            "can_manage_settings": permissions.can(membership, "manage_settings"),
+            "may_grant_head": permissions.can(membership, "grant_head"),
+        },
+    )
+
+
+@sensitive_post_parameters("password")
+@login_required
+def user_add(request: HttpRequest) -> HttpResponse:
+    membership = _membership_for(request, "manage_users")
+    may_grant_head = permissions.can(membership, "grant_head")
+    form = forms.MembershipAddForm(request.POST or None, may_grant_head=may_grant_head)
+    if request.method == "POST" and form.is_valid():
+        try:
+            added = services.membership_add(
+                actor=request.user, body=membership.body, **form.cleaned_data
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("%(user)s is now a member of %(body)s.")
+                % {"user": added.user.get_username(), "body": membership.body},
+            )
+            return redirect("users")
+    return render(request, "core/user_add.html", {"form": form})
+
+
+@login_required
+def user_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
+    membership = _membership_for(request, "manage_users")
+    target = _body_membership_or_404(membership, membership_id)
+    may_grant_head = permissions.can(membership, "grant_head")
+    form = forms.MembershipRoleForm(
+        request.POST or None, initial={"role": target.role}, may_grant_head=may_grant_head
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.membership_set_role(
+                actor=request.user, membership=target, role=form.cleaned_data["role"]
+            )
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("The role of %(user)s is now %(role)s.")
+                % {"user": target.user.get_username(), "role": target.get_role_display()},
+            )
+            return redirect("users")
+    return render(
+        request,
+        "core/user_edit.html",
+        {"form": form, "target": target, "is_self": target.user_id == request.user.pk},
+    )
+
+
+def _membership_toggle(request: HttpRequest, membership_id: int, *, activate: bool) -> HttpResponse:
+    membership = _membership_for(request, "manage_users")
+    target = _body_membership_or_404(membership, membership_id)
+    service = services.membership_reactivate if activate else services.membership_deactivate
+    try:
+        service(actor=request.user, membership=target)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        if activate:
+            text = _("%(user)s can use Vigil in this body again.")
+        else:
+            text = _("%(user)s no longer has access to this body.")
+        messages.success(request, text % {"user": target.user.get_username()})
+    return redirect("users")
+
+
+@require_POST
+@login_required
+def user_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+    return _membership_toggle(request, membership_id, activate=False)
+
+
+@require_POST
+@login_required
+def user_reactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
+    return _membership_toggle(request, membership_id, activate=True)
+
+
+@login_required
+def body_settings(request: HttpRequest) -> HttpResponse:
+    membership = _membership_for(request, "manage_settings")
+    body = membership.body
+    form = forms.BodySettingsForm(request.POST or None, initial={"require_totp": body.require_totp})
+    if request.method == "POST" and form.is_valid():
+        services.body_update_settings(
+            actor=request.user, body=body, require_totp=form.cleaned_data["require_totp"]
+        )
+        messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
+        return redirect("body_settings")
+    return render(request, "core/body_settings.html", {"form": form, "body": body})
+
+
+# ---------- Audit trail ----------
+
+
+def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, QuerySet[AuditEntry]]:
+    entries = AuditEntry.objects.filter(body_id=membership.body_id)
+    # The choices are what this body's trail holds, so a filter never offers an empty result.
+    actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
+    object_types = list(
+        entries.exclude(object_type="")
+        .order_by("object_type")
+        .values_list("object_type", flat=True)
+        .distinct()
+    )
+    actors = list(
+        entries.exclude(actor_label="")
+        .order_by("actor_label")
+        .values_list("actor_label", flat=True)
+        .distinct()
+    )
+    form = forms.AuditFilterForm(
+        request.GET or None,
+        actions=actions,
+        object_types=object_types,
+        actors=[(a, a) for a in actors],
+    )
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        if data["q"]:
+            text = data["q"]
+            entries = entries.filter(
+                Q(actor_label__icontains=text)
+                | Q(object_repr__icontains=text)
+                | Q(action__icontains=text)
+                | Q(object_type__icontains=text)
+            )
+        if data["action"]:
+            entries = entries.filter(action=data["action"])
+        if data["object_type"]:
+            entries = entries.filter(object_type=data["object_type"])
+        if data["actor"]:
+            entries = entries.filter(actor_label=data["actor"])
+        tz = timezone.get_current_timezone()
+        if data["date_from"]:
+            start = datetime.datetime.combine(data["date_from"], datetime.time.min, tzinfo=tz)
+            entries = entries.filter(created_at__gte=start)
+        if data["date_to"]:
+            end = datetime.datetime.combine(
+                data["date_to"] + datetime.timedelta(days=1), datetime.time.min, tzinfo=tz
+            )
+            entries = entries.filter(created_at__lt=end)
+        if data["sensitive"]:
+            entries = entries.filter(sensitive=True)
+    return form, entries.order_by("-created_at", "-id")
+
+
+def change_rows(changes: Any) -> list[tuple[str, Any, Any]]:
+    """The `changes` JSON as (field, old, new) rows; values that are not an [old, new] pair
+    (a list of fields read, a purpose) show as the new value."""
+    if not isinstance(changes, dict):
+        return [("", "", changes)] if changes else []
+    rows = []
+    for field, value in changes.items():
+        if isinstance(value, list) and len(value) == 2:
+            rows.append((field, value[0], value[1]))
+        else:
+            rows.append((field, "", value))
+    return rows
+
+
+@login_required
+def audit(request: HttpRequest) -> HttpResponse:
+    membership = _membership_for(request, "view_audit")
+    form, entries = _audit_filter(request, membership)
+    page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+    for entry in page.object_list:
+        entry.change_rows = change_rows(entry.changes)  # type: ignore[attr-defined]
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "core/audit.html",
+        {"form": form, "page": page, "query": query.urlencode(), "is_filtered": bool(query)},
+    )
+
+
+@login_required
+def audit_export(request: HttpRequest) -> HttpResponse:
+    from vigil.core.tabular import stream_csv
+
+    membership = _membership_for(request, "view_audit")
+    _form, entries = _audit_filter(request, membership)
+    headers = [
+        _("When"),
+        _("Who"),
+        _("Action"),
+        _("Record type"),
+        _("Record id"),
+        _("Record"),
+        _("Changes"),
+        _("IP address"),
+        _("Sensitive read"),
+    ]
+    rows = (
+        (
+            entry.created_at.isoformat(),
+            entry.actor_label,
+            entry.action,
+            entry.object_type,
+            entry.object_id,
+            entry.object_repr,
+            entry.changes,
+            entry.ip_address or "",
+            _("yes") if entry.sensitive else "",
+        )
+        for entry in entries.iterator(chunk_size=2000)
+    )
+    filename = f"audit-{membership.body.slug}-{timezone.localdate():%Y%m%d}.csv"
+    response = StreamingHttpResponse(stream_csv(headers, rows), content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------- The person's own account ----------
+
+
+@login_required
+def account(request: HttpRequest) -> HttpResponse:
+    from rest_framework.authtoken.models import Token
+
+    user: Any = request.user
+    form = forms.AccountForm(
+        request.POST or None,
+        initial={"first_name": user.first_name, "last_name": user.last_name, "email": user.email},
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.account_update(user=user, **form.cleaned_data)
+        except ValidationError as error:
+            _apply_errors(form, error)
+        else:
+            messages.success(request, _("Your details are saved."))
+            return redirect("account")
+    return render(
+        request,
+        "core/account.html",
+        {
+            "form": form,
+            "has_token": Token.objects.filter(user=user).exists(),
+            "totp_device": services.confirmed_totp_device(user),
+        },
+    )
+
+
+@require_POST
+@login_required
+def api_token(request: HttpRequest) -> HttpResponse:
+    user: Any = request.user
+    if request.POST.get("action") == "revoke":
+        if services.api_token_revoke(user=user):
+            messages.success(request, _("Your API token is revoked: it no longer works."))
+        return redirect("account")
+    token = services.api_token_create(user=user)
+    # Shown in this response only; the page after a reload no longer has it.
+    response = render(
+        request,
+        "core/api_token.html",
+        {"token": token.key},
+    )
+    response["Cache-Control"] = "no-store"
+    return response
