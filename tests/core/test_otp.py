@@ -1,0 +1,178 @@
+"""Two-factor sign-in with a TOTP app: set-up, confirmation, the verify step a body can require."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django_otp.oath import totp
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from vigil.core.models import AuditEntry
+
+pytestmark = pytest.mark.django_db
+
+
+def code_for(device: TOTPDevice) -> str:
+    return f"{totp(device.bin_key, step=device.step, digits=device.digits):0{device.digits}d}"
+
+
+def wrong_code_for(device: TOTPDevice) -> str:
+    return f"{(int(code_for(device)) + 1) % 10**device.digits:0{device.digits}d}"
+
+
+@pytest.fixture
+def requiring_body(body):
+    body.require_totp = True
+    body.save(update_fields=["require_totp"])
+    return body
+
+
+@pytest.fixture
+def device(monitor) -> TOTPDevice:
+    return TOTPDevice.objects.create(user=monitor, name="phone", confirmed=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_throttle(settings):
+    # django-otp slows down guessing by refusing codes for a while after a wrong one; the tests
+    # that type a wrong code and then the right one are not about that delay.
+    settings.OTP_TOTP_THROTTLE_FACTOR = 0
+
+
+# ---------- Set-up ----------
+
+
+def test_setup_shows_a_qr_code_and_the_secret_as_text(client_for, monitor):
+    response = client_for(monitor).get(reverse("otp_setup"))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "<svg" in html
+    assert "<?xml" not in html
+    pending = TOTPDevice.objects.get(user=monitor, confirmed=False)
+    from base64 import b32encode
+
+    secret = b32encode(pending.bin_key).decode().rstrip("=")
+    assert secret[:4] in html
+    assert 'autocomplete="one-time-code"' in html
+
+
+def test_reloading_setup_keeps_the_same_secret(client_for, monitor):
+    client = client_for(monitor)
+    client.get(reverse("otp_setup"))
+    client.get(reverse("otp_setup"))
+    assert TOTPDevice.objects.filter(user=monitor).count() == 1
+
+
+def test_setup_confirms_with_a_first_code(client_for, monitor):
+    client = client_for(monitor)
+    client.get(reverse("otp_setup"))
+    pending = TOTPDevice.objects.get(user=monitor)
+    response = client.post(reverse("otp_setup"), {"token": code_for(pending)})
+    assert response.status_code == 302
+    pending.refresh_from_db()
+    assert pending.confirmed
+    assert client.session.get("otp_device_id") == pending.persistent_id
+    entry = AuditEntry.objects.get(action="otp_enabled")
+    assert entry.actor == monitor
+    assert pending.key not in str(entry.changes)
+
+
+def test_setup_refuses_a_wrong_code(client_for, monitor):
+    client = client_for(monitor)
+    client.get(reverse("otp_setup"))
+    pending = TOTPDevice.objects.get(user=monitor)
+    response = client.post(reverse("otp_setup"), {"token": wrong_code_for(pending)})
+    assert response.status_code == 200
+    assert 'aria-invalid="true"' in response.content.decode()
+    pending.refresh_from_db()
+    assert not pending.confirmed
+    assert not AuditEntry.objects.filter(action="otp_enabled").exists()
+
+
+def test_unverified_user_cannot_replace_or_remove_their_app(client_for, monitor, device):
+    client = client_for(monitor)
+    response = client.post(reverse("otp_setup"), {"action": "remove"})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("otp_verify"))
+    assert TOTPDevice.objects.filter(pk=device.pk, confirmed=True).exists()
+
+
+def test_verified_user_can_remove_their_app(client_for, monitor, device):
+    client = client_for(monitor)
+    client.post(reverse("otp_verify"), {"token": code_for(device)})
+    assert client.get(reverse("otp_setup")).status_code == 200
+    response = client.post(reverse("otp_setup"), {"action": "remove"})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=monitor).exists()
+    assert AuditEntry.objects.get(action="otp_disabled").actor == monitor
+
+
+def test_verified_user_can_replace_their_app(client_for, monitor, device):
+    client = client_for(monitor)
+    client.post(reverse("otp_verify"), {"token": code_for(device)})
+    response = client.post(reverse("otp_setup"), {"action": "replace"})
+    assert response.status_code == 200
+    new = TOTPDevice.objects.get(user=monitor, confirmed=False)
+    response = client.post(reverse("otp_setup"), {"action": "replace", "token": code_for(new)})
+    assert response.status_code == 302
+    assert list(TOTPDevice.objects.filter(user=monitor).values_list("pk", flat=True)) == [new.pk]
+
+
+# ---------- A body that requires it ----------
+
+
+def test_demo_bodies_do_not_require_a_code(client_for, monitor):
+    assert client_for(monitor).get(reverse("home")).status_code == 200
+
+
+def test_required_without_a_device_sends_to_setup(client_for, monitor, requiring_body):
+    client = client_for(monitor)
+    response = client.get(reverse("account"))
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('otp_verify')}?next=/account/"
+    response = client.get(response["Location"])
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('otp_setup')}?next=/account/"
+    assert client.get(response["Location"]).status_code == 200
+
+
+def test_required_flow_from_setup_to_the_page(client_for, monitor, requiring_body):
+    client = client_for(monitor)
+    client.get(f"{reverse('otp_setup')}?next=/account/")
+    pending = TOTPDevice.objects.get(user=monitor)
+    response = client.post(reverse("otp_setup"), {"token": code_for(pending), "next": "/account/"})
+    assert response["Location"] == "/account/"
+    assert client.get("/account/").status_code == 200
+
+
+def test_required_with_a_device_asks_for_the_code(client_for, monitor, device, requiring_body):
+    client = client_for(monitor)
+    response = client.get(reverse("home"))
+    assert response["Location"].startswith(reverse("otp_verify"))
+    page = client.get(response["Location"])
+    assert page.status_code == 200
+    assert 'autocomplete="one-time-code"' in page.content.decode()
+
+    response = client.post(reverse("otp_verify"), {"token": wrong_code_for(device), "next": "/"})
+    assert response.status_code == 200
+    assert client.get(reverse("home")).status_code == 302
+    assert AuditEntry.objects.get(action="otp_failed").actor == monitor
+
+    response = client.post(reverse("otp_verify"), {"token": code_for(device), "next": "/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+    assert client.get(reverse("home")).status_code == 200
+
+
+def test_verify_ignores_an_unsafe_next(client_for, monitor, device, requiring_body):
+    client = client_for(monitor)
+    response = client.post(
+        reverse("otp_verify"), {"token": code_for(device), "next": "https://evil.example/"}
+    )
+    assert response["Location"] == reverse("home")
+
+
+def test_sign_out_works_before_the_code(client_for, monitor, device, requiring_body):
+    client = client_for(monitor)
+    assert client.post(reverse("logout")).status_code == 302
+    assert "_auth_user_id" not in client.session
