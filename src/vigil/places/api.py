@@ -1,0 +1,275 @@
+"""REST API for places: thin views over the same services and queries as the pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from vigil.core.access import get_visible_or_404
+from vigil.core.api import DefaultCursorPagination, api_membership
+from vigil.core.audit import audit
+from vigil.core.models import Membership, TaxonomyTerm
+from vigil.places import permissions, services
+from vigil.places.exports import export_response
+from vigil.places.filters import PlaceFilter
+from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.queries import visible_places, visible_regions
+
+
+class LinesField(serializers.ListField):
+    """A list of names in the API, one name per line in the database."""
+
+    child = serializers.CharField(max_length=300)
+
+    def to_representation(self, data: Any) -> list[str]:
+        return [line.strip() for line in (data or "").splitlines() if line.strip()]
+
+    def to_internal_value(self, data: Any) -> str:  # type: ignore[override]
+        return "\n".join(name.strip() for name in super().to_internal_value(data) if name.strip())
+
+
+class PlaceOutputSerializer(serializers.ModelSerializer):
+    body = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    place_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    place_type_label = serializers.CharField(source="place_type.__str__", read_only=True)
+    region_name = serializers.CharField(source="region.name", read_only=True, default=None)
+    population_groups = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    aliases = LinesField(read_only=True)
+    former_names = LinesField(read_only=True)
+
+    class Meta:
+        model = Place
+        fields = [
+            "id",
+            "body",
+            "external_id",
+            "name",
+            "place_type",
+            "place_type_label",
+            "subtype",
+            "authority_name",
+            "region",
+            "region_name",
+            "address",
+            "latitude",
+            "longitude",
+            "official_capacity",
+            "population",
+            "population_date",
+            "population_groups",
+            "status",
+            "opened_on",
+            "closed_on",
+            "aliases",
+            "former_names",
+            "notes",
+            "is_confidential",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class PlaceInputSerializer(serializers.Serializer):
+    external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
+    name = serializers.CharField(max_length=300)
+    place_type = serializers.SlugRelatedField(
+        slug_field="code", queryset=TaxonomyTerm.objects.none(),
+        help_text="Code of one of the body's types of place, e.g. `prison`.",
+    )
+    subtype = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    authority_name = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    region = serializers.PrimaryKeyRelatedField(
+        queryset=Region.objects.none(), required=False, allow_null=True
+    )
+    address = serializers.CharField(required=False, allow_blank=True)
+    latitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
+    )
+    longitude = serializers.DecimalField(
+        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False,
+        allow_null=True,
+    )
+    official_capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    population = serializers.IntegerField(min_value=0, required=False, allow_null=True)
+    population_date = serializers.DateField(required=False, allow_null=True)
+    population_groups = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=TaxonomyTerm.objects.none(), required=False
+    )
+    status = serializers.ChoiceField(choices=PlaceStatus.choices, required=False)
+    opened_on = serializers.DateField(required=False, allow_null=True)
+    closed_on = serializers.DateField(required=False, allow_null=True)
+    aliases = LinesField(required=False)
+    former_names = LinesField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True)
+    confidential_notes = serializers.CharField(
+        required=False, allow_blank=True, write_only=True,
+        help_text="Encrypted at rest; never returned by the API.",
+    )
+    is_confidential = serializers.BooleanField(required=False)
+
+    def __init__(self, *args: Any, membership: Membership | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership is not None:
+            terms = TaxonomyTerm.objects.filter(body_id=membership.body_id, is_active=True)
+            self.fields["place_type"].queryset = terms.filter(kind="place_type")
+            self.fields["population_groups"].child_relation.queryset = terms.filter(
+                kind="vulnerable_group"
+            )
+            self.fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
+
+
+class RegionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Region
+        fields = ["id", "name", "code", "parent", "level"]
+        read_only_fields = fields
+
+
+class PlaceFilterBackend(DjangoFilterBackend):
+    """Hands the caller's membership to the filter set, so its choices are the body's own."""
+
+    def get_filterset_kwargs(self, request: Request, queryset: QuerySet, view: Any) -> dict:
+        kwargs = super().get_filterset_kwargs(request, queryset, view)
+        kwargs["membership"] = api_membership(request)
+        return kwargs
+
+
+class ApiPlaceFilter(PlaceFilter):
+    """The page's filters; the API orders by cursor, so `sort` is left out."""
+
+    class Meta(PlaceFilter.Meta):
+        exclude = ["sort"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.filters.pop("sort", None)
+
+
+class PlacePagination(DefaultCursorPagination):
+    ordering = ("name", "id")
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List and filter places"),
+    retrieve=extend_schema(summary="One place"),
+    create=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
+    update=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
+    partial_update=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
+    destroy=extend_schema(summary="Move a place to the trash"),
+)
+class PlaceViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = PlaceOutputSerializer
+    filter_backends = [PlaceFilterBackend]
+    filterset_class = ApiPlaceFilter
+    pagination_class = PlacePagination
+
+    def membership(self) -> Membership:
+        membership = api_membership(self.request)
+        if not permissions.can(membership, "view"):
+            raise NotFound
+        return membership
+
+    def get_queryset(self) -> QuerySet[Place]:
+        if getattr(self, "swagger_fake_view", False):
+            return Place.objects.none()
+        return (
+            visible_places(self.membership())
+            .select_related("place_type", "region", "body")
+            .prefetch_related("population_groups")
+        )
+
+    def get_object(self) -> Place:
+        return get_visible_or_404(self.get_queryset(), self.kwargs["pk"])
+
+    def _input(self, partial: bool = False) -> PlaceInputSerializer:
+        serializer = PlaceInputSerializer(
+            data=self.request.data, membership=self.membership(), partial=partial
+        )
+        serializer.is_valid(raise_exception=True)
+        return serializer
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.membership()
+        if not permissions.can(membership, "create"):
+            raise PermissionDenied
+        data = dict(self._input().validated_data)
+        groups = data.pop("population_groups", [])
+        place = services.place_create(
+            actor=request.user, membership=membership, data=data, population_groups=groups
+        )
+        return Response(PlaceOutputSerializer(place).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.membership()
+        place = self.get_object()
+        if not permissions.can(membership, "edit", place):
+            raise PermissionDenied
+        data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
+        groups = data.pop("population_groups", None)
+        place = services.place_update(
+            actor=request.user, membership=membership, place=place, data=data,
+            population_groups=groups,
+        )
+        return Response(PlaceOutputSerializer(self.get_queryset().get(pk=place.pk)).data)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        membership = self.membership()
+        place = self.get_object()
+        if not permissions.can(membership, "delete", place):
+            raise PermissionDenied
+        services.place_delete(actor=request.user, membership=membership, place=place)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Export the filtered places as CSV or Excel (streamed)",
+        parameters=[
+            OpenApiParameter("file_format", str, enum=["csv", "xlsx"], default="csv"),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+    )
+    @action(detail=False, methods=["get"], pagination_class=None)
+    def export(self, request: Request) -> Any:
+        membership = self.membership()
+        fmt = request.query_params.get("file_format", "csv")
+        if fmt not in {"csv", "xlsx"}:
+            return Response(
+                {"file_format": ["Choose csv or xlsx."]}, status=status.HTTP_400_BAD_REQUEST
+            )
+        queryset = self.filter_queryset(visible_places(membership).select_related(None))
+        audit(
+            actor=request.user,
+            action="export",
+            body=membership.body,
+            changes={"format": fmt, "filters": request.query_params.urlencode(), "api": True},
+        )
+        return export_response(queryset.order_by("name", "id"), fmt)
+
+
+class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = RegionSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Region]:
+        if getattr(self, "swagger_fake_view", False):
+            return Region.objects.none()
+        membership = api_membership(self.request)
+        if not permissions.can(membership, "view"):
+            raise NotFound
+        return visible_regions(membership)

@@ -1,0 +1,84 @@
+"""The place filters, shared by the list page, the map, the exports and the API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from vigil.core.models import Membership, TaxonomyTerm
+from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.queries import region_descendant_ids, search_places, visible_regions
+
+SORTS = {
+    "name": "name",
+    "type": "place_type__position",
+    "region": "region__path",
+    "status": "status",
+    "capacity": "official_capacity",
+    "population": "population",
+    "authority": "authority_name",
+    "updated": "updated_at",
+}
+
+
+class PlaceFilter(django_filters.FilterSet):
+    q = django_filters.CharFilter(label=_("Search"), method="filter_search")
+    place_type = django_filters.ModelChoiceFilter(
+        label=_("Type"), queryset=TaxonomyTerm.objects.none()
+    )
+    region = django_filters.ModelChoiceFilter(
+        label=_("Region (and its sub-regions)"),
+        queryset=Region.objects.none(),
+        method="filter_region",
+    )
+    status = django_filters.ChoiceFilter(label=_("Status"), choices=PlaceStatus.choices)
+    authority = django_filters.CharFilter(
+        label=_("Authority"), field_name="authority_name", lookup_expr="icontains"
+    )
+    population_group = django_filters.ModelChoiceFilter(
+        label=_("Population group held"),
+        queryset=TaxonomyTerm.objects.none(),
+        field_name="population_groups",
+    )
+    sort = django_filters.ChoiceFilter(
+        label=_("Sort by"),
+        choices=[(key, key) for key in SORTS] + [(f"-{key}", f"-{key}") for key in SORTS],
+        method="filter_sort",
+        empty_label=None,
+    )
+
+    class Meta:
+        model = Place
+        fields: list[str] = []
+
+    def __init__(self, *args: Any, membership: Membership | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership is not None:
+            body_ids = [membership.body_id]
+            terms = TaxonomyTerm.objects.filter(body_id__in=body_ids, is_active=True)
+            self.filters["place_type"].queryset = terms.filter(kind="place_type")
+            self.filters["population_group"].queryset = terms.filter(kind="vulnerable_group")
+            self.filters["region"].queryset = visible_regions(membership)
+
+    def filter_search(self, queryset: models.QuerySet[Place], name: str, value: str):
+        return search_places(queryset, value)
+
+    def filter_region(self, queryset: models.QuerySet[Place], name: str, value: Region | None):
+        if value is None:
+            return queryset
+        return queryset.filter(region_id__in=region_descendant_ids(value))
+
+    def filter_sort(self, queryset: models.QuerySet[Place], name: str, value: str):
+        descending = value.startswith("-")
+        field = SORTS.get(value.lstrip("-"), "name")
+        expression = models.F(field)
+        order = expression.desc(nulls_last=True) if descending else expression.asc(nulls_last=True)
+        return queryset.order_by(order, "id")
+
+
+def type_filter_by_code(queryset: models.QuerySet[Place], code: str) -> models.QuerySet[Place]:
+    return queryset.filter(Q(place_type__code=code))

@@ -1,0 +1,116 @@
+"""Forms of the places pages; the services hold the rules, forms hold the input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from vigil.core.models import Membership, TaxonomyTerm
+from vigil.places.models import Place, Region
+from vigil.places.queries import visible_regions
+from vigil.places.services import EDITABLE_FIELDS
+
+
+class PlaceForm(forms.ModelForm):
+    class Meta:
+        model = Place
+        fields = [
+            "name",
+            "place_type",
+            "subtype",
+            "authority_name",
+            "region",
+            "address",
+            "latitude",
+            "longitude",
+            "official_capacity",
+            "population",
+            "population_date",
+            "population_groups",
+            "status",
+            "opened_on",
+            "closed_on",
+            "aliases",
+            "former_names",
+            "external_id",
+            "notes",
+            "confidential_notes",
+            "is_confidential",
+        ]
+        widgets = {
+            "address": forms.Textarea(attrs={"rows": 3}),
+            "aliases": forms.Textarea(attrs={"rows": 3}),
+            "former_names": forms.Textarea(attrs={"rows": 3}),
+            "notes": forms.Textarea(attrs={"rows": 4}),
+            "confidential_notes": forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
+            "population_date": forms.DateInput(attrs={"type": "date"}),
+            "opened_on": forms.DateInput(attrs={"type": "date"}),
+            "closed_on": forms.DateInput(attrs={"type": "date"}),
+            "population_groups": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        terms = TaxonomyTerm.objects.filter(body_id=membership.body_id, is_active=True)
+        self.fields["place_type"].queryset = terms.filter(kind="place_type")
+        self.fields["population_groups"].queryset = terms.filter(kind="vulnerable_group")
+        self.fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
+        # The form never shows stored confidential notes: revealing them is a separate,
+        # audited act. Left empty on edit, the notes stay as they are.
+        self.fields["confidential_notes"].initial = ""
+        if self.instance.pk:
+            self.initial["confidential_notes"] = ""
+            self.fields["confidential_notes"].help_text = _(
+                "Leave empty to keep the current confidential notes; what you type replaces them."
+            )
+        for name in ("latitude", "longitude"):
+            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
+
+    def _post_clean(self) -> None:
+        # Model validation runs in the service (validate_place); only field cleaning here.
+        pass
+
+    def service_data(self) -> dict[str, Any]:
+        data = {name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.cleaned_data}
+        notes = self.cleaned_data.get("confidential_notes") or ""
+        if notes or not self.instance.pk:
+            data["confidential_notes"] = notes
+        return data
+
+
+class DocumentForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=300, required=False)
+    file = forms.FileField(
+        label=_("File"),
+        help_text=_("PDF, Word, OpenDocument, Excel, images, text or CSV. Photos are stripped of "
+                    "their location and camera data."),
+    )
+
+
+class MergeForm(forms.Form):
+    other = forms.ModelChoiceField(
+        label=_("Place to merge into this one"),
+        queryset=Place.objects.none(),
+        help_text=_("Its names become other names of this place; its documents and history are "
+                    "kept here; it goes to the trash."),
+    )
+
+    def __init__(self, *args: Any, queryset: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["other"].queryset = queryset
+
+
+class RegionForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=200)
+    code = forms.CharField(label=_("Code"), max_length=40, required=False)
+    parent = forms.ModelChoiceField(
+        label=_("Part of"), queryset=Region.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["parent"].queryset = visible_regions(membership).filter(
+            body_id=membership.body_id
+        )

@@ -1,0 +1,636 @@
+"""Importing places from CSV/XLSX: the fields, per-row checks without queries, the bulk commit.
+
+A row matches an existing place of the body by external identifier, or, failing that, by name
+and address; re-importing a file therefore updates places and never duplicates them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from vigil.core.audit import build_entry, diff, snapshot
+from vigil.core.imports import (
+    ACTION_KEY,
+    CREATE,
+    UNCHANGED,
+    UPDATE,
+    ImportContext,
+    Importer,
+    ImportField,
+    register_importer,
+)
+from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTerm
+from vigil.places import permissions
+from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.queries import normalise_text
+from vigil.places.services import (
+    EDITABLE_FIELDS,
+    compute_search_text,
+    flag_possible_duplicates,
+)
+
+MAX_POSITIVE_INT = 2_147_483_647
+_SPACES = re.compile(r"\s+")
+_LIST_SEPARATOR = re.compile(r"[;\n]")
+_DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
+_SIX_PLACES = Decimal("0.000001")
+
+# Text columns and their model limits; the importer checks lengths so the database never has to.
+_TEXT_FIELDS: dict[str, int | None] = {
+    "external_id": 100,
+    "name": 300,
+    "subtype": 200,
+    "authority_name": 300,
+    "address": None,
+    "notes": None,
+}
+
+
+def _key(text: str) -> str:
+    """Case-, accent- and spacing-insensitive comparison key."""
+    return _SPACES.sub(" ", normalise_text(text)).strip()
+
+
+def _translations(label: str) -> set[str]:
+    """A label in English and in every language Vigil speaks, as comparison keys."""
+    keys = {_key(label)}
+    for code, _name in settings.LANGUAGES:
+        with translation.override(code):
+            keys.add(_key(translation.gettext(label)))
+    return keys
+
+
+def _term_lookup(terms: list[TaxonomyTerm]) -> dict[str, list[TaxonomyTerm]]:
+    lookup: dict[str, list[TaxonomyTerm]] = {}
+    for term in terms:
+        for key in {_key(term.code), *_translations(term.label)}:
+            entries = lookup.setdefault(key, [])
+            if term not in entries:
+                entries.append(term)
+    return lookup
+
+
+def _place_key(name: str, address: str) -> tuple[str, str]:
+    return (_key(name), _key(address))
+
+
+class PlaceImporter(Importer):
+    kind = "places"
+    title = gettext_lazy("Places")
+    fields = {
+        "external_id": ImportField(
+            gettext_lazy("External identifier"),
+            ("id", "identifier", "identifiant", "identificador", "code", "reference", "ref"),
+            help=gettext_lazy("Used to recognise the place when the file is imported again."),
+        ),
+        "name": ImportField(
+            gettext_lazy("Name"), ("place", "nom", "nombre", "lieu", "establishment"), True
+        ),
+        "place_type": ImportField(
+            gettext_lazy("Type"),
+            ("type", "place type", "category", "categorie", "tipo"),
+            True,
+            gettext_lazy("A type of place of your body, by code or by name."),
+        ),
+        "subtype": ImportField(gettext_lazy("Sub-type"), ("subtype", "sous type", "subtipo")),
+        "authority_name": ImportField(
+            gettext_lazy("Responsible authority"),
+            ("authority", "ministry", "autorite", "autoridad", "ministere", "ministerio"),
+        ),
+        "region": ImportField(
+            gettext_lazy("Region"),
+            ("region", "district", "province", "state", "departement", "municipality"),
+            help=gettext_lazy("A region by name or code, or a path such as “Region > District”."),
+        ),
+        "address": ImportField(gettext_lazy("Address"), ("adresse", "direccion", "location")),
+        "latitude": ImportField(gettext_lazy("Latitude"), ("lat",)),
+        "longitude": ImportField(gettext_lazy("Longitude"), ("lon", "lng", "long")),
+        "official_capacity": ImportField(
+            gettext_lazy("Official capacity"), ("capacity", "capacite", "capacidad", "places")
+        ),
+        "population": ImportField(
+            gettext_lazy("Current population"),
+            ("population", "detainees", "occupancy", "poblacion", "occupants"),
+        ),
+        "population_date": ImportField(
+            gettext_lazy("Population counted on"),
+            ("population date", "census date", "count date", "date of population"),
+        ),
+        "status": ImportField(gettext_lazy("Status"), ("statut", "estado", "state of place")),
+        "opened_on": ImportField(
+            gettext_lazy("Opened on"), ("opened", "opening date", "date opened", "ouverture")
+        ),
+        "closed_on": ImportField(
+            gettext_lazy("Closed on"), ("closed", "closing date", "date closed", "fermeture")
+        ),
+        "aliases": ImportField(
+            gettext_lazy("Other names"),
+            ("aliases", "alias", "also known as", "aka", "autres noms", "otros nombres"),
+            help=gettext_lazy("Separated by “;”."),
+        ),
+        "former_names": ImportField(
+            gettext_lazy("Former names"),
+            ("former name", "previous names", "anciens noms"),
+            help=gettext_lazy("Separated by “;”."),
+        ),
+        "notes": ImportField(gettext_lazy("Notes"), ("remarks", "comments", "observations")),
+        "population_groups": ImportField(
+            gettext_lazy("Population groups held"),
+            ("groups", "population groups", "vulnerable groups", "groupes", "grupos"),
+            help=gettext_lazy("Groups in situations of vulnerability, separated by “;”."),
+        ),
+    }
+
+    def can_view(self, membership: Membership | None) -> bool:
+        return permissions.can(membership, "view")
+
+    def can_import(self, membership: Membership | None) -> bool:
+        return permissions.can(membership, "import")
+
+    def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
+        result = (imp.summary or {}).get("result", {})
+        links = []
+        if result.get("duplicates"):
+            links.append((_("Review the possible duplicates"), reverse("places:duplicates")))
+        links.append((_("Back to the places"), reverse("places:list")))
+        return links
+
+    # --- Preparing the lookups -------------------------------------------------------------
+
+    def prepare(self, body: Any) -> ImportContext:
+        terms = list(TaxonomyTerm.objects.filter(body=body, kind__in=["place_type", "vulnerable_group"]))
+        regions = list(Region.objects.filter(body=body))
+        places = list(
+            Place.objects.filter(body=body, deleted_at__isnull=True)
+            .select_related("place_type", "region")
+            .order_by("pk")
+        )
+        groups_of_place: dict[int, list[TaxonomyTerm]] = {}
+        terms_by_id = {term.pk: term for term in terms}
+        through = Place.population_groups.through
+        for place_id, term_id in through.objects.filter(place__body=body).values_list(
+            "place_id", "taxonomyterm_id"
+        ):
+            if term_id in terms_by_id:
+                groups_of_place.setdefault(place_id, []).append(terms_by_id[term_id])
+
+        by_external_id: dict[str, Place] = {}
+        by_name_address: dict[tuple[str, str], Place] = {}
+        for place in places:
+            place.body = body  # cached, so audit entries need no query for it
+            if place.external_id:
+                by_external_id.setdefault(place.external_id.strip().casefold(), place)
+            by_name_address.setdefault(_place_key(place.name, place.address), place)
+
+        regions_by_key: dict[str, list[Region]] = {}
+        children: dict[tuple[int | None, str], list[Region]] = {}
+        for region in regions:
+            for key in {_key(region.name), _key(region.code)} - {""}:
+                regions_by_key.setdefault(key, []).append(region)
+                children.setdefault((region.parent_id, key), []).append(region)
+
+        status_lookup: dict[str, str] = {}
+        for value, label in PlaceStatus.choices:
+            status_lookup[_key(value)] = value
+            for code, _name in settings.LANGUAGES:
+                with translation.override(code):
+                    status_lookup[_key(str(label))] = value
+
+        return ImportContext(
+            body=body,
+            data={
+                "place_types": _term_lookup([t for t in terms if t.kind == "place_type"]),
+                "groups": _term_lookup([t for t in terms if t.kind == "vulnerable_group"]),
+                "regions_by_key": regions_by_key,
+                "region_children": children,
+                "by_external_id": by_external_id,
+                "by_name_address": by_name_address,
+                "groups_of_place": groups_of_place,
+                "status": status_lookup,
+                # Which row of this file claimed which place or key, to catch repeated rows.
+                "seen_places": {},
+                "seen_keys": {},
+                "today": timezone.localdate(),
+            },
+        )
+
+    # --- One row ---------------------------------------------------------------------------
+
+    def validate_row(
+        self, context: ImportContext, values: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+        data = context.data
+        errors: list[tuple[str, str]] = []
+        cleaned: dict[str, Any] = {}
+
+        for name, limit in _TEXT_FIELDS.items():
+            if name in values:
+                text = values[name].strip()
+                if limit and len(text) > limit:
+                    errors.append(
+                        (name, _("is longer than %(limit)d characters") % {"limit": limit})
+                    )
+                cleaned[name] = text
+        if "name" in values and not cleaned.get("name"):
+            errors.append(("name", _("is empty; every place needs a name")))
+
+        if "place_type" in values:
+            cleaned["place_type"] = self._one_term(
+                values["place_type"], data["place_types"], "place_type", errors, required=True
+            )
+        if "region" in values:
+            cleaned["region"] = self._region(values["region"], data, errors)
+        for name in ("latitude", "longitude"):
+            if name in values:
+                limit = 90 if name == "latitude" else 180
+                cleaned[name] = self._coordinate(values[name], limit, name, errors)
+        for name in ("official_capacity", "population"):
+            if name in values:
+                cleaned[name] = self._whole_number(values[name], name, errors)
+        for name in ("population_date", "opened_on", "closed_on"):
+            if name in values:
+                cleaned[name] = self._date(values[name], name, errors)
+        if "status" in values:
+            text = values["status"].strip()
+            if text:
+                status = data["status"].get(_key(text))
+                if status is None:
+                    errors.append(
+                        (
+                            "status",
+                            _("“%(value)s” is not a status; use %(choices)s")
+                            % {
+                                "value": text,
+                                "choices": ", ".join(
+                                    f"“{label}”" for _value, label in PlaceStatus.choices
+                                ),
+                            },
+                        )
+                    )
+                cleaned["status"] = status
+        for name in ("aliases", "former_names"):
+            if name in values:
+                names = [part.strip() for part in _LIST_SEPARATOR.split(values[name])]
+                cleaned[name] = "\n".join(dict.fromkeys(part for part in names if part))
+        if "population_groups" in values:
+            groups = []
+            for part in _LIST_SEPARATOR.split(values["population_groups"]):
+                if part.strip():
+                    term = self._one_term(
+                        part, data["groups"], "population_groups", errors, required=False
+                    )
+                    if term is not None and term not in groups:
+                        groups.append(term)
+            cleaned["population_groups"] = groups
+
+        place = self._match(cleaned, values, data)
+        self._check_rules(cleaned, place, data, errors)
+        self._check_repeats(context, cleaned, place, errors)
+        if errors:
+            return None, errors
+
+        cleaned["_place"] = place
+        if place is None:
+            cleaned[ACTION_KEY] = CREATE
+        else:
+            before, after = self._snapshots(place, cleaned, data)
+            cleaned["_before"] = before
+            cleaned["_changes"] = diff(before, after)
+            cleaned[ACTION_KEY] = UPDATE if cleaned["_changes"] else UNCHANGED
+        return cleaned, []
+
+    def _one_term(
+        self,
+        text: str,
+        lookup: dict[str, list[TaxonomyTerm]],
+        name: str,
+        errors: list[tuple[str, str]],
+        *,
+        required: bool,
+    ) -> TaxonomyTerm | None:
+        text = text.strip()
+        if not text:
+            if required:
+                errors.append((name, _("is empty")))
+            return None
+        found = lookup.get(_key(text), [])
+        active = [term for term in found if term.is_active] or found
+        if len(active) == 1:
+            return active[0]
+        if not found:
+            message = (
+                _("“%(value)s” is not a type of place of your body")
+                if name == "place_type"
+                else _("“%(value)s” is not a population group of your body")
+            )
+        else:
+            message = _("“%(value)s” matches several terms; use the code")
+        errors.append((name, message % {"value": text}))
+        return None
+
+    def _region(
+        self, text: str, data: dict[str, Any], errors: list[tuple[str, str]]
+    ) -> Region | None:
+        text = text.strip()
+        if not text:
+            return None
+        parts = [_key(part) for part in text.split(">")]
+        if any(not part for part in parts):
+            errors.append(("region", _("“%(value)s” has an empty part") % {"value": text}))
+            return None
+        candidates = data["regions_by_key"].get(parts[0], [])
+        for part in parts[1:]:
+            candidates = [
+                child
+                for parent in candidates
+                for child in data["region_children"].get((parent.pk, part), [])
+            ]
+        if len(candidates) > 1 and len(parts) == 1:
+            # A name used at several levels: prefer the top-level region.
+            top = [region for region in candidates if region.parent_id is None]
+            candidates = top if len(top) == 1 else candidates
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            errors.append(("region", _("“%(value)s” is not a region of your body") % {"value": text}))
+        else:
+            errors.append(
+                (
+                    "region",
+                    _("“%(value)s” matches several regions; give the path, as “Region > District”")
+                    % {"value": text},
+                )
+            )
+        return None
+
+    def _coordinate(
+        self, text: str, limit: int, name: str, errors: list[tuple[str, str]]
+    ) -> Decimal | None:
+        text = text.strip().replace(",", ".")
+        if not text:
+            return None
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = None
+        if value is None or not value.is_finite():
+            errors.append((name, _("must be a number in decimal degrees, such as 12.5")))
+            return None
+        if not -limit <= value <= limit:
+            errors.append(
+                (name, _("must be between -%(limit)d and %(limit)d") % {"limit": limit})
+            )
+            return None
+        return value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
+
+    def _whole_number(self, text: str, name: str, errors: list[tuple[str, str]]) -> int | None:
+        # Spaces (also non-breaking and thin ones) group thousands in many locales.
+        text = re.sub(r"[\s\u00a0\u202f]", "", text)
+        if not text:
+            return None
+        if not re.fullmatch(r"[+-]?\d+", text):
+            errors.append((name, _("must be a whole number")))
+            return None
+        value = int(text)
+        if value < 0:
+            errors.append((name, _("must not be negative")))
+            return None
+        if value > MAX_POSITIVE_INT:
+            errors.append((name, _("is too large")))
+            return None
+        return value
+
+    def _date(self, text: str, name: str, errors: list[tuple[str, str]]) -> dt.date | None:
+        text = text.strip()
+        if not text:
+            return None
+        try:
+            if match := _DMY.match(text):
+                day, month, year = (int(group) for group in match.groups())
+                return dt.date(year, month, day)
+            # Spreadsheets may give "2024-03-31 00:00:00"; the date part is what counts.
+            return dt.date.fromisoformat(text[:10] if len(text) > 10 and text[10] in " T" else text)
+        except ValueError:
+            errors.append((name, _("must be a date such as 2024-03-31 or 31/03/2024")))
+            return None
+
+    def _match(
+        self, cleaned: dict[str, Any], values: dict[str, str], data: dict[str, Any]
+    ) -> Place | None:
+        external_id = cleaned.get("external_id", "")
+        if external_id:
+            place = data["by_external_id"].get(external_id.casefold())
+            if place is not None:
+                return place
+        if not cleaned.get("name"):
+            return None
+        place = data["by_name_address"].get(
+            _place_key(cleaned["name"], cleaned.get("address", ""))
+        )
+        # A place that already has another identifier is another place with the same name.
+        if (
+            place is not None
+            and external_id
+            and place.external_id
+            and place.external_id.casefold() != external_id.casefold()
+        ):
+            return None
+        if place is not None and "address" not in values and place.address:
+            return None
+        return place
+
+    def _check_rules(
+        self,
+        cleaned: dict[str, Any],
+        place: Place | None,
+        data: dict[str, Any],
+        errors: list[tuple[str, str]],
+    ) -> None:
+        """validate_place's rules, on the place as it will be after this row, without queries."""
+        failed = {name for name, _message in errors}
+
+        def value(name: str) -> Any:
+            if name in cleaned:
+                return cleaned[name]
+            if name == "status":
+                return place.status if place is not None else PlaceStatus.OPEN
+            return getattr(place, name) if place is not None else None
+
+        latitude, longitude = value("latitude"), value("longitude")
+        if (
+            not failed & {"latitude", "longitude"}
+            and (latitude is None) != (longitude is None)
+        ):
+            missing = "longitude" if longitude is None else "latitude"
+            errors.append((missing, _("give both latitude and longitude, or neither")))
+        opened_on, closed_on = value("opened_on"), value("closed_on")
+        if opened_on and closed_on and closed_on < opened_on:
+            errors.append(("closed_on", _("the closing date is before the opening date")))
+        if value("status") == PlaceStatus.CLOSED and not closed_on and "closed_on" not in failed:
+            errors.append(("closed_on", _("give the date the place closed")))
+        population_date = value("population_date")
+        if (
+            value("population") is not None
+            and population_date is None
+            and "population_date" not in failed
+        ):
+            errors.append(("population_date", _("give the date the population was counted")))
+        if population_date and population_date > data["today"]:
+            errors.append(("population_date", _("the date is in the future")))
+
+    def _check_repeats(
+        self,
+        context: ImportContext,
+        cleaned: dict[str, Any],
+        place: Place | None,
+        errors: list[tuple[str, str]],
+    ) -> None:
+        """Two rows of one file must not describe the same place."""
+        data = context.data
+        first = None
+        if place is not None:
+            first = data["seen_places"].get(place.pk)
+            data["seen_places"].setdefault(place.pk, context.row_number)
+        keys = []
+        if cleaned.get("external_id"):
+            keys.append(("id", cleaned["external_id"].casefold()))
+        if cleaned.get("name"):
+            keys.append(("name", *_place_key(cleaned["name"], cleaned.get("address", ""))))
+        for key in keys:
+            earlier = data["seen_keys"].get(key)
+            if earlier is not None and first is None:
+                first = earlier
+            data["seen_keys"].setdefault(key, context.row_number)
+        if first is not None and first != context.row_number:
+            column = "external_id" if cleaned.get("external_id") else "name"
+            errors.append(
+                (column, _("repeats row %(first)d: both describe the same place") % {"first": first})
+            )
+
+    # --- Commit ----------------------------------------------------------------------------
+
+    def _snapshots(
+        self, place: Place, cleaned: dict[str, Any], data: dict[str, Any]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        before = snapshot(place, EDITABLE_FIELDS)
+        before["population_groups"] = sorted(
+            str(term) for term in data["groups_of_place"].get(place.pk, [])
+        )
+        after = dict(before)
+        for name, new in self._field_values(cleaned, place).items():
+            after[name] = snapshot_value(new)
+        if "population_groups" in cleaned:
+            after["population_groups"] = sorted(str(term) for term in cleaned["population_groups"])
+        return before, after
+
+    def _field_values(self, cleaned: dict[str, Any], place: Place | None) -> dict[str, Any]:
+        """The model field values this row sets (status left alone when the cell is empty)."""
+        values = {name: cleaned[name] for name in EDITABLE_FIELDS if name in cleaned}
+        if values.get("status") is None:
+            values.pop("status", None)
+        return values
+
+    def commit(
+        self,
+        *,
+        job: Any,
+        imp: TabularImport,
+        valid_rows: list[tuple[int, dict[str, Any]]],
+        actor: Any,
+    ) -> dict[str, Any]:
+        body = imp.body
+        now = timezone.now()
+        new_places: list[Place] = []
+        new_groups: list[list[TaxonomyTerm]] = []
+        changed: list[tuple[Place, dict[str, Any]]] = []
+        groups_to_set: dict[int, list[TaxonomyTerm]] = {}
+        unchanged = 0
+        for _row_number, cleaned in valid_rows:
+            action = cleaned[ACTION_KEY]
+            if action == UNCHANGED:
+                unchanged += 1
+                continue
+            if action == CREATE:
+                place = Place(body=body, created_at=now, updated_at=now)
+                for name, value in self._field_values(cleaned, None).items():
+                    setattr(place, name, value)
+                place.search_text = compute_search_text(place)
+                new_places.append(place)
+                new_groups.append(cleaned.get("population_groups", []))
+                continue
+            place = cleaned["_place"]
+            for name, value in self._field_values(cleaned, place).items():
+                setattr(place, name, value)
+            place.search_text = compute_search_text(place)
+            place.updated_at = now
+            changed.append((place, cleaned["_changes"]))
+            if "population_groups" in cleaned["_changes"]:
+                groups_to_set[place.pk] = cleaned["population_groups"]
+
+        Place.objects.bulk_create(new_places, batch_size=500)
+        update_fields = [*EDITABLE_FIELDS, "search_text", "updated_at"]
+        update_fields.remove("is_confidential")
+        Place.objects.bulk_update([place for place, _c in changed], update_fields, batch_size=500)
+
+        through = Place.population_groups.through
+        if groups_to_set:
+            through.objects.filter(place_id__in=list(groups_to_set)).delete()
+        links = [
+            through(place_id=place_pk, taxonomyterm_id=term.pk)
+            for place_pk, terms in groups_to_set.items()
+            for term in terms
+        ]
+        links += [
+            through(place_id=place.pk, taxonomyterm_id=term.pk)
+            for place, terms in zip(new_places, new_groups, strict=True)
+            for term in terms
+        ]
+        through.objects.bulk_create(links, batch_size=1000)
+
+        entries = []
+        for place, terms in zip(new_places, new_groups, strict=True):
+            after = snapshot(place, EDITABLE_FIELDS)
+            after["population_groups"] = sorted(str(term) for term in terms)
+            entries.append(
+                build_entry(
+                    actor=actor, action="create", obj=place, changes=diff({}, after), body=body
+                )
+            )
+        for place, changes in changed:
+            entries.append(
+                build_entry(actor=actor, action="update", obj=place, changes=changes, body=body)
+            )
+        for entry in entries:
+            entry.changes.setdefault("import", [None, imp.pk])
+        AuditEntry.objects.bulk_create(entries, batch_size=1000)
+
+        duplicates = flag_possible_duplicates(new_places)
+        return {
+            "created": len(new_places),
+            "updated": len(changed),
+            "unchanged": unchanged,
+            "duplicates": duplicates,
+        }
+
+
+def snapshot_value(value: Any) -> Any:
+    """A value as `vigil.core.audit.snapshot` records it, for in-memory comparisons."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    return str(value)
+
+
+register_importer(PlaceImporter())

@@ -1,0 +1,389 @@
+"""Pages of the registry of places: list, map, export, dossier, edits, trash, merge, regions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from vigil.core.access import active_membership, get_visible_or_404
+from vigil.core.audit import audit
+from vigil.core.dossier import build_sections
+from vigil.core.files import download_response
+from vigil.core.models import Membership
+from vigil.places import permissions, services
+from vigil.places.exports import export_response
+from vigil.places.filters import PlaceFilter
+from vigil.places.forms import DocumentForm, MergeForm, PlaceForm, RegionForm
+from vigil.places.models import Place, PlaceDocument, PossibleDuplicate
+from vigil.places.queries import trashed_places, visible_places, visible_regions
+
+PAGE_SIZE = 50
+
+
+def _membership(request: HttpRequest, action: str = "view") -> Membership:
+    membership = active_membership(request)
+    if not permissions.can(membership, "view"):
+        # Places do not exist for those who may not see them (e.g. authority focal points).
+        raise Http404
+    if not permissions.can(membership, action):
+        raise PermissionDenied
+    assert membership is not None
+    return membership
+
+
+def _place(membership: Membership, pk: int) -> Place:
+    return get_visible_or_404(
+        visible_places(membership).select_related("place_type", "region", "body"), pk
+    )
+
+
+def _filtered(request: HttpRequest, membership: Membership) -> tuple[PlaceFilter, QuerySet[Place]]:
+    place_filter = PlaceFilter(
+        request.GET or None,
+        queryset=visible_places(membership).select_related("place_type", "region"),
+        membership=membership,
+    )
+    queryset = place_filter.qs if place_filter.is_bound and place_filter.is_valid() else (
+        place_filter.queryset
+    )
+    if "sort" not in request.GET:
+        queryset = queryset.order_by("name", "id")
+    return place_filter, queryset
+
+
+def _query_without(request: HttpRequest, *keys: str) -> str:
+    query = request.GET.copy()
+    for key in keys:
+        query.pop(key, None)
+    return query.urlencode()
+
+
+@login_required
+def place_list(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    place_filter, queryset = _filtered(request, membership)
+    paginator = Paginator(queryset, PAGE_SIZE)
+    page = paginator.get_page(request.GET.get("page"))
+    context = {
+        "filter": place_filter,
+        "page": page,
+        "sort": request.GET.get("sort", "name"),
+        "query_without_page": _query_without(request, "page"),
+        "query_without_sort": _query_without(request, "page", "sort"),
+        "query": _query_without(request),
+        "filtered": any(request.GET.get(key) for key in place_filter.filters if key != "sort"),
+        "actions": permissions.allowed_actions(membership),
+    }
+    template = "places/_results.html" if request.headers.get("HX-Request") else "places/list.html"
+    return render(request, template, context)
+
+
+@login_required
+def place_map(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    place_filter, queryset = _filtered(request, membership)
+    points = [
+        {
+            "id": pk,
+            "name": name,
+            "lat": float(lat),
+            "lng": float(lng),
+            "url": f"/places/{pk}/",
+            "status": status,
+        }
+        for pk, name, lat, lng, status in queryset.filter(latitude__isnull=False).values_list(
+            "pk", "name", "latitude", "longitude", "status"
+        )
+    ]
+    total = queryset.count()
+    return render(
+        request,
+        "places/map.html",
+        {
+            "filter": place_filter,
+            "points_json": json.dumps(points),
+            "plotted": len(points),
+            "without_coordinates": total - len(points),
+            "query": _query_without(request),
+            "map_tiles_url": settings.VIGIL_MAP_TILES_URL,
+            "map_tiles_attribution": settings.VIGIL_MAP_TILES_ATTRIBUTION,
+        },
+    )
+
+
+@login_required
+def place_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    membership = _membership(request, "export")
+    _, queryset = _filtered(request, membership)
+    audit(
+        actor=request.user,
+        action="export",
+        body=membership.body,
+        changes={"format": fmt, "filters": _query_without(request)},
+    )
+    return export_response(queryset, fmt)
+
+
+def _apply_service_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.error_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)
+
+
+@login_required
+def place_create(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request, "create")
+    form = PlaceForm(request.POST or None, membership=membership)
+    if request.method == "POST" and form.is_valid():
+        try:
+            place = services.place_create(
+                actor=request.user,
+                membership=membership,
+                data=form.service_data(),
+                population_groups=form.cleaned_data["population_groups"],
+            )
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("The place was added."))
+            return redirect(place)
+    return render(request, "places/form.html", {"form": form, "place": None})
+
+
+@login_required
+def place_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    if not permissions.can(membership, "edit", place):
+        raise PermissionDenied
+    form = PlaceForm(request.POST or None, instance=place, membership=membership)
+    if request.method == "POST" and form.is_valid():
+        try:
+            place = services.place_update(
+                actor=request.user,
+                membership=membership,
+                place=place,
+                data=form.service_data(),
+                population_groups=form.cleaned_data["population_groups"],
+            )
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(request, _("The changes were saved."))
+            return redirect(place)
+    return render(request, "places/form.html", {"form": form, "place": place})
+
+
+@login_required
+def place_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    groups = list(place.population_groups.all())
+    return render(
+        request,
+        "places/detail.html",
+        {
+            "place": place,
+            "population_groups": groups,
+            "sections": build_sections("place", request, membership, place),
+            "actions": permissions.allowed_actions(membership, place),
+            "document_form": DocumentForm(),
+            "has_confidential_notes": bool(place.confidential_notes),
+        },
+    )
+
+
+@login_required
+@require_POST
+def place_reveal_notes(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    if not permissions.can(membership, "reveal_confidential", place):
+        raise PermissionDenied
+    notes = services.reveal_confidential_notes(actor=request.user, membership=membership, place=place)
+    return render(request, "places/_confidential_notes.html", {"place": place, "notes": notes})
+
+
+@login_required
+@require_POST
+def place_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    services.place_delete(actor=request.user, membership=membership, place=place)
+    messages.success(request, _("“%(name)s” was moved to the trash.") % {"name": place.name})
+    return redirect("places:list")
+
+
+@login_required
+def place_trash(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request, "restore")
+    places = trashed_places(membership).select_related("place_type", "deleted_by").order_by(
+        "-deleted_at"
+    )
+    page = Paginator(places, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "places/trash.html", {"page": page})
+
+
+@login_required
+@require_POST
+def place_restore(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request, "restore")
+    place = get_visible_or_404(trashed_places(membership), pk)
+    try:
+        services.place_restore(actor=request.user, membership=membership, place=place)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("places:trash")
+    messages.success(request, _("“%(name)s” was restored.") % {"name": place.name})
+    return redirect(place)
+
+
+@login_required
+def place_merge(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    if not permissions.can(membership, "merge", place):
+        raise PermissionDenied
+    candidates = visible_places(membership).filter(body_id=membership.body_id).exclude(pk=place.pk)
+    initial = {}
+    if request.GET.get("other"):
+        initial["other"] = request.GET["other"]
+    form = MergeForm(request.POST or None, queryset=candidates, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        other = form.cleaned_data["other"]
+        try:
+            services.place_merge(actor=request.user, membership=membership, keep=place, merge=other)
+        except ValidationError as exc:
+            _apply_service_errors(form, exc)
+        else:
+            messages.success(
+                request, _("“%(other)s” was merged into this place.") % {"other": other.name}
+            )
+            return redirect(place)
+    other = None
+    if form.is_bound and form.is_valid():
+        other = form.cleaned_data["other"]
+    elif initial.get("other"):
+        other = candidates.filter(pk=initial["other"]).first()
+    return render(request, "places/merge.html", {"place": place, "form": form, "other": other})
+
+
+@login_required
+def duplicate_list(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request, "merge")
+    flags = (
+        PossibleDuplicate.objects.filter(
+            body_id=membership.body_id,
+            status=PossibleDuplicate.Status.OPEN,
+            place__deleted_at__isnull=True,
+            other__deleted_at__isnull=True,
+        )
+        .select_related("place", "other", "place__region")
+        .order_by("-score", "id")
+    )
+    page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "places/duplicates.html", {"page": page})
+
+
+@login_required
+@require_POST
+def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request, "merge")
+    flag = get_visible_or_404(
+        PossibleDuplicate.objects.filter(body_id=membership.body_id).select_related("place"), pk
+    )
+    services.duplicate_dismiss(actor=request.user, membership=membership, flag=flag)
+    messages.success(request, _("The pair is marked as not a duplicate."))
+    return redirect("places:duplicates")
+
+
+@login_required
+@require_POST
+def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    membership = _membership(request)
+    place = _place(membership, pk)
+    form = DocumentForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.place_attach_document(
+                actor=request.user,
+                membership=membership,
+                place=place,
+                upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            messages.success(request, _("The document was attached."))
+            return redirect(f"{place.get_absolute_url()}#documents")
+    for error in form.errors.get("file", []):
+        messages.error(request, _("The document was not attached: %(reason)s") % {"reason": error})
+    return redirect(f"{place.get_absolute_url()}#documents")
+
+
+def _document(membership: Membership, pk: int, document_pk: int) -> PlaceDocument:
+    place = _place(membership, pk)
+    return get_visible_or_404(
+        PlaceDocument.objects.filter(place=place, deleted_at__isnull=True).select_related(
+            "file", "place"
+        ),
+        document_pk,
+    )
+
+
+@login_required
+def document_download(request: HttpRequest, pk: int, document_pk: int) -> HttpResponse:
+    membership = _membership(request)
+    document = _document(membership, pk, document_pk)
+    return download_response(document.file, actor=request.user)
+
+
+@login_required
+@require_POST
+def document_remove(request: HttpRequest, pk: int, document_pk: int) -> HttpResponse:
+    membership = _membership(request)
+    document = _document(membership, pk, document_pk)
+    services.place_remove_document(actor=request.user, membership=membership, document=document)
+    messages.success(request, _("The document was removed."))
+    return redirect(f"{document.place.get_absolute_url()}#documents")
+
+
+@login_required
+def region_list(request: HttpRequest) -> HttpResponse:
+    membership = _membership(request)
+    can_edit = permissions.can(membership, "edit")
+    form = RegionForm(request.POST or None, membership=membership)
+    if request.method == "POST":
+        if not can_edit:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.region_create(
+                    actor=request.user,
+                    body=membership.body,
+                    name=form.cleaned_data["name"],
+                    code=form.cleaned_data["code"],
+                    parent=form.cleaned_data["parent"],
+                )
+            except ValidationError as exc:
+                _apply_service_errors(form, exc)
+            else:
+                messages.success(request, _("The region was added."))
+                return redirect("places:regions")
+    regions = visible_regions(membership).select_related("parent")
+    page = Paginator(regions, 100).get_page(request.GET.get("page"))
+    return render(request, "places/regions.html", {"page": page, "form": form, "can_edit": can_edit})
