@@ -16,6 +16,7 @@ class BodyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Body
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Preventive Mechanism {n}")
     slug = factory.Sequence(lambda n: f"body-{n}")
@@ -51,6 +52,7 @@ class MembershipFactory(factory.django.DjangoModelFactory):
 class RegionFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Region
+        skip_postgeneration_save = True
 
     body = factory.SubFactory(BodyFactory)
     name = factory.Sequence(lambda n: f"Region {n}")
