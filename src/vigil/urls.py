@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 urlpatterns = [
     path("", include("vigil.core.urls")),
     path("places/", include("vigil.places.urls")),
+    path("imports/", include("vigil.core.import_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("vigil.core.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -167,7 +167,9 @@ class PlaceImporter(Importer):
     # --- Preparing the lookups -------------------------------------------------------------
 
     def prepare(self, body: Any) -> ImportContext:
-        terms = list(TaxonomyTerm.objects.filter(body=body, kind__in=["place_type", "vulnerable_group"]))
+        terms = list(
+            TaxonomyTerm.objects.filter(body=body, kind__in=["place_type", "vulnerable_group"])
+        )
         regions = list(Region.objects.filter(body=body))
         places = list(
             Place.objects.filter(body=body, deleted_at__isnull=True)
@@ -361,7 +363,9 @@ class PlaceImporter(Importer):
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
-            errors.append(("region", _("“%(value)s” is not a region of your body") % {"value": text}))
+            errors.append(
+                ("region", _("“%(value)s” is not a region of your body") % {"value": text})
+            )
         else:
             errors.append(
                 (
@@ -386,9 +390,7 @@ class PlaceImporter(Importer):
             errors.append((name, _("must be a number in decimal degrees, such as 12.5")))
             return None
         if not -limit <= value <= limit:
-            errors.append(
-                (name, _("must be between -%(limit)d and %(limit)d") % {"limit": limit})
-            )
+            errors.append((name, _("must be between -%(limit)d and %(limit)d") % {"limit": limit}))
             return None
         return value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
 
@@ -433,9 +435,7 @@ class PlaceImporter(Importer):
                 return place
         if not cleaned.get("name"):
             return None
-        place = data["by_name_address"].get(
-            _place_key(cleaned["name"], cleaned.get("address", ""))
-        )
+        place = data["by_name_address"].get(_place_key(cleaned["name"], cleaned.get("address", "")))
         # A place that already has another identifier is another place with the same name.
         if (
             place is not None
@@ -466,10 +466,7 @@ class PlaceImporter(Importer):
             return getattr(place, name) if place is not None else None
 
         latitude, longitude = value("latitude"), value("longitude")
-        if (
-            not failed & {"latitude", "longitude"}
-            and (latitude is None) != (longitude is None)
-        ):
+        if not failed & {"latitude", "longitude"} and (latitude is None) != (longitude is None):
             missing = "longitude" if longitude is None else "latitude"
             errors.append((missing, _("give both latitude and longitude, or neither")))
         opened_on, closed_on = value("opened_on"), value("closed_on")
@@ -513,7 +510,10 @@ class PlaceImporter(Importer):
         if first is not None and first != context.row_number:
             column = "external_id" if cleaned.get("external_id") else "name"
             errors.append(
-                (column, _("repeats row %(first)d: both describe the same place") % {"first": first})
+                (
+                    column,
+                    _("repeats row %(first)d: both describe the same place") % {"first": first},
+                )
             )
 
     # --- Commit ----------------------------------------------------------------------------

@@ -1,0 +1,268 @@
+"""Pages of the tabular import pipeline: upload, column mapping, preview, progress and result."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET
+
+from vigil.core import imports, tabular
+from vigil.core.access import active_membership, get_visible_or_404
+from vigil.core.models import JobStatus, Membership, TabularImport
+
+ERRORS_PER_PAGE = 50
+FINISHED = {
+    TabularImport.Status.DONE,
+    TabularImport.Status.REJECTED,
+    TabularImport.Status.FAILED,
+}
+
+
+class UploadForm(forms.Form):
+    # Empty files reach the service, which names the file in its message.
+    file = forms.FileField(
+        allow_empty_file=True,
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy("A CSV (.csv) or Excel (.xlsx) file with a header row."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+
+class ModeForm(forms.Form):
+    mode = forms.ChoiceField(
+        label=gettext_lazy("If some rows have errors"),
+        choices=TabularImport.Mode.choices,
+        initial=TabularImport.Mode.ALL_OR_NOTHING,
+        widget=forms.RadioSelect,
+    )
+
+
+def _importer(kind: str) -> imports.Importer:
+    try:
+        return imports.get_importer(kind)
+    except KeyError as exc:
+        raise Http404 from exc
+
+
+def _membership(request: HttpRequest, importer: imports.Importer) -> Membership:
+    membership = active_membership(request)
+    if not importer.can_view(membership):
+        raise Http404
+    if not importer.can_import(membership):
+        raise PermissionDenied
+    assert membership is not None
+    return membership
+
+
+def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Importer, Membership]:
+    """The import, if it belongs to the member's body and their role may import its kind."""
+    membership = active_membership(request)
+    imp = get_visible_or_404(imports.visible_imports(membership).select_related("job", "body"), pk)
+    importer = _importer(imp.kind)
+    return imp, importer, _membership(request, importer)
+
+
+@login_required
+def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
+    importer = _importer(kind)
+    membership = _membership(request, importer)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            imp = imports.import_upload(
+                actor=request.user,
+                membership=membership,
+                kind=kind,
+                upload=form.cleaned_data["file"],
+            )
+        except ValidationError as exc:
+            form.add_error("file", exc)
+        else:
+            return redirect("import_mapping", imp.pk)
+    recent = imports.visible_imports(membership).filter(kind=kind).select_related("job")[:10]
+    return render(
+        request,
+        "core/import_upload.html",
+        {
+            "importer": importer,
+            "form": form,
+            "fields": importer.fields,
+            "recent": recent,
+            "max_megabytes": settings.VIGIL_MAX_IMPORT_BYTES // (1024 * 1024),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@login_required
+@require_GET
+def import_template(request: HttpRequest, kind: str) -> HttpResponse:
+    importer = _importer(kind)
+    _membership(request, importer)
+    content = tabular.rows_to_csv_bytes(importer.template_headers(), [])
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{kind}-template.csv"'
+    return response
+
+
+def _field_choices(importer: imports.Importer) -> list[tuple[str, str]]:
+    return [("", _("— Do not import —"))] + [
+        (name, str(field.label) + (" *" if field.required else ""))
+        for name, field in importer.fields.items()
+    ]
+
+
+@login_required
+def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
+    imp, importer, membership = _import(request, pk)
+    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+        return redirect("import_detail", imp.pk)
+    mapping = {int(column): name for column, name in (imp.mapping or {}).items()}
+    errors: list[str] = []
+    if request.method == "POST":
+        # What the person chose is kept and shown again when it does not validate.
+        mapping = {
+            column: request.POST.get(f"column_{column}", "") for column in range(len(imp.headers))
+        }
+        try:
+            imp = imports.import_set_mapping(
+                actor=request.user, membership=membership, imp=imp, mapping=mapping
+            )
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            imports.import_validate(imp)
+            return redirect("import_preview", imp.pk)
+    samples = (imp.summary or {}).get("samples") or [[] for _header in imp.headers]
+    columns = [
+        {
+            "index": index,
+            "header": header,
+            "selected": mapping.get(index) or "",
+            "samples": samples[index] if index < len(samples) else [],
+        }
+        for index, header in enumerate(imp.headers)
+    ]
+    return render(
+        request,
+        "core/import_mapping.html",
+        {
+            "imp": imp,
+            "importer": importer,
+            "columns": columns,
+            "choices": _field_choices(importer),
+            "errors": errors,
+            "required": [f.label for f in importer.fields.values() if f.required],
+        },
+        status=400 if errors else 200,
+    )
+
+
+@login_required
+def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
+    imp, importer, membership = _import(request, pk)
+    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+        return redirect("import_detail", imp.pk)
+    if imp.status == TabularImport.Status.UPLOADED or "counts" not in (imp.summary or {}):
+        try:
+            imports.import_set_mapping(
+                actor=request.user, membership=membership, imp=imp, mapping=imp.mapping
+            )
+        except ValidationError:
+            return redirect("import_mapping", imp.pk)
+        imports.import_validate(imp)
+    form = ModeForm(request.POST or None)
+    start_error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            imp = imports.import_start(
+                actor=request.user,
+                membership=membership,
+                imp=imp,
+                mode=form.cleaned_data["mode"],
+            )
+        except ValidationError as exc:
+            start_error = " ".join(exc.messages)
+        else:
+            return redirect("import_detail", imp.pk)
+    summary = imp.summary or {}
+    errors_page = Paginator(imp.errors or [], ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "core/import_preview.html",
+        {
+            "imp": imp,
+            "importer": importer,
+            "counts": summary.get("counts", {}),
+            "preview": summary.get("preview", []),
+            "preview_labels": [
+                importer.fields[name].label
+                for name in summary.get("preview_fields", [])
+                if name in importer.fields
+            ],
+            "errors_page": errors_page,
+            "error_texts": [imports.format_error(error) for error in errors_page.object_list],
+            "form": form,
+            "start_error": start_error,
+        },
+        status=400 if start_error or form.errors else 200,
+    )
+
+
+def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
+    job = imp.job
+    finished = imp.status in FINISHED or (job is not None and job.status == JobStatus.FAILED)
+    percent = 100 if imp.status in FINISHED else (job.percent if job else 0)
+    summary = imp.summary or {}
+    return {
+        "imp": imp,
+        "job": job,
+        "finished": finished,
+        "percent": percent,
+        "result": summary.get("result", {}),
+        "failure": summary.get("failure", ""),
+        "links": importer.result_links(imp) if imp.status == TabularImport.Status.DONE else [],
+        "error_count": len(imp.errors or []),
+        "first_errors": [imports.format_error(error) for error in (imp.errors or [])[:20]],
+    }
+
+
+@login_required
+def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    imp, importer = _import(request, pk)[:2]
+    if imp.status == TabularImport.Status.UPLOADED:
+        return redirect("import_mapping", imp.pk)
+    if imp.status == TabularImport.Status.VALIDATED:
+        return redirect("import_preview", imp.pk)
+    return render(
+        request,
+        "core/import_detail.html",
+        {"importer": importer, **_progress_context(imp, importer)},
+    )
+
+
+@login_required
+@require_GET
+def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    imp, importer = _import(request, pk)[:2]
+    return render(request, "core/_job_progress.html", _progress_context(imp, importer))
+
+
+@login_required
+@require_GET
+def import_rejected(request: HttpRequest, pk: int) -> HttpResponse:
+    imp = _import(request, pk)[0]
+    if not imp.errors:
+        raise Http404
+    response = HttpResponse(imports.rejected_rows_csv(imp), content_type="text/csv; charset=utf-8")
+    stem = imp.file_name.rsplit(".", 1)[0] or "import"
+    safe_stem = "".join(char if char.isalnum() or char in "-_" else "_" for char in stem)[:80]
+    response["Content-Disposition"] = f'attachment; filename="{safe_stem}-rejected-rows.csv"'
+    return response

@@ -1,0 +1,523 @@
+"""The generic tabular import pipeline: a registry of importers by kind, the services that take an
+upload through mapping and validation, and the background job that commits it.
+
+An app describes what it imports with an `Importer` (its fields, how one row is checked, how the
+valid rows are written in bulk) and registers it; pages, API and tasks then call the services here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import models, transaction
+from django.utils import translation
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
+from vigil.core import tabular
+from vigil.core.audit import audit
+from vigil.core.models import Job, Membership, TabularImport
+from vigil.core.tasks import job_runner, report_progress, start_job
+
+JOB_KIND = "tabular_import"
+PROGRESS_EVERY = 200
+PREVIEW_ROWS = 20
+SAMPLE_ROWS = 3
+
+# What validate_row may put in a cleaned row to say what committing it will do.
+ACTION_KEY = "_action"
+CREATE, UPDATE, UNCHANGED = "create", "update", "unchanged"
+
+
+@dataclass(frozen=True)
+class ImportField:
+    """A target field of an import, with the header words that suggest it."""
+
+    label: Any  # a lazy translation string
+    synonyms: tuple[str, ...] = ()
+    required: bool = False
+    help: Any = ""
+
+
+@dataclass
+class ImportContext:
+    """What an importer prepares once per import so that rows validate without queries.
+
+    `row_number` is set by the pipeline before each row (the spreadsheet row number), so that
+    importers can say which earlier row a row repeats."""
+
+    body: Any
+    row_number: int = 0
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+class Importer:
+    """One kind of import (places, authorities...). Subclass and `register_importer()` it."""
+
+    kind: str = ""
+    title: Any = ""
+    fields: dict[str, ImportField] = {}
+
+    def can_view(self, membership: Membership | None) -> bool:
+        """Whether the records this imports exist for the member at all (else 404)."""
+        return self.can_import(membership)
+
+    def can_import(self, membership: Membership | None) -> bool:
+        raise NotImplementedError
+
+    def prepare(self, body: Any) -> ImportContext:
+        """Load every lookup the rows need (terms, regions, existing records) in a few queries."""
+        return ImportContext(body=body)
+
+    def validate_row(
+        self, context: ImportContext, values: dict[str, str]
+    ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
+        """Check one row: (cleaned values or None, [(field, message), ...])."""
+        raise NotImplementedError
+
+    def commit(
+        self,
+        *,
+        job: Job,
+        imp: TabularImport,
+        valid_rows: list[tuple[int, dict[str, Any]]],
+        actor: Any,
+    ) -> dict[str, Any]:
+        """Write the valid rows in bulk, inside the caller's transaction; return counts."""
+        raise NotImplementedError
+
+    def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
+        """(label, url) pairs the result page offers once the import is done."""
+        return []
+
+    def display(self, value: Any) -> str:
+        """A cleaned value as the preview shows it."""
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, dt.date):
+            return value.isoformat()
+        if isinstance(value, list | tuple | set):
+            return "; ".join(self.display(item) for item in value)
+        if isinstance(value, decimal.Decimal):
+            return format(value.normalize(), "f")
+        return str(value)
+
+    def header_keys(self) -> dict[str, list[str]]:
+        """Words that suggest each field: its name, synonyms and label in every language."""
+        keys: dict[str, list[str]] = {}
+        for name, import_field in self.fields.items():
+            words = [*import_field.synonyms, str(import_field.label)]
+            for code, _language in settings.LANGUAGES:
+                with translation.override(code):
+                    words.append(str(import_field.label))
+            keys[name] = list(dict.fromkeys(words))
+        return keys
+
+    def template_headers(self) -> list[str]:
+        return [str(import_field.label) for import_field in self.fields.values()]
+
+
+_IMPORTERS: dict[str, Importer] = {}
+
+
+def register_importer(importer: Importer) -> Importer:
+    _IMPORTERS[importer.kind] = importer
+    return importer
+
+
+def get_importer(kind: str) -> Importer:
+    """The importer of `kind`; raises KeyError for an unknown kind."""
+    return _IMPORTERS[kind]
+
+
+def importer_kinds() -> list[str]:
+    return sorted(_IMPORTERS)
+
+
+# --- Validation ------------------------------------------------------------------------------
+
+
+@dataclass
+class Validation:
+    rows: list[tuple[int, dict[str, Any]]]
+    errors: list[dict[str, Any]]
+    counts: dict[str, int]
+    preview: list[dict[str, Any]]
+
+
+def _mapped_fields(imp: TabularImport) -> list[tuple[int, str]]:
+    """(column index, field) pairs, in column order."""
+    pairs = [(int(column), name) for column, name in (imp.mapping or {}).items() if name]
+    return sorted(pairs)
+
+
+def _validate_table(
+    importer: Importer,
+    imp: TabularImport,
+    table: tabular.Table,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> Validation:
+    mapped = _mapped_fields(imp)
+    column_of_field = {name: table.headers[column] for column, name in mapped}
+    context = importer.prepare(imp.body)
+    valid: list[tuple[int, dict[str, Any]]] = []
+    errors: list[dict[str, Any]] = []
+    counts = {"rows": len(table.rows), CREATE: 0, UPDATE: 0, UNCHANGED: 0, "invalid": 0}
+    preview: list[dict[str, Any]] = []
+    for index, cells in enumerate(table.rows):
+        row_number = table.row_number(index)
+        context.row_number = row_number
+        values = {name: cells[column] for column, name in mapped}
+        cleaned, row_errors = importer.validate_row(context, values)
+        if row_errors or cleaned is None:
+            counts["invalid"] += 1
+            for field_name, message in row_errors:
+                errors.append(
+                    {
+                        "row": row_number,
+                        "column": column_of_field.get(field_name, ""),
+                        "field": field_name,
+                        "message": str(message),
+                    }
+                )
+        else:
+            action = cleaned.get(ACTION_KEY, CREATE)
+            counts[action] = counts.get(action, 0) + 1
+            valid.append((row_number, cleaned))
+        if len(preview) < PREVIEW_ROWS:
+            preview.append(
+                {
+                    "row": row_number,
+                    "action": "error"
+                    if row_errors or cleaned is None
+                    else cleaned.get(ACTION_KEY, CREATE),
+                    "values": [
+                        importer.display(cleaned.get(name)) if cleaned else values.get(name, "")
+                        for _column, name in mapped
+                    ],
+                }
+            )
+        if on_progress is not None and (index + 1) % PROGRESS_EVERY == 0:
+            on_progress(index + 1)
+    return Validation(rows=valid, errors=errors, counts=counts, preview=preview)
+
+
+def format_error(error: Mapping[str, Any]) -> str:
+    """ "Row 7, column 'Capacity': must be a whole number"."""
+    if error.get("column"):
+        return _("Row %(row)d, column ‘%(column)s’: %(message)s") % error
+    return _("Row %(row)d: %(message)s") % error
+
+
+# --- Services --------------------------------------------------------------------------------
+
+
+def _require(importer: Importer, membership: Membership | None) -> None:
+    if not importer.can_import(membership):
+        raise PermissionDenied(_("Your role does not allow this."))
+
+
+def _check_same_body(imp: TabularImport, membership: Membership) -> None:
+    if imp.body_id != membership.body_id:
+        raise PermissionDenied(_("This import belongs to another body."))
+
+
+def _size_text(size: int) -> str:
+    megabytes = size / (1024 * 1024)
+    if megabytes >= 1:
+        return _("%(size).1f MB") % {"size": megabytes}
+    return _("%(size)d KB") % {"size": max(1, round(size / 1024))}
+
+
+@transaction.atomic
+def import_upload(
+    *, actor: Any, membership: Membership, kind: str, upload: UploadedFile
+) -> TabularImport:
+    """Check an uploaded file and keep it with its headers and a guessed column mapping."""
+    try:
+        importer = get_importer(kind)
+    except KeyError as exc:
+        raise ValidationError(_("Unknown kind of import.")) from exc
+    _require(importer, membership)
+    name = upload.name or "upload"
+    limit = settings.VIGIL_MAX_IMPORT_BYTES
+    if upload.size is not None and upload.size > limit:
+        raise ValidationError(
+            _("“%(name)s” is too large (%(size)s); the limit is %(limit)s.")
+            % {"name": name, "size": _size_text(upload.size), "limit": _size_text(limit)},
+            code="too_large",
+        )
+    data = b"".join(upload.chunks())
+    if len(data) > limit:
+        raise ValidationError(
+            _("“%(name)s” is too large (%(size)s); the limit is %(limit)s.")
+            % {"name": name, "size": _size_text(len(data)), "limit": _size_text(limit)},
+            code="too_large",
+        )
+    try:
+        table = tabular.read_table(data, name)
+    except tabular.TabularError as exc:
+        raise ValidationError(str(exc), code="unreadable") from exc
+    guessed = tabular.guess_mapping(table.headers, importer.header_keys())
+    imp = TabularImport.objects.create(
+        body=membership.body,
+        kind=kind,
+        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        file_name=name[:255],
+        data=data,
+        headers=table.headers,
+        mapping={str(column): name for column, name in guessed.items() if name},
+        row_count=len(table.rows),
+        summary={
+            "samples": [
+                [row[column] for row in table.rows[:SAMPLE_ROWS]]
+                for column in range(len(table.headers))
+            ],
+            "format": table.source_format,
+            "encoding": table.encoding,
+            "delimiter": table.delimiter,
+        },
+    )
+    audit(
+        actor=actor,
+        action="upload",
+        obj=imp,
+        changes={"file": [None, imp.file_name], "rows": [None, imp.row_count]},
+    )
+    return imp
+
+
+@transaction.atomic
+def import_set_mapping(
+    *, actor: Any, membership: Membership, imp: TabularImport, mapping: Mapping[Any, str | None]
+) -> TabularImport:
+    """Choose which column feeds which field: each field at most once, every required one."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    imp = TabularImport.objects.select_for_update().get(pk=imp.pk)
+    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+        raise ValidationError(_("This import has already started; upload the file again."))
+    cleaned: dict[str, str] = {}
+    columns_of_field: dict[str, list[str]] = {}
+    for column, name in mapping.items():
+        if not name:
+            continue
+        index = int(column)
+        if not 0 <= index < len(imp.headers):
+            raise ValidationError(_("The file has no column %(column)d.") % {"column": index + 1})
+        if name not in importer.fields:
+            raise ValidationError(_("“%(name)s” is not a field of this import.") % {"name": name})
+        cleaned[str(index)] = name
+        columns_of_field.setdefault(name, []).append(imp.headers[index])
+    problems = []
+    for name, headers in columns_of_field.items():
+        if len(headers) > 1:
+            problems.append(
+                _("“%(field)s” is chosen for several columns (%(columns)s); choose one.")
+                % {
+                    "field": importer.fields[name].label,
+                    "columns": ", ".join(f"‘{header}’" for header in headers),
+                }
+            )
+    missing = [
+        str(import_field.label)
+        for name, import_field in importer.fields.items()
+        if import_field.required and name not in columns_of_field
+    ]
+    if missing:
+        problems.append(
+            ngettext(
+                "Choose a column for the required field %(fields)s.",
+                "Choose a column for each of the required fields %(fields)s.",
+                len(missing),
+            )
+            % {"fields": ", ".join(f"“{label}”" for label in missing)}
+        )
+    if problems:
+        raise ValidationError(problems)
+    before = dict(imp.mapping or {})
+    imp.mapping = cleaned
+    imp.status = TabularImport.Status.UPLOADED
+    imp.save(update_fields=["mapping", "status"])
+    if before != cleaned:
+        audit(actor=actor, action="update", obj=imp, changes={"mapping": [before, cleaned]})
+    return imp
+
+
+def import_validate(imp: TabularImport) -> dict[str, Any]:
+    """Check every row against the current state of the body and store the preview.
+
+    Returns the summary: counts of rows to create, update, leave unchanged and of invalid rows,
+    and the first rows as they will be imported. The errors are stored on `imp.errors`."""
+    importer = get_importer(imp.kind)
+    table = tabular.read_table(bytes(imp.data), imp.file_name)
+    validation = _validate_table(importer, imp, table)
+    imp.summary = {
+        **_file_facts(imp.summary),
+        "counts": validation.counts,
+        "preview": validation.preview,
+        "preview_fields": [name for _column, name in _mapped_fields(imp)],
+    }
+    imp.errors = validation.errors
+    if imp.status == TabularImport.Status.UPLOADED:
+        imp.status = TabularImport.Status.VALIDATED
+    imp.save(update_fields=["summary", "errors", "status"])
+    return imp.summary
+
+
+def _file_facts(summary: Mapping[str, Any] | None) -> dict[str, Any]:
+    keep = ("samples", "format", "encoding", "delimiter")
+    return {key: value for key, value in (summary or {}).items() if key in keep}
+
+
+@transaction.atomic
+def import_start(
+    *, actor: Any, membership: Membership, imp: TabularImport, mode: str
+) -> TabularImport:
+    """Queue the import; the job re-reads and re-validates the file, then commits it."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    if mode not in TabularImport.Mode.values:
+        raise ValidationError(_("Choose what to do with rows that have errors."))
+    imp = TabularImport.objects.select_for_update().get(pk=imp.pk)
+    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+        raise ValidationError(_("This import has already started."))
+    job = start_job(
+        actor=actor,
+        body=imp.body,
+        kind=JOB_KIND,
+        title=_("Import of %(file)s") % {"file": imp.file_name},
+    )
+    imp.mode = mode
+    imp.job = job
+    imp.status = TabularImport.Status.QUEUED
+    imp.save(update_fields=["mode", "job", "status"])
+    audit(actor=actor, action="start_import", obj=imp, changes={"mode": [None, mode]})
+    return imp
+
+
+def rejected_rows_csv(imp: TabularImport) -> bytes:
+    """The rows with errors, as uploaded, with their row number and every problem found."""
+    table = tabular.read_table(bytes(imp.data), imp.file_name)
+    problems: dict[int, list[str]] = {}
+    for error in imp.errors:
+        text = f"{error['column']}: {error['message']}" if error.get("column") else error["message"]
+        problems.setdefault(error["row"], []).append(text)
+    rows = []
+    for index, cells in enumerate(table.rows):
+        row_number = table.row_number(index)
+        if row_number in problems:
+            rows.append([*cells, row_number, "; ".join(problems[row_number])])
+    return tabular.rows_to_csv_bytes([*table.headers, _("Row"), _("Problem")], rows)
+
+
+# --- The background job ----------------------------------------------------------------------
+
+
+def _set_status(imp: TabularImport, status: str, **fields: Any) -> None:
+    imp.status = status
+    for name, value in fields.items():
+        setattr(imp, name, value)
+    TabularImport.objects.filter(pk=imp.pk).update(status=status, **fields)
+
+
+@job_runner(JOB_KIND)
+def run_tabular_import(job: Job) -> dict[str, Any]:
+    imp = TabularImport.objects.select_related("body", "created_by").get(job=job)
+    if imp.status not in {TabularImport.Status.QUEUED, TabularImport.Status.RUNNING}:
+        return {"status": imp.status}
+    importer = get_importer(imp.kind)
+    actor = imp.created_by
+    try:
+        # The role may have changed since the import was queued.
+        membership = (
+            Membership.objects.filter(user=actor, body=imp.body, is_active=True)
+            .select_related("body")
+            .first()
+        )
+        if not importer.can_import(membership):
+            raise PermissionDenied(_("Your role no longer allows this import."))
+        _set_status(imp, TabularImport.Status.RUNNING)
+        table = tabular.read_table(bytes(imp.data), imp.file_name)
+        total = len(table.rows)
+        report_progress(job, 0, total, _("Checking the rows"))
+        # Validated outside any transaction so that each progress update is seen by the page.
+        validation = _validate_table(
+            importer, imp, table, on_progress=lambda done: report_progress(job, done)
+        )
+        report_progress(job, total, total, _("Saving"))
+        summary = {
+            **_file_facts(imp.summary),
+            "counts": validation.counts,
+            "preview": validation.preview,
+            "preview_fields": [name for _column, name in _mapped_fields(imp)],
+        }
+        rejected = validation.counts["invalid"]
+        if rejected and imp.mode == TabularImport.Mode.ALL_OR_NOTHING:
+            result = {"created": 0, "updated": 0, "unchanged": 0, "rejected": rejected}
+            with transaction.atomic():
+                _set_status(
+                    imp,
+                    TabularImport.Status.REJECTED,
+                    errors=validation.errors,
+                    summary={**summary, "result": result},
+                )
+                audit(
+                    actor=actor,
+                    action="import",
+                    obj=imp,
+                    changes={"status": [None, imp.status], "rejected": [None, rejected]},
+                )
+            return {"status": imp.status, **result}
+        with transaction.atomic():
+            outcome = importer.commit(job=job, imp=imp, valid_rows=validation.rows, actor=actor)
+            result = {
+                "created": outcome.get("created", 0),
+                "updated": outcome.get("updated", 0),
+                "unchanged": outcome.get("unchanged", 0),
+                "rejected": rejected,
+                **{key: value for key, value in outcome.items() if key not in {"links"}},
+            }
+            _set_status(
+                imp,
+                TabularImport.Status.DONE,
+                errors=validation.errors,
+                summary={**summary, "result": result},
+            )
+            audit(
+                actor=actor,
+                action="import",
+                obj=imp,
+                changes={
+                    "status": [None, imp.status],
+                    **{key: [None, value] for key, value in result.items()},
+                },
+            )
+        return {"status": imp.status, **result}
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""
+        _set_status(
+            imp,
+            TabularImport.Status.FAILED,
+            summary={**(imp.summary or {}), "failure": message},
+        )
+        raise
+
+
+def visible_imports(membership: Membership | None) -> models.QuerySet[TabularImport]:
+    """Imports of the member's own body (a coordinating body does not see its members')."""
+    if membership is None:
+        return TabularImport.objects.none()
+    return TabularImport.objects.filter(body_id=membership.body_id)
