@@ -29,6 +29,7 @@ from vigil.places.models import Place, PlaceDocument, PossibleDuplicate
 from vigil.places.queries import trashed_places, visible_places, visible_regions
 
 PAGE_SIZE = 50
+JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
 def _membership(request: HttpRequest, action: str = "view") -> Membership:
@@ -54,8 +55,10 @@ def _filtered(request: HttpRequest, membership: Membership) -> tuple[PlaceFilter
         queryset=visible_places(membership).select_related("place_type", "region"),
         membership=membership,
     )
-    queryset = place_filter.qs if place_filter.is_bound and place_filter.is_valid() else (
-        place_filter.queryset
+    queryset = (
+        place_filter.qs
+        if place_filter.is_bound and place_filter.is_valid()
+        else (place_filter.queryset)
     )
     if "sort" not in request.GET:
         queryset = queryset.order_by("name", "id")
@@ -112,7 +115,8 @@ def place_map(request: HttpRequest) -> HttpResponse:
         "places/map.html",
         {
             "filter": place_filter,
-            "points_json": json.dumps(points),
+            # Escaped like json_script, so a name holding "</script>" stays data.
+            "points_json": json.dumps(points).translate(JSON_SCRIPT_ESCAPES),
             "plotted": len(points),
             "without_coordinates": total - len(points),
             "query": _query_without(request),
@@ -213,7 +217,9 @@ def place_reveal_notes(request: HttpRequest, pk: int) -> HttpResponse:
     place = _place(membership, pk)
     if not permissions.can(membership, "reveal_confidential", place):
         raise PermissionDenied
-    notes = services.reveal_confidential_notes(actor=request.user, membership=membership, place=place)
+    notes = services.reveal_confidential_notes(
+        actor=request.user, membership=membership, place=place
+    )
     return render(request, "places/_confidential_notes.html", {"place": place, "notes": notes})
 
 
@@ -230,8 +236,10 @@ def place_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def place_trash(request: HttpRequest) -> HttpResponse:
     membership = _membership(request, "restore")
-    places = trashed_places(membership).select_related("place_type", "deleted_by").order_by(
-        "-deleted_at"
+    places = (
+        trashed_places(membership)
+        .select_related("place_type", "deleted_by")
+        .order_by("-deleted_at")
     )
     page = Paginator(places, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "places/trash.html", {"page": page})
@@ -386,4 +394,6 @@ def region_list(request: HttpRequest) -> HttpResponse:
                 return redirect("places:regions")
     regions = visible_regions(membership).select_related("parent")
     page = Paginator(regions, 100).get_page(request.GET.get("page"))
-    return render(request, "places/regions.html", {"page": page, "form": form, "can_edit": can_edit})
+    return render(
+        request, "places/regions.html", {"page": page, "form": form, "can_edit": can_edit}
+    )

@@ -1,0 +1,285 @@
+"""The places pages: finding places, the dossier, editing, exports, documents."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from PIL import Image
+
+from tests.factories import PlaceFactory, RegionFactory, place_type
+from vigil.core.models import AuditEntry, TaxonomyTerm
+from vigil.places.models import Place, PlaceStatus
+
+
+@pytest.fixture
+def client(head, client_for):
+    return client_for(head)
+
+
+def _names(response) -> list[str]:
+    return [place.name for place in response.context["page"].object_list]
+
+
+def test_list_filters_by_type_region_status_authority_and_group(body, client):
+    north = RegionFactory(body=body, name="North")
+    north_district = RegionFactory(body=body, name="North District", parent=north, level=2)
+    children = TaxonomyTerm.objects.get(body=body, code="children")
+    a = PlaceFactory(
+        body=body,
+        name="A Youth Centre",
+        place_type=place_type(body, "juvenile-institution"),
+        region=north_district,
+        authority_name="Youth Service",
+    )
+    a.population_groups.add(children)
+    PlaceFactory(body=body, name="B Prison", status=PlaceStatus.CLOSED)
+    url = reverse("places:list")
+    assert _names(client.get(url, {"place_type": a.place_type_id})) == ["A Youth Centre"]
+    assert _names(client.get(url, {"region": north.pk})) == ["A Youth Centre"]  # sub-regions too
+    assert _names(client.get(url, {"status": "closed"})) == ["B Prison"]
+    assert _names(client.get(url, {"authority": "youth"})) == ["A Youth Centre"]
+    assert _names(client.get(url, {"population_group": children.pk})) == ["A Youth Centre"]
+
+
+def test_search_matches_name_alias_and_address_without_accents(body, client):
+    PlaceFactory(body=body, name="Comisaría Central", address="Calle Mayor 3")
+    PlaceFactory(body=body, name="Harbour Lock-up", aliases="Old Customs Cell")
+    PlaceFactory(body=body, name="Unrelated Home", address="9 Elm Road")
+    url = reverse("places:list")
+    assert _names(client.get(url, {"q": "comisaria"})) == ["Comisaría Central"]
+    assert _names(client.get(url, {"q": "customs"})) == ["Harbour Lock-up"]
+    assert _names(client.get(url, {"q": "mayor"})) == ["Comisaría Central"]
+    assert _names(client.get(url, {"q": "harb"})) == ["Harbour Lock-up"]  # prefix
+    response = client.get(url, {"q": "nothing-like-this"})
+    assert _names(response) == []
+    assert b"No place matches" in response.content
+
+
+def test_list_sorts_and_paginates(body, client):
+    for capacity in (30, 10, 20):
+        PlaceFactory(body=body, name=f"Place {capacity}", official_capacity=capacity)
+    url = reverse("places:list")
+    assert _names(client.get(url, {"sort": "capacity"})) == ["Place 10", "Place 20", "Place 30"]
+    assert _names(client.get(url, {"sort": "-capacity"})) == ["Place 30", "Place 20", "Place 10"]
+    PlaceFactory.create_batch(60, body=body)
+    page2 = client.get(url, {"page": 2})
+    assert len(page2.context["page"].object_list) == 13
+    assert b"Page 2 of 2" in page2.content
+
+
+def test_invalid_filter_value_is_reported_not_a_500(body, client):
+    response = client.get(reverse("places:list"), {"status": "exploded", "sort": "bogus"})
+    assert response.status_code == 200
+    assert b"errorlist" in response.content
+
+
+def test_htmx_request_gets_only_the_results(body, client):
+    PlaceFactory(body=body, name="Quayside Cells")
+    response = client.get(reverse("places:list"), {"q": "quay"}, HTTP_HX_REQUEST="true")
+    assert b"<html" not in response.content
+    assert b"Quayside Cells" in response.content
+
+
+def test_empty_registry_shows_the_way_forward(body, client):
+    response = client.get(reverse("places:list"))
+    assert b"No places yet" in response.content
+    assert reverse("places:create").encode() in response.content
+
+
+def test_list_query_count_does_not_grow_with_places(body, client, django_assert_max_num_queries):
+    region = RegionFactory(body=body)
+    PlaceFactory.create_batch(5, body=body, region=region)
+    with CaptureQueriesContext(connection) as small:
+        client.get(reverse("places:list"))
+    assert len(small) <= 12
+    PlaceFactory.create_batch(40, body=body, region=region)
+    with django_assert_max_num_queries(len(small)):
+        client.get(reverse("places:list"))
+
+
+def test_dossier_query_count_is_bounded(body, head, client, django_assert_max_num_queries):
+    place = PlaceFactory(body=body, region=RegionFactory(body=body))
+    for index in range(5):
+        client.post(
+            reverse("places:document_upload", args=[place.pk]),
+            {"title": f"Doc {index}", "file": SimpleUploadedFile(f"d{index}.txt", b"text")},
+        )
+    with django_assert_max_num_queries(16):
+        client.get(reverse("places:detail", args=[place.pk]))
+    for index in range(10):
+        client.post(
+            reverse("places:document_upload", args=[place.pk]),
+            {"title": f"More {index}", "file": SimpleUploadedFile(f"m{index}.txt", b"text")},
+        )
+    with django_assert_max_num_queries(16):
+        response = client.get(reverse("places:detail", args=[place.pk]))
+    assert b"More 9" in response.content
+
+
+def test_create_through_the_form_then_history_shows_it(body, client):
+    response = client.post(
+        reverse("places:create"),
+        {
+            "name": "Lakeside Care Home",
+            "place_type": place_type(body, "social-care-home").pk,
+            "status": "open",
+            "official_capacity": "40",
+        },
+    )
+    place = Place.objects.get(name="Lakeside Care Home")
+    assert response.status_code == 302
+    dossier = client.get(place.get_absolute_url())
+    assert b"Lakeside Care Home" in dossier.content
+    assert b"History" in dossier.content
+
+
+def test_invalid_form_keeps_what_was_typed_and_names_the_field(body, client):
+    response = client.post(
+        reverse("places:create"),
+        {
+            "name": "Typed Name",
+            "place_type": place_type(body).pk,
+            "status": "open",
+            "latitude": "12.5",
+            "notes": "Long notes typed by a monitor",
+        },
+    )
+    assert response.status_code == 200
+    assert Place.objects.count() == 0
+    assert response.context["form"].errors["longitude"]
+    assert b"Long notes typed by a monitor" in response.content
+    assert b"Typed Name" in response.content
+
+
+def test_edit_keeps_confidential_notes_when_left_empty(body, head, client):
+    place = PlaceFactory(body=body, confidential_notes="Keep me")
+    form = client.get(reverse("places:edit", args=[place.pk]))
+    assert b"Keep me" not in form.content  # never shown without the audited reveal
+    client.post(
+        reverse("places:edit", args=[place.pk]),
+        {
+            "name": "Renamed",
+            "place_type": place.place_type_id,
+            "status": "open",
+            "confidential_notes": "",
+        },
+    )
+    place.refresh_from_db()
+    assert place.name == "Renamed"
+    assert place.confidential_notes == "Keep me"
+
+
+def test_reveal_of_confidential_notes_is_an_audited_act(body, head, client):
+    place = PlaceFactory(body=body, confidential_notes="Night entrance by the river")
+    dossier = client.get(place.get_absolute_url())
+    assert b"Night entrance" not in dossier.content
+    assert not AuditEntry.objects.filter(action="read").exists()
+    revealed = client.post(reverse("places:reveal_notes", args=[place.pk]))
+    assert b"Night entrance by the river" in revealed.content
+    assert AuditEntry.objects.filter(action="read", actor=head, sensitive=True).count() == 1
+
+
+def test_csv_export_holds_filtered_places_and_neutralises_formulas(body, client):
+    PlaceFactory(body=body, name='=HYPERLINK("http://x")', notes="+cmd")
+    PlaceFactory(body=body, name="Kept Apart", status=PlaceStatus.CLOSED)
+    response = client.get(reverse("places:export", args=["csv"]), {"status": "open"})
+    content = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "'=HYPERLINK" in content
+    assert "'+cmd" in content
+    assert "Kept Apart" not in content
+    assert AuditEntry.objects.filter(action="export").exists()
+
+
+def test_xlsx_export_opens_and_neutralises(body, client):
+    PlaceFactory(body=body, name="@SUM(A1)", official_capacity=12)
+    response = client.get(reverse("places:export", args=["xlsx"]))
+    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    rows = list(workbook.active.iter_rows(values_only=True))
+    assert rows[1][2] == "'@SUM(A1)"
+    assert rows[1][10] == 12
+
+
+def test_unknown_export_format_is_404(client):
+    assert client.get("/places/export.pdf").status_code == 404
+
+
+def test_map_embeds_points_as_json(body, client):
+    PlaceFactory(body=body, name="Mapped <b>Site</b>", latitude=12.1, longitude=22.2)
+    PlaceFactory(body=body, name="Unmapped Site")
+    response = client.get(reverse("places:map"))
+    assert response.context["plotted"] == 1
+    assert response.context["without_coordinates"] == 1
+    assert b"Mapped <b>Site</b>" not in response.content  # names escaped inside the JSON
+    assert b"Mapped \\u003Cb\\u003ESite" in response.content
+
+
+def test_document_upload_checks_type_size_and_strips_image_metadata(body, client, settings):
+    place = PlaceFactory(body=body)
+    url = reverse("places:document_upload", args=[place.pk])
+    bad = client.post(url, {"file": SimpleUploadedFile("virus.exe", b"MZ...")}, follow=True)
+    assert "are not accepted" in bad.content.decode()
+    fake = client.post(url, {"file": SimpleUploadedFile("report.pdf", b"not a pdf")}, follow=True)
+    assert "does not match" in fake.content.decode()
+    settings.VIGIL_MAX_UPLOAD_BYTES = 10
+    big = client.post(url, {"file": SimpleUploadedFile("big.txt", b"x" * 20)}, follow=True)
+    assert "the limit is" in big.content.decode()
+    settings.VIGIL_MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+    assert place.documents.count() == 0
+
+    image = Image.new("RGB", (4, 4), "red")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (12.0, 30.0, 0.0)}  # GPS position
+    exif[0x010F] = "SyntheticCam"
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    assert b"SyntheticCam" in buffer.getvalue()
+    client.post(url, {"title": "Photo", "file": SimpleUploadedFile("cell.jpg", buffer.getvalue())})
+    document = place.documents.get()
+    download = client.get(reverse("places:document", args=[place.pk, document.pk]))
+    assert download.status_code == 200
+    assert b"SyntheticCam" not in download.content
+    assert Image.open(io.BytesIO(download.content)).getexif().get(0x8825) is None
+    # Stored encrypted: the file on disk is not the image.
+    stored = list((settings.MEDIA_ROOT / "files").rglob("*"))
+    on_disk = [path.read_bytes() for path in stored if path.is_file()]
+    assert on_disk and all(not data.startswith(b"\xff\xd8") for data in on_disk)
+
+
+def test_document_of_another_body_cannot_be_downloaded(
+    body, other_body, head, outsider, client_for
+):
+    place = PlaceFactory(body=body)
+    client_for(head).post(
+        reverse("places:document_upload", args=[place.pk]),
+        {"file": SimpleUploadedFile("a.txt", b"secret")},
+    )
+    document = place.documents.get()
+    url = reverse("places:document", args=[place.pk, document.pk])
+    assert client_for(outsider).get(url).status_code == 404
+
+
+def test_trash_restore_and_merge_pages(body, client):
+    region = RegionFactory(body=body)
+    keep = PlaceFactory(body=body, region=region, name="Keep Me")
+    other = PlaceFactory(body=body, region=region, name="Merge Me")
+    client.post(reverse("places:delete", args=[other.pk]))
+    assert b"Merge Me" in client.get(reverse("places:trash")).content
+    client.post(reverse("places:restore", args=[other.pk]))
+    other.refresh_from_db()
+    assert other.deleted_at is None
+    response = client.post(reverse("places:merge", args=[keep.pk]), {"other": other.pk})
+    assert response.status_code == 302
+    keep.refresh_from_db()
+    assert "Merge Me" in keep.alias_list
+
+
+def test_regions_page_adds_a_region(body, client):
+    response = client.post(reverse("places:regions"), {"name": "Mountain Region", "code": "MR"})
+    assert response.status_code == 302
+    assert b"Mountain Region" in client.get(reverse("places:regions")).content
