@@ -132,7 +132,7 @@ def test_required_without_a_device_sends_to_setup(client_for, monitor, requiring
     assert response["Location"] == f"{reverse('otp_verify')}?next=/account/"
     response = client.get(response["Location"])
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('otp_setup')}?next=/account/"
+    assert response["Location"] == f"{reverse('otp_setup')}?next=%2Faccount%2F"
     assert client.get(response["Location"]).status_code == 200
 
 

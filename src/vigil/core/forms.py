@@ -11,6 +11,12 @@ from django.utils.translation import gettext_lazy as _
 from vigil.core.models import Role
 
 
+def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
+    field = form.fields[name]
+    assert isinstance(field, forms.ChoiceField)
+    return field
+
+
 class AccessibleFormMixin:
     """Points each invalid field at its error message (`aria-describedby`, `aria-invalid`), so a
     screen reader reads the error with the field; core/_field.html renders the matching ids."""
@@ -77,7 +83,7 @@ class TokenForm(AccessibleFormMixin, forms.Form):
         return token
 
 
-def role_choices(*, may_grant_head: bool) -> list[tuple[str, str]]:
+def role_choices(*, may_grant_head: bool) -> list[tuple[str, Any]]:
     return [(value, label) for value, label in Role.choices if may_grant_head or value != Role.HEAD]
 
 
@@ -108,7 +114,7 @@ class MembershipAddForm(AccessibleFormMixin, forms.Form):
 
     def __init__(self, *args: Any, may_grant_head: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = role_choices(may_grant_head=may_grant_head)
+        choice_field(self, "role").choices = role_choices(may_grant_head=may_grant_head)
 
 
 class MembershipRoleForm(AccessibleFormMixin, forms.Form):
@@ -116,7 +122,7 @@ class MembershipRoleForm(AccessibleFormMixin, forms.Form):
 
     def __init__(self, *args: Any, may_grant_head: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["role"].choices = role_choices(may_grant_head=may_grant_head)
+        choice_field(self, "role").choices = role_choices(may_grant_head=may_grant_head)
 
 
 class BodySettingsForm(AccessibleFormMixin, forms.Form):
@@ -152,8 +158,8 @@ class AuditFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        everything = [("", _("All"))]
-        self.fields["action"].choices = everything + [(a, a) for a in actions]
-        self.fields["object_type"].choices = everything + [(t, t) for t in object_types]
-        self.fields["actor"].choices = everything + actors
+        everything: list[tuple[str, Any]] = [("", _("All"))]
+        choice_field(self, "action").choices = everything + [(a, a) for a in actions]
+        choice_field(self, "object_type").choices = everything + [(t, t) for t in object_types]
+        choice_field(self, "actor").choices = everything + actors
         self.fields["q"].widget.attrs["type"] = "search"

@@ -43,7 +43,7 @@ def _audit_person_event(
     """One entry in the trail of each body the person belongs to, so each body's auditors see
     the sign-ins and account changes of their members; one body-less entry for a person with no
     body (or an unknown username)."""
-    body_ids: list[int] = []
+    body_ids: list[int | None] = []
     if user is not None and getattr(user, "pk", None):
         body_ids = list(
             Membership.objects.filter(user=user, is_active=True).values_list("body_id", flat=True)

@@ -21,7 +21,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
@@ -214,7 +214,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     device = services.confirmed_totp_device(user)
     if device is None:
         messages.info(request, _("Your body asks for two-factor sign-in: set up an app first."))
-        suffix = f"?next={next_url}" if next_url else ""
+        suffix = f"?{urlencode({'next': next_url})}" if next_url else ""
         return redirect(reverse("otp_setup") + suffix)
     if user.is_verified():
         return redirect(_safe_next(request))
@@ -250,7 +250,7 @@ def home(request: HttpRequest) -> HttpResponse:
             body_id=membership.body_id, status=PossibleDuplicate.Status.OPEN
         ).count()
     jobs = list(
-        Job.objects.filter(created_by=request.user, body_id=membership.body_id).order_by(
+        Job.objects.filter(created_by=request.user.pk, body_id=membership.body_id).order_by(
             "-created_at"
         )[:5]
     )
@@ -275,7 +275,7 @@ def home(request: HttpRequest) -> HttpResponse:
 def switch_body(request: HttpRequest) -> HttpResponse:
     try:
         membership = Membership.objects.select_related("body").get(
-            user=request.user, body_id=int(request.POST.get("body", "")), is_active=True
+            user=request.user.pk, body_id=int(request.POST.get("body", "")), is_active=True
         )
     except (Membership.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404 from exc
@@ -488,7 +488,7 @@ def audit(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def audit_export(request: HttpRequest) -> HttpResponse:
+def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     from vigil.core.tabular import stream_csv
 
     membership = _membership_for(request, "view_audit")
