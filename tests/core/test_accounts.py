@@ -126,6 +126,9 @@ def test_lockout_minutes_round_up():
     assert services.lockout_message(61) == (
         "Too many failed sign-in attempts. Try again in 2 minutes."
     )
+    assert services.lockout_message(30) == (
+        "Too many failed sign-in attempts. Try again in 1 minute."
+    )
 
 
 # ---------- Sign out ----------

@@ -203,3 +203,17 @@ def test_no_page_offers_to_edit_or_delete_an_entry(client_for, auditor, body, he
     entry(body, head)
     html = client_for(auditor).get(reverse("audit")).content.decode()
     assert 'method="post"' not in html.split("<main", 1)[1].split("</main>", 1)[0]
+
+
+def test_an_invalid_filter_is_reported_and_the_others_still_apply(client_for, auditor, trail):
+    response = client_for(auditor).get(
+        reverse("audit"), {"action": "no-such-action", "actor": "head"}
+    )
+    assert response.context["form"].errors["action"]
+    assert listed(response) == [trail["updated"]]
+
+
+def test_audit_export_writes_changes_as_json(client_for, auditor, body, head):
+    entry(body, head, "renamed", name=["Old", "New"])
+    text = b"".join(client_for(auditor).get(reverse("audit_export")).streaming_content).decode()
+    assert '"{""name"": [""Old"", ""New""]}"' in text

@@ -351,3 +351,11 @@ def test_body_settings_service_checks_the_role(monitor, outsider, body):
             services.body_update_settings(actor=actor, body=body, require_totp=True)
     body.refresh_from_db()
     assert not body.require_totp
+
+
+def test_body_settings_counts_members_without_two_factor(client_for, head, monitor, body):
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    TOTPDevice.objects.create(user=monitor, name="phone", confirmed=True)
+    response = client_for(head).get(reverse("body_settings"))
+    assert response.context["members_without_totp"] == 1

@@ -4,6 +4,7 @@ audit trail and the person's own account. Every write goes through `vigil.core.s
 from __future__ import annotations
 
 import datetime
+import json
 from io import BytesIO
 from typing import Any
 
@@ -399,7 +400,16 @@ def body_settings(request: HttpRequest) -> HttpResponse:
         )
         messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
         return redirect("body_settings")
-    return render(request, "core/body_settings.html", {"form": form, "body": body})
+    without_totp = (
+        Membership.objects.filter(body=body, is_active=True)
+        .exclude(user__totpdevice__confirmed=True)
+        .count()
+    )
+    return render(
+        request,
+        "core/body_settings.html",
+        {"form": form, "body": body, "members_without_totp": without_totp},
+    )
 
 
 # ---------- Audit trail ----------
@@ -427,8 +437,11 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
         object_types=object_types,
         actors=[(a, a) for a in actors],
     )
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
+    if form.is_bound:
+        form.is_valid()
+        # A filter with an invalid value is reported on the form and left out; the valid ones
+        # still apply, so a typo never silently widens the list to everything.
+        data = {name: form.cleaned_data.get(name) for name in form.fields}
         if data["q"]:
             text = data["q"]
             entries = entries.filter(
@@ -506,15 +519,15 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     ]
     rows = (
         (
-            entry.created_at.isoformat(),
+            entry.created_at,
             entry.actor_label,
             entry.action,
             entry.object_type,
             entry.object_id,
             entry.object_repr,
-            entry.changes,
+            json.dumps(entry.changes, ensure_ascii=False, sort_keys=True) if entry.changes else "",
             entry.ip_address or "",
-            _("yes") if entry.sensitive else "",
+            entry.sensitive,
         )
         for entry in entries.iterator(chunk_size=2000)
     )
