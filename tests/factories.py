@@ -9,7 +9,7 @@ from vigil.core.models import Body, Membership, Role, TaxonomyTerm
 from vigil.core.taxonomy import seed_taxonomy
 from vigil.places.models import Place, PlaceStatus, Region
 
-PASSWORD = "correct-horse-battery-staple"  # noqa: S105  (synthetic test password)
+PASSWORD = "correct-horse-battery-staple"
 
 
 class BodyFactory(factory.django.DjangoModelFactory):

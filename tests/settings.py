@@ -9,6 +9,6 @@ os.environ.setdefault("SECRET_KEY", "test-only-secret-key-" + "t" * 40)
 # A fixed, synthetic key: tests read raw rows to prove values are encrypted with it.
 os.environ.setdefault("VIGIL_ENCRYPTION_KEYS", "dmlnaWwtdGVzdC1rZXktc3ludGhldGljLTMyYnl0ZXM=")
 
-from vigil.settings import *  # noqa: E402, F403
+from vigil.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

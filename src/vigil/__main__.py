@@ -1,4 +1,4 @@
-"""The `vigil` command: Django's manage.py for an installed Vigil (`vigil demo`, `vigil migrate`)."""
+"""The `vigil` command: manage.py for an installed Vigil (`vigil demo`, `vigil migrate`)."""
 
 import os
 import sys

@@ -45,7 +45,7 @@ SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG and not envbool("VIGIL_ALLOW_INSECURE_DEFAULTS"):
         raise RuntimeError("Set SECRET_KEY (or DEBUG=1 for local development).")
-    SECRET_KEY = "insecure-local-development-key-" + "x" * 32  # noqa: S105
+    SECRET_KEY = "insecure-local-development-key-" + "x" * 32
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")

@@ -665,3 +665,59 @@ def test_unused_term_kinds_are_ignored(head_membership, body):
     TaxonomyTerm.objects.create(body=body, kind="theme", code="castle", label="Castle")
     imp = run_import(head_membership, rows_csv([["", "A", "castle", "", "", "", "", "", "", ""]]))
     assert imp.status == TabularImport.Status.REJECTED
+
+
+# --- Volume --------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_five_thousand_rows_import_quickly(head_membership, body):
+    import time
+
+    regions = [RegionFactory(body=body, name=f"Region {n}") for n in range(20)]
+    headers = [
+        "ID",
+        "Name",
+        "Type",
+        "Region",
+        "Address",
+        "Capacity",
+        "Population",
+        "Population date",
+        "Status",
+        "Groups",
+    ]
+    rows = [
+        [
+            f"B-{n}",
+            f"Facility {n} {'ABCDEFGHIJ'[n % 10]}",
+            "prison",
+            regions[n % 20].name,
+            f"{n} Long Road",
+            str(100 + n),
+            str(n % 90),
+            "2024-01-01",
+            "open",
+            "women; children",
+        ]
+        for n in range(5000)
+    ]
+    data = rows_csv(rows, headers)
+    started = time.perf_counter()
+    imp = run_import(head_membership, data)
+    first = time.perf_counter() - started
+    assert imp.status == TabularImport.Status.DONE
+    assert Place.objects.filter(body=body).count() == 5000
+    for row in rows[::2]:
+        row[5] = str(int(row[5]) + 1)
+    started = time.perf_counter()
+    imp = run_import(head_membership, rows_csv(rows, headers))
+    second = time.perf_counter() - started
+    assert imp.summary["result"]["updated"] == 2500
+    assert Place.objects.filter(body=body).count() == 5000
+    print(
+        f"\n5000 rows: create {first:.2f}s ({5000 / first:.0f} rows/s), "
+        f"update {second:.2f}s ({5000 / second:.0f} rows/s)"
+    )
+    assert first < 3 and second < 3

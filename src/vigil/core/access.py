@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, TypeVar
 
+from django.core.exceptions import ObjectDoesNotExist
 from django.db import models
 from django.db.models import Q
 from django.http import Http404, HttpRequest
@@ -41,7 +42,7 @@ def active_membership(request: HttpRequest) -> Membership | None:
     first body of the user. Cached on the request."""
     cached = getattr(request, "_vigil_membership", False)
     if cached is not False:
-        return cached  # type: ignore[no-any-return]
+        return cached  # type: ignore[return-value]
     memberships = user_memberships(getattr(request, "user", None))
     chosen = None
     wanted_slug = request.META.get(BODY_HEADER)
@@ -90,5 +91,5 @@ def get_visible_or_404(queryset: models.QuerySet[ModelT], pk: Any) -> ModelT:
     """Fetch `pk` from an already scoped queryset, answering 404 for missing and not-yours alike."""
     try:
         return queryset.get(pk=pk)
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (ObjectDoesNotExist, ValueError, TypeError) as exc:
         raise Http404("Not found.") from exc

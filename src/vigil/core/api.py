@@ -35,7 +35,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     """Service-layer errors become the API's 400/403 with field names, never a 500."""
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
-            detail: Any = {field: [str(m) for e in errors for m in e.messages] for field, errors in exc.error_dict.items()}
+            detail: Any = {
+                field: [str(m) for e in errors for m in e.messages]
+                for field, errors in exc.error_dict.items()
+            }
         else:
             detail = {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)

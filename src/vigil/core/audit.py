@@ -57,9 +57,7 @@ def snapshot(obj: models.Model, fields: Iterable[str]) -> dict[str, Any]:
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[Any]]:
     """{field: [old, new]} for every field that changed."""
     return {
-        key: [before.get(key), after.get(key)]
-        for key in after
-        if before.get(key) != after.get(key)
+        key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)
     }
 
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
 
-TOKEN_PREFIX = "fernet:"
+TOKEN_PREFIX = "fernet:"  # noqa: S105  (a marker, not a secret)
 
 
 class DecryptionError(Exception):
@@ -26,7 +26,7 @@ def _multifernet(keys: tuple[str, ...]) -> MultiFernet:
     if not keys:
         raise ImproperlyConfigured(
             "VIGIL_ENCRYPTION_KEYS is empty: set at least one key "
-            "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+            "(`python manage.py vigil generate-key` prints one)."
         )
     try:
         return MultiFernet([Fernet(key.encode()) for key in keys])

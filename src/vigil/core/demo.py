@@ -60,7 +60,10 @@ PERSONAS = [
 def _bodies(ctx: DemoContext) -> None:
     npm, _ = Body.objects.get_or_create(
         slug="npm",
-        defaults={"name": "National Preventive Mechanism of Examplia", "short_name": "Examplia NPM"},
+        defaults={
+            "name": "National Preventive Mechanism of Examplia",
+            "short_name": "Examplia NPM",
+        },
     )
     north, _ = Body.objects.get_or_create(
         slug="north",
@@ -72,7 +75,10 @@ def _bodies(ctx: DemoContext) -> None:
     )
     other, _ = Body.objects.get_or_create(
         slug="other",
-        defaults={"name": "Independent Detention Monitor of Samplestan", "short_name": "Samplestan"},
+        defaults={
+            "name": "Independent Detention Monitor of Samplestan",
+            "short_name": "Samplestan",
+        },
     )
     for body in (npm, north, other):
         seed_taxonomy(body)
@@ -105,11 +111,17 @@ def is_empty() -> bool:
 
 
 @transaction.atomic
-def build(scale: str = "small", *, seed: int = 2006, password: str = DEFAULT_PASSWORD,
-          log: Callable[[str], None] = print) -> DemoContext:
+def build(
+    scale: str = "small",
+    *,
+    seed: int = 2006,
+    password: str = DEFAULT_PASSWORD,
+    log: Callable[[str], None] = print,
+) -> DemoContext:
     if scale not in SCALES:
         raise ValueError(f"Unknown scale {scale!r}; choose one of {', '.join(SCALES)}.")
-    ctx = DemoContext(scale=scale, rng=random.Random(seed), password=password, log=log)
+    rng = random.Random(seed)  # noqa: S311  (synthetic data, not secrets)
+    ctx = DemoContext(scale=scale, rng=rng, password=password, log=log)
     _bodies(ctx)
     _personas(ctx)
     for _, contributor in sorted(_CONTRIBUTORS, key=lambda item: item[0]):

@@ -89,9 +89,8 @@ def check_upload(upload: UploadedFile) -> tuple[bytes, str]:
         raise ValidationError(
             _("The file's content does not match its “%(ext)s” extension.") % {"ext": extension}
         )
-    if not magics:
-        if b"\x00" in data[:4096]:
-            raise ValidationError(_("The file is not a text file."))
+    if not magics and b"\x00" in data[:4096]:
+        raise ValidationError(_("The file is not a text file."))
     if content_type.startswith("image/"):
         data = _strip_image_metadata(data, extension)
     return data, content_type

@@ -1,4 +1,4 @@
-"""Bodies, memberships and roles, the audit trail, the taxonomy, background jobs and stored files."""
+"""Bodies, memberships and roles, the audit trail, the taxonomy, jobs and stored files."""
 
 from __future__ import annotations
 
@@ -98,7 +98,9 @@ class AuditEntry(models.Model):
         verbose_name_plural = _("audit entries")
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+        return (
+            f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.object_repr}"
+        )
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         # Append-only: an entry is written once and never changed.
@@ -256,9 +258,15 @@ class LoginFailure(models.Model):
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
+    def __str__(self) -> str:
+        return f"{self.username} {self.created_at:%Y-%m-%d %H:%M}"
+
 
 class KeyCheck(models.Model):
     """A known value encrypted with the keys in use, to refuse start-up with the wrong keys."""
 
     token = models.TextField()
     created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"key check {self.pk}"

@@ -6,7 +6,7 @@ Each body gets the default terms when it is created and may add, rename or retir
 from __future__ import annotations
 
 from django.db import models, transaction
-from django.utils.translation import gettext_noop as N_
+from django.utils.translation import gettext_noop
 
 from vigil.core.models import Body, TaxonomyKind, TaxonomyTerm
 
@@ -14,81 +14,81 @@ from vigil.core.models import Body, TaxonomyKind, TaxonomyTerm
 DEFAULT_THEMES: list[tuple[str, str, list[tuple[str, str]]]] = [
     (
         "treatment",
-        N_("Treatment"),
+        gettext_noop("Treatment"),
         [
-            ("torture-ill-treatment", N_("Torture and ill-treatment")),
-            ("use-of-force", N_("Use of force and restraint")),
-            ("solitary-confinement", N_("Solitary confinement")),
-            ("discipline", N_("Discipline")),
+            ("torture-ill-treatment", gettext_noop("Torture and ill-treatment")),
+            ("use-of-force", gettext_noop("Use of force and restraint")),
+            ("solitary-confinement", gettext_noop("Solitary confinement")),
+            ("discipline", gettext_noop("Discipline")),
         ],
     ),
     (
         "safeguards",
-        N_("Protection safeguards"),
+        gettext_noop("Protection safeguards"),
         [
-            ("registers", N_("Registers")),
-            ("information-on-rights", N_("Information on rights")),
-            ("access-to-lawyer", N_("Access to a lawyer")),
-            ("access-to-doctor", N_("Access to a doctor")),
-            ("contact-with-family", N_("Notification of and contact with the family")),
-            ("complaints", N_("Complaints")),
+            ("registers", gettext_noop("Registers")),
+            ("information-on-rights", gettext_noop("Information on rights")),
+            ("access-to-lawyer", gettext_noop("Access to a lawyer")),
+            ("access-to-doctor", gettext_noop("Access to a doctor")),
+            ("contact-with-family", gettext_noop("Notification of and contact with the family")),
+            ("complaints", gettext_noop("Complaints")),
         ],
     ),
     (
         "material-conditions",
-        N_("Material conditions"),
+        gettext_noop("Material conditions"),
         [
-            ("accommodation", N_("Accommodation")),
-            ("overcrowding", N_("Overcrowding")),
-            ("food", N_("Food")),
-            ("water", N_("Water")),
-            ("hygiene", N_("Hygiene")),
+            ("accommodation", gettext_noop("Accommodation")),
+            ("overcrowding", gettext_noop("Overcrowding")),
+            ("food", gettext_noop("Food")),
+            ("water", gettext_noop("Water")),
+            ("hygiene", gettext_noop("Hygiene")),
         ],
     ),
     (
         "regime",
-        N_("Regime and activities"),
+        gettext_noop("Regime and activities"),
         [
-            ("time-outdoors", N_("Time outdoors")),
-            ("work", N_("Work")),
-            ("education", N_("Education")),
-            ("contact-outside-world", N_("Contact with the outside world")),
+            ("time-outdoors", gettext_noop("Time outdoors")),
+            ("work", gettext_noop("Work")),
+            ("education", gettext_noop("Education")),
+            ("contact-outside-world", gettext_noop("Contact with the outside world")),
         ],
     ),
-    ("health-care", N_("Health care"), []),
+    ("health-care", gettext_noop("Health care"), []),
     (
         "personnel",
-        N_("Personnel"),
+        gettext_noop("Personnel"),
         [
-            ("staffing", N_("Staffing")),
-            ("training", N_("Training")),
-            ("recruitment", N_("Recruitment")),
+            ("staffing", gettext_noop("Staffing")),
+            ("training", gettext_noop("Training")),
+            ("recruitment", gettext_noop("Recruitment")),
         ],
     ),
 ]
 
 DEFAULT_VULNERABLE_GROUPS: list[tuple[str, str]] = [
-    ("women", N_("Women")),
-    ("children", N_("Children")),
-    ("older-persons", N_("Older persons")),
-    ("persons-with-disabilities", N_("Persons with disabilities")),
-    ("lgbti-persons", N_("LGBTI persons")),
-    ("migrants-foreign-nationals", N_("Migrants and foreign nationals")),
-    ("indigenous-persons", N_("Indigenous persons")),
-    ("mental-health-conditions", N_("Persons with mental health conditions")),
+    ("women", gettext_noop("Women")),
+    ("children", gettext_noop("Children")),
+    ("older-persons", gettext_noop("Older persons")),
+    ("persons-with-disabilities", gettext_noop("Persons with disabilities")),
+    ("lgbti-persons", gettext_noop("LGBTI persons")),
+    ("migrants-foreign-nationals", gettext_noop("Migrants and foreign nationals")),
+    ("indigenous-persons", gettext_noop("Indigenous persons")),
+    ("mental-health-conditions", gettext_noop("Persons with mental health conditions")),
 ]
 
 DEFAULT_PLACE_TYPES: list[tuple[str, str]] = [
-    ("prison", N_("Prison")),
-    ("pre-trial-detention", N_("Pre-trial detention")),
-    ("police-custody", N_("Police custody")),
-    ("immigration-detention", N_("Immigration detention")),
-    ("psychiatric-hospital", N_("Psychiatric hospital")),
-    ("social-care-home", N_("Social care home")),
-    ("juvenile-institution", N_("Juvenile institution")),
-    ("military-detention", N_("Military detention")),
-    ("transport", N_("Transport")),
-    ("other", N_("Other")),
+    ("prison", gettext_noop("Prison")),
+    ("pre-trial-detention", gettext_noop("Pre-trial detention")),
+    ("police-custody", gettext_noop("Police custody")),
+    ("immigration-detention", gettext_noop("Immigration detention")),
+    ("psychiatric-hospital", gettext_noop("Psychiatric hospital")),
+    ("social-care-home", gettext_noop("Social care home")),
+    ("juvenile-institution", gettext_noop("Juvenile institution")),
+    ("military-detention", gettext_noop("Military detention")),
+    ("transport", gettext_noop("Transport")),
+    ("other", gettext_noop("Other")),
 ]
 
 
@@ -110,7 +110,13 @@ def seed_taxonomy(body: Body) -> int:
     for position, (code, label, children) in enumerate(DEFAULT_THEMES):
         parent = add(TaxonomyKind.THEME, code, label, position * 100)
         for child_position, (child_code, child_label) in enumerate(children):
-            add(TaxonomyKind.THEME, child_code, child_label, position * 100 + child_position + 1, parent)
+            add(
+                TaxonomyKind.THEME,
+                child_code,
+                child_label,
+                position * 100 + child_position + 1,
+                parent,
+            )
     for position, (code, label) in enumerate(DEFAULT_VULNERABLE_GROUPS):
         add(TaxonomyKind.VULNERABLE_GROUP, code, label, position)
     for position, (code, label) in enumerate(DEFAULT_PLACE_TYPES):

@@ -38,11 +38,17 @@ class LinesField(serializers.ListField):
 
 
 class PlaceOutputSerializer(serializers.ModelSerializer):
-    body = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    place_type = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    body: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
+    place_type: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     place_type_label = serializers.CharField(source="place_type.__str__", read_only=True)
     region_name = serializers.CharField(source="region.name", read_only=True, default=None)
-    population_groups = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    population_groups: Any = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
     aliases = LinesField(read_only=True)
     former_names = LinesField(read_only=True)
 
@@ -83,7 +89,8 @@ class PlaceInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     name = serializers.CharField(max_length=300)
     place_type = serializers.SlugRelatedField(
-        slug_field="code", queryset=TaxonomyTerm.objects.none(),
+        slug_field="code",
+        queryset=TaxonomyTerm.objects.none(),
         help_text="Code of one of the body's types of place, e.g. `prison`.",
     )
     subtype = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -96,7 +103,11 @@ class PlaceInputSerializer(serializers.Serializer):
         max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
     )
     longitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-180, max_value=180, required=False,
+        max_digits=9,
+        decimal_places=6,
+        min_value=-180,
+        max_value=180,
+        required=False,
         allow_null=True,
     )
     official_capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
@@ -112,7 +123,9 @@ class PlaceInputSerializer(serializers.Serializer):
     former_names = LinesField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True)
     confidential_notes = serializers.CharField(
-        required=False, allow_blank=True, write_only=True,
+        required=False,
+        allow_blank=True,
+        write_only=True,
         help_text="Encrypted at rest; never returned by the API.",
     )
     is_confidential = serializers.BooleanField(required=False)
@@ -121,11 +134,12 @@ class PlaceInputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         if membership is not None:
             terms = TaxonomyTerm.objects.filter(body_id=membership.body_id, is_active=True)
-            self.fields["place_type"].queryset = terms.filter(kind="place_type")
-            self.fields["population_groups"].child_relation.queryset = terms.filter(
+            fields: Any = self.fields
+            fields["place_type"].queryset = terms.filter(kind="place_type")
+            fields["population_groups"].child_relation.queryset = terms.filter(
                 kind="vulnerable_group"
             )
-            self.fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
+            fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
 
 
 class RegionSerializer(serializers.ModelSerializer):
@@ -156,7 +170,7 @@ class ApiPlaceFilter(PlaceFilter):
 
 
 class PlacePagination(DefaultCursorPagination):
-    ordering = ("name", "id")
+    ordering = ("name", "id")  # type: ignore[assignment]
 
 
 @extend_schema_view(
@@ -224,7 +238,10 @@ class PlaceViewSet(
         data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
         groups = data.pop("population_groups", None)
         place = services.place_update(
-            actor=request.user, membership=membership, place=place, data=data,
+            actor=request.user,
+            membership=membership,
+            place=place,
+            data=data,
             population_groups=groups,
         )
         return Response(PlaceOutputSerializer(self.get_queryset().get(pk=place.pk)).data)

@@ -8,5 +8,8 @@ class PlacesConfig(AppConfig):
     verbose_name = _("Places")
 
     def ready(self) -> None:
-        from vigil.places import demo, dossier  # noqa: F401  (registers sections and demo data)
-        from vigil.places import importer  # noqa: F401  (registers the places importer)
+        from vigil.places import (  # noqa: F401  (registers sections and demo data)
+            demo,
+            dossier,
+            importer,
+        )

@@ -1,9 +1,10 @@
-"""Synthetic places and regions for `vigil demo` (small for trying Vigil, national for benchmarks)."""
+"""Synthetic places and regions for `vigil demo` (small to try Vigil, national to benchmark)."""
 
 from __future__ import annotations
 
 import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.utils import timezone
 
@@ -13,14 +14,56 @@ from vigil.core.models import AuditEntry, Body, TaxonomyTerm
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 
-SYLLABLES = ["ka", "lo", "mir", "va", "den", "sa", "tor", "eli", "bru", "nor", "an", "ves",
-             "qui", "ro", "lan", "pe", "dal", "ti", "mon", "ga", "sel", "ur", "fen", "bo"]
-STREETS = ["Harbour Road", "Station Street", "Main Avenue", "Hill Lane", "River Road",
-           "Market Square", "Garden Way", "Industrial Zone", "Airport Road", "Mill Street"]
-TYPE_WEIGHTS = [("police-custody", 40), ("prison", 12), ("pre-trial-detention", 8),
-                ("immigration-detention", 3), ("psychiatric-hospital", 6), ("social-care-home", 18),
-                ("juvenile-institution", 4), ("military-detention", 2), ("transport", 2),
-                ("other", 5)]
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mir",
+    "va",
+    "den",
+    "sa",
+    "tor",
+    "eli",
+    "bru",
+    "nor",
+    "an",
+    "ves",
+    "qui",
+    "ro",
+    "lan",
+    "pe",
+    "dal",
+    "ti",
+    "mon",
+    "ga",
+    "sel",
+    "ur",
+    "fen",
+    "bo",
+]
+STREETS = [
+    "Harbour Road",
+    "Station Street",
+    "Main Avenue",
+    "Hill Lane",
+    "River Road",
+    "Market Square",
+    "Garden Way",
+    "Industrial Zone",
+    "Airport Road",
+    "Mill Street",
+]
+TYPE_WEIGHTS = [
+    ("police-custody", 40),
+    ("prison", 12),
+    ("pre-trial-detention", 8),
+    ("immigration-detention", 3),
+    ("psychiatric-hospital", 6),
+    ("social-care-home", 18),
+    ("juvenile-institution", 4),
+    ("military-detention", 2),
+    ("transport", 2),
+    ("other", 5),
+]
 TYPE_NAMES = {
     "police-custody": "{town} Police Station",
     "prison": "{town} Prison",
@@ -71,17 +114,12 @@ def _regions(ctx: DemoContext, body: Body, counts: tuple[int, int, int]) -> list
         for d in range(districts_n):
             district = make(f"{_word(ctx, 2)} District", f"{region.code}-D{d + 1:02d}", region, 2)
             for m in range(municipalities_n):
-                leaves.append(
-                    make(_word(ctx, 3), f"{district.code}-M{m + 1:02d}", district, 3)
-                )
+                leaves.append(make(_word(ctx, 3), f"{district.code}-M{m + 1:02d}", district, 3))
     return leaves
 
 
 def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> list[Place]:
-    types = {
-        term.code: term
-        for term in TaxonomyTerm.objects.filter(body=body, kind="place_type")
-    }
+    types = {term.code: term for term in TaxonomyTerm.objects.filter(body=body, kind="place_type")}
     codes = [code for code, _ in TYPE_WEIGHTS]
     weights = [weight for _, weight in TYPE_WEIGHTS]
     today = timezone.localdate()
@@ -94,7 +132,9 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
         if name in seen:
             name = f"{name} No. {index + 1}"
         seen.add(name)
-        capacity = None if code == "transport" else ctx.rng.choice([6, 12, 20, 40, 80, 150, 400, 900])
+        capacity = (
+            None if code == "transport" else ctx.rng.choice([6, 12, 20, 40, 80, 150, 400, 900])
+        )
         population = None
         population_date = None
         if capacity:
@@ -136,7 +176,7 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
 def _groups(body: Body, places: list[Place], ctx: DemoContext) -> None:
     groups = {t.code: t for t in TaxonomyTerm.objects.filter(body=body, kind="vulnerable_group")}
     through = Place.population_groups.through
-    links = []
+    links: list[Any] = []
     for place in places:
         chosen = {"migrants-foreign-nationals"} if ctx.rng.random() < 0.3 else set()
         if place.place_type.code == "juvenile-institution":
@@ -156,14 +196,25 @@ def places_demo(ctx: DemoContext) -> None:
         body = ctx.bodies[key]
         if Place.objects.filter(body=body).exists():
             continue
-        leaves = _regions(ctx, body, (max(1, int(regions_n * share)) if share < 1 else regions_n,
-                                      districts_n, municipalities_n))
+        leaves = _regions(
+            ctx,
+            body,
+            (
+                max(1, int(regions_n * share)) if share < 1 else regions_n,
+                districts_n,
+                municipalities_n,
+            ),
+        )
         places = _places(ctx, body, leaves, max(10, int(count * share)))
         _groups(body, places, ctx)
         AuditEntry.objects.bulk_create(
             [
-                build_entry(actor="vigil demo", action="create", obj=place,
-                            changes={"name": [None, place.name]})
+                build_entry(
+                    actor="vigil demo",
+                    action="create",
+                    obj=place,
+                    changes={"name": [None, place.name]},
+                )
                 for place in places
             ],
             batch_size=1000,
@@ -172,12 +223,19 @@ def places_demo(ctx: DemoContext) -> None:
     # A near-duplicate pair, as an import from a second source would bring.
     body = ctx.bodies["npm"]
     original = Place.objects.filter(body=body, place_type__code="prison").order_by("pk").first()
-    if original and not Place.objects.filter(body=body, name=f"{original.name} (old register)").exists():
+    if (
+        original
+        and not Place.objects.filter(body=body, name=f"{original.name} (old register)").exists()
+    ):
         from vigil.places.services import flag_possible_duplicates
 
         twin = Place.objects.create(
-            body=body, name=f"{original.name}s", place_type=original.place_type,
-            region=original.region, address=original.address, authority_name=original.authority_name,
+            body=body,
+            name=f"{original.name}s",
+            place_type=original.place_type,
+            region=original.region,
+            address=original.address,
+            authority_name=original.authority_name,
             search_text=normalise_text(f"{original.name}s {original.address}"),
         )
         flag_possible_duplicates([twin])

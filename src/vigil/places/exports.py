@@ -13,7 +13,6 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vigil.core.tabular import stream_csv, write_xlsx
-
 from vigil.places.models import Place, PlaceStatus
 
 CHUNK = 2000
@@ -41,7 +40,7 @@ COLUMNS = [
 ]
 
 
-def EXPORT_HEADERS() -> list[str]:  # noqa: N802  (reads as the constant it is, translated)
+def EXPORT_HEADERS() -> list[str]:
     return [
         _("Vigil ID"),
         _("External identifier"),
@@ -85,7 +84,9 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
             values[3] = _(values[3]) if values[3] else ""
             values[13] = str(statuses.get(values[13], values[13]))
             for index in (16, 17):
-                values[index] = "; ".join(line.strip() for line in (values[index] or "").splitlines() if line.strip())
+                values[index] = "; ".join(
+                    line.strip() for line in (values[index] or "").splitlines() if line.strip()
+                )
             values.append("; ".join(sorted(groups.get(row[0], []))))
             yield values
 

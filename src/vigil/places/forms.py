@@ -54,9 +54,10 @@ class PlaceForm(forms.ModelForm):
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         terms = TaxonomyTerm.objects.filter(body_id=membership.body_id, is_active=True)
-        self.fields["place_type"].queryset = terms.filter(kind="place_type")
-        self.fields["population_groups"].queryset = terms.filter(kind="vulnerable_group")
-        self.fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
+        fields: Any = self.fields
+        fields["place_type"].queryset = terms.filter(kind="place_type")
+        fields["population_groups"].queryset = terms.filter(kind="vulnerable_group")
+        fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
         # The form never shows stored confidential notes: revealing them is a separate,
         # audited act. Left empty on edit, the notes stay as they are.
         self.fields["confidential_notes"].initial = ""
@@ -73,7 +74,9 @@ class PlaceForm(forms.ModelForm):
         pass
 
     def service_data(self) -> dict[str, Any]:
-        data = {name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.cleaned_data}
+        data = {
+            name: self.cleaned_data[name] for name in EDITABLE_FIELDS if name in self.cleaned_data
+        }
         notes = self.cleaned_data.get("confidential_notes") or ""
         if notes or not self.instance.pk:
             data["confidential_notes"] = notes
@@ -84,8 +87,10 @@ class DocumentForm(forms.Form):
     title = forms.CharField(label=_("Title"), max_length=300, required=False)
     file = forms.FileField(
         label=_("File"),
-        help_text=_("PDF, Word, OpenDocument, Excel, images, text or CSV. Photos are stripped of "
-                    "their location and camera data."),
+        help_text=_(
+            "PDF, Word, OpenDocument, Excel, images, text or CSV. Photos are stripped of "
+            "their location and camera data."
+        ),
     )
 
 
@@ -93,13 +98,16 @@ class MergeForm(forms.Form):
     other = forms.ModelChoiceField(
         label=_("Place to merge into this one"),
         queryset=Place.objects.none(),
-        help_text=_("Its names become other names of this place; its documents and history are "
-                    "kept here; it goes to the trash."),
+        help_text=_(
+            "Its names become other names of this place; its documents and history are "
+            "kept here; it goes to the trash."
+        ),
     )
 
     def __init__(self, *args: Any, queryset: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["other"].queryset = queryset
+        fields: Any = self.fields
+        fields["other"].queryset = queryset
 
 
 class RegionForm(forms.Form):
@@ -111,6 +119,7 @@ class RegionForm(forms.Form):
 
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["parent"].queryset = visible_regions(membership).filter(
+        fields: Any = self.fields
+        fields["parent"].queryset = visible_regions(membership).filter(
             body_id=membership.body_id
         )

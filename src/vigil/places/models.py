@@ -195,9 +195,7 @@ class PossibleDuplicate(models.Model):
     )
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["place", "other"], name="one_flag_per_pair")
-        ]
+        constraints = [models.UniqueConstraint(fields=["place", "other"], name="one_flag_per_pair")]
 
     def __str__(self) -> str:
         return f"{self.place} ≈ {self.other}"

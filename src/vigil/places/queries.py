@@ -59,10 +59,12 @@ def search_places(queryset: models.QuerySet[Place], text: str) -> models.QuerySe
     if settings.IS_POSTGRES:
         from django.contrib.postgres.search import SearchQuery, SearchVector
 
-        query = SearchQuery(" & ".join(f"{word}:*" for word in words), config="simple", search_type="raw")
-        return queryset.annotate(
-            search_vector=SearchVector("search_text", config="simple")
-        ).filter(search_vector=query)
+        query = SearchQuery(
+            " & ".join(f"{word}:*" for word in words), config="simple", search_type="raw"
+        )
+        return queryset.annotate(search_vector=SearchVector("search_text", config="simple")).filter(
+            search_vector=query
+        )
     condition = Q()
     for word in words:
         condition &= Q(search_text__contains=word)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from vigil.core.audit import audit, audit_read, build_entry, diff, snapshot
+from vigil.core.audit import audit, audit_read, diff, snapshot
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
 from vigil.places import permissions
@@ -62,7 +62,7 @@ def validate_place(place: Place) -> None:
     errors: dict[str, list[str]] = defaultdict(list)
     if place.place_type_id and place.place_type.body_id != place.body_id:
         errors["place_type"].append(_("Choose a type of place of this body."))
-    if place.region_id and place.region.body_id != place.body_id:
+    if place.region is not None and place.region.body_id != place.body_id:
         errors["region"].append(_("Choose a region of this body."))
     if (place.latitude is None) != (place.longitude is None):
         field = "longitude" if place.longitude is None else "latitude"
@@ -203,9 +203,7 @@ def place_attach_document(
 
 
 @transaction.atomic
-def place_remove_document(
-    *, actor: Any, membership: Membership, document: PlaceDocument
-) -> None:
+def place_remove_document(*, actor: Any, membership: Membership, document: PlaceDocument) -> None:
     _require(membership, "attach_document", document.place)
     document.deleted_at = timezone.now()
     document.save(update_fields=["deleted_at"])
@@ -284,7 +282,12 @@ def duplicate_dismiss(*, actor: Any, membership: Membership, flag: PossibleDupli
     flag.status = PossibleDuplicate.Status.DISMISSED
     flag.resolved_by = actor
     flag.save(update_fields=["status", "resolved_by"])
-    audit(actor=actor, action="dismiss_duplicate", obj=flag.place, changes={"other": [None, flag.other_id]})
+    audit(
+        actor=actor,
+        action="dismiss_duplicate",
+        obj=flag.place,
+        changes={"other": [None, flag.other_id]},
+    )
 
 
 def name_similarity(first: str, second: str) -> float:
@@ -293,7 +296,7 @@ def name_similarity(first: str, second: str) -> float:
 
 def flag_possible_duplicates(places: Iterable[Place]) -> int:
     """Flag pairs of places with similar names in the same region; returns new flags."""
-    places = [place for place in places if place.region_id]
+    places = [place for place in places if place.region_id is not None]
     if not places:
         return 0
     region_ids = {place.region_id for place in places}
@@ -309,7 +312,7 @@ def flag_possible_duplicates(places: Iterable[Place]) -> int:
     )
     flags = []
     for place in places:
-        for other_pk, other_name in by_region[place.region_id]:
+        for other_pk, other_name in by_region[place.region_id or 0]:
             if other_pk == place.pk:
                 continue
             pair = (min(place.pk, other_pk), max(place.pk, other_pk))
@@ -353,4 +356,3 @@ def region_create(
 
 def bulk_audit(entries: list[AuditEntry]) -> None:
     AuditEntry.objects.bulk_create(entries, batch_size=1000)
-

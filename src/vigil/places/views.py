@@ -11,7 +11,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -100,8 +100,8 @@ def place_map(request: HttpRequest) -> HttpResponse:
         {
             "id": pk,
             "name": name,
-            "lat": float(lat),
-            "lng": float(lng),
+            "lat": float(lat or 0),
+            "lng": float(lng or 0),
             "url": f"/places/{pk}/",
             "status": status,
         }
@@ -127,7 +127,7 @@ def place_map(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def place_export(request: HttpRequest, fmt: str) -> HttpResponse:
+def place_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     membership = _membership(request, "export")
     _, queryset = _filtered(request, membership)
     audit(

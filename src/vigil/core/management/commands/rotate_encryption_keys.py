@@ -18,7 +18,7 @@ def rotate_column(model: type[models.Model], field_name: str) -> int:
     and the field's own encryption is not applied a second time."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
-    column = quote(model._meta.get_field(field_name).column)
+    column = quote(model._meta.get_field(field_name).column)  # type: ignore[union-attr, arg-type]
     pk = quote(model._meta.pk.column)
     rotated = 0
     with connection.cursor() as cursor:
@@ -44,9 +44,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         total = 0
         with transaction.atomic():
-            for model, field_name in [*encrypted_fields(), (KeyCheck, "token")]:
+            targets: list[tuple[type[models.Model], str]] = [
+                *encrypted_fields(),
+                (KeyCheck, "token"),
+            ]
+            for model, field_name in targets:
                 rotated = rotate_column(model, field_name)
-                self.stdout.write(f"{model._meta.label}.{field_name}: {rotated} values re-encrypted")
+                self.stdout.write(
+                    f"{model._meta.label}.{field_name}: {rotated} values re-encrypted"
+                )
                 total += rotated
             audit(actor=None, action="rotate_keys", changes={"values": total})
         files = 0

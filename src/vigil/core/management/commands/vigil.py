@@ -36,7 +36,9 @@ class Command(BaseCommand):
         started = time.perf_counter()
         try:
             demo.build(
-                options["scale"], seed=options["seed"], password=options["password"],
+                options["scale"],
+                seed=options["seed"],
+                password=options["password"],
                 log=self.stdout.write,
             )
         except ValueError as exc:
