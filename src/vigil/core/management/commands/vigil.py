@@ -13,6 +13,8 @@ from vigil.core.crypto import generate_key
 
 class Command(BaseCommand):
     help = "Vigil's own commands: demo data and key generation."
+    # `vigil generate-key` must work before any key is configured.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
