@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+WORKERS ?= 2
 
 .PHONY: run test install install-dev messages system-packages env lint check worker serve clean
 
@@ -59,7 +60,7 @@ run: $(STAMP) messages .env
 
 test: $(DEV_STAMP)
 	@$(MAKE) --no-print-directory messages WITH_BROWSER=1
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(WORKERS) $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check src tests bench
