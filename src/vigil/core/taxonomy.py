@@ -5,9 +5,15 @@ Each body gets the default terms when it is created and may add, rename or retir
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
+from vigil.core.audit import audit
 from vigil.core.models import Body, TaxonomyKind, TaxonomyTerm
 
 # (code, label, children) — labels are translation msgids, shown through gettext.
@@ -129,3 +135,69 @@ def terms(body: Body, kind: str) -> models.QuerySet[TaxonomyTerm]:
     return TaxonomyTerm.objects.filter(body=body, kind=kind, is_active=True).order_by(
         "position", "label"
     )
+
+
+def _check_label(body: Body, kind: str, label: str, exclude_pk: int | None = None) -> str:
+    label = label.strip()
+    if not label:
+        raise ValidationError({"label": [_("Give the term a label.")]})
+    clash = TaxonomyTerm.objects.filter(body=body, kind=kind, label__iexact=label)
+    if exclude_pk is not None:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"label": [_("This list already has a term with this label.")]})
+    return label
+
+
+@transaction.atomic
+def term_create(
+    *, actor: Any, body: Body, kind: str, label: str, parent: TaxonomyTerm | None = None
+) -> TaxonomyTerm:
+    """Add a body's own term (a theme, a group, a type of place)."""
+    if kind not in TaxonomyKind.values:
+        raise ValidationError({"kind": [_("Choose a list.")]})
+    label = _check_label(body, kind, label)
+    if parent is not None and (parent.body_id != body.pk or parent.kind != kind):
+        raise ValidationError({"parent": [_("Choose a term of the same list.")]})
+    base = slugify(label)[:50] or "term"
+    code = base
+    suffix = 2
+    while TaxonomyTerm.objects.filter(body=body, kind=kind, code=code).exists():
+        code = f"{base}-{suffix}"
+        suffix += 1
+    last = TaxonomyTerm.objects.filter(body=body, kind=kind).order_by("-position").first()
+    term = TaxonomyTerm.objects.create(
+        body=body,
+        kind=kind,
+        code=code,
+        label=label,
+        parent=parent,
+        position=(last.position + 1) if last else 0,
+    )
+    audit(
+        actor=actor,
+        action="create",
+        obj=term,
+        changes={"label": [None, label], "kind": [None, kind]},
+    )
+    return term
+
+
+@transaction.atomic
+def term_update(
+    *, actor: Any, term: TaxonomyTerm, label: str | None = None, is_active: bool | None = None
+) -> TaxonomyTerm:
+    """Rename or retire a term. Retired terms stay on the records that use them, so nothing
+    recorded is rewritten; they are no longer offered for new records."""
+    changes: dict[str, list[Any]] = {}
+    if label is not None and label.strip() != term.label:
+        new_label = _check_label(term.body, term.kind, label, exclude_pk=term.pk)
+        changes["label"] = [term.label, new_label]
+        term.label = new_label
+    if is_active is not None and is_active != term.is_active:
+        changes["is_active"] = [term.is_active, is_active]
+        term.is_active = is_active
+    if changes:
+        term.save(update_fields=["label", "is_active"])
+        audit(actor=actor, action="update", obj=term, changes=changes)
+    return term

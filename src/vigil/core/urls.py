@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from vigil.core import views
+from vigil.core import taxonomy_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -20,6 +20,8 @@ urlpatterns = [
     path("users/<int:membership_id>/deactivate/", views.user_deactivate, name="user_deactivate"),
     path("users/<int:membership_id>/reactivate/", views.user_reactivate, name="user_reactivate"),
     path("settings/", views.body_settings, name="body_settings"),
+    path("taxonomy/", taxonomy_views.taxonomy_list, name="taxonomy"),
+    path("taxonomy/<int:pk>/", taxonomy_views.taxonomy_term_update, name="taxonomy_term"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]
