@@ -283,3 +283,19 @@ def test_regions_page_adds_a_region(body, client):
     response = client.post(reverse("places:regions"), {"name": "Mountain Region", "code": "MR"})
     assert response.status_code == 302
     assert b"Mountain Region" in client.get(reverse("places:regions")).content
+
+
+def test_history_names_fields_as_people_read_them(body, head, client):
+    place = PlaceFactory(body=body, official_capacity=10)
+    client.post(
+        reverse("places:edit", args=[place.pk]),
+        {
+            "name": place.name,
+            "place_type": place.place_type_id,
+            "status": "open",
+            "official_capacity": "25",
+        },
+    )
+    content = client.get(place.get_absolute_url()).content.decode()
+    assert "Official capacity" in content
+    assert "official_capacity" not in content

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
@@ -50,10 +51,35 @@ def _duplicates(
     return {"duplicate_places": others}
 
 
+EXTRA_LABELS = {
+    "merged": _("merged place"),
+    "merged_into": _("merged into"),
+    "trash": _("in the trash"),
+    "document": _("document"),
+    "other": _("other place"),
+}
+
+
+def field_label(name: str) -> str:
+    """The words a person reads for a field name stored in the audit trail."""
+    if name in EXTRA_LABELS:
+        return str(EXTRA_LABELS[name])
+    try:
+        return str(Place._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
+    except FieldDoesNotExist:
+        return name
+
+
 def _history(request: HttpRequest, membership: Membership, place: Place) -> dict[str, Any]:
     # A merged place's past stays visible on the place it was merged into.
     ids = [place.pk, *Place.objects.filter(merged_into=place).values_list("pk", flat=True)]
-    entries = history("places.place", ids)[:HISTORY_LIMIT]
+    entries = list(history("places.place", ids)[:HISTORY_LIMIT])
+    for entry in entries:
+        entry.change_rows = [  # type: ignore[attr-defined]
+            (field_label(field), *values)
+            for field, values in entry.changes.items()
+            if isinstance(values, list) and len(values) == 2
+        ]
     return {"entries": entries, "history_limit": HISTORY_LIMIT}
 
 
