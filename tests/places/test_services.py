@@ -246,3 +246,14 @@ def test_place_factory_defaults_are_sane(body):
     assert Place.objects.count() == 0
     PlaceFactory(body=body)
     assert Place.objects.get().search_text
+
+
+def test_a_new_place_close_to_another_in_its_region_is_flagged(body, head, head_membership):
+    region = RegionFactory(body=body)
+    PlaceFactory(body=body, region=region, name="Southport Remand Centre")
+    services.place_create(
+        actor=head,
+        membership=head_membership,
+        data={"name": "Southport Remand Center", "place_type": place_type(body), "region": region},
+    )
+    assert PossibleDuplicate.objects.filter(status="open").count() == 1

@@ -115,6 +115,7 @@ def place_create(
     if place.confidential_notes:
         changes["confidential_notes"] = ["", "(encrypted)"]
     audit(actor=actor, action="create", obj=place, changes=changes)
+    flag_possible_duplicates([place])
     return place
 
 
