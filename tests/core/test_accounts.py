@@ -44,6 +44,16 @@ def test_login_page_is_accessible(client):
     assert 'autocomplete="current-password"' in html
 
 
+def test_login_field_errors_are_tied_to_their_field(client):
+    response = sign_in(client, "", "")
+    html = response.content.decode()
+    assert 'role="alert"' in html
+    assert 'id="id_username_error"' in html
+    assert 'aria-describedby="id_username_error"' in html
+    assert 'aria-invalid="true"' in html
+    assert 'href="#id_username"' in html
+
+
 def test_login_succeeds_and_is_audited(client, monitor, body):
     response = sign_in(client, "monitor", PASSWORD)
     assert response.status_code == 302
