@@ -173,15 +173,12 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         # This page is open to people who have not typed a code yet (so they can enrol); one
         # who already has an app must prove it before replacing or removing it.
         return redirect(f"{reverse('otp_verify')}?next={reverse('otp_setup')}")
-    if request.method == "POST" and request.POST.get("action") == "remove":
+    action = request.POST.get("action", "") if request.method == "POST" else ""
+    if action == "remove":
         services.otp_device_remove(user=user)
         messages.success(request, _("Two-factor sign-in is off for your account."))
         return redirect("account")
-    if (
-        confirmed is not None
-        and request.POST.get("action") != "replace"
-        and (request.method != "POST" or "token" not in request.POST)
-    ):
+    if confirmed is not None and action != "replace":
         return render(request, "core/otp_status.html", {"device": confirmed})
     device = services.otp_device_start(user=user)
     form = forms.TokenForm(request.POST if "token" in request.POST else None)
