@@ -282,3 +282,17 @@ def test_switch_body_outside_the_users_bodies_is_404(client_for, monitor, other_
 
 def test_switch_body_is_post_only(client_for, monitor):
     assert client_for(monitor).get(reverse("switch_body")).status_code == 405
+
+
+def test_sign_in_is_in_the_trail_of_each_body_of_the_person(client, monitor, body, other_body):
+    MembershipFactory(user=monitor, body=other_body, role=Role.ANALYST)
+    sign_in(client, "monitor", PASSWORD)
+    bodies = set(AuditEntry.objects.filter(action="login").values_list("body__slug", flat=True))
+    assert bodies == {"npm", "other"}
+
+
+def test_failed_sign_in_with_an_unknown_username_belongs_to_no_body(client, body):
+    sign_in(client, "nobody-here", "wrong-password-guess")
+    entry = AuditEntry.objects.get(action="login_failed")
+    assert entry.body is None
+    assert entry.object_id == ""
