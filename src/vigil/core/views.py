@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
@@ -36,6 +37,26 @@ from vigil.core.middleware import client_ip
 from vigil.core.models import AuditEntry, Job, Membership, Role
 
 AUDIT_PAGE_SIZE = 50
+
+# Readable names of the actions core writes; other apps' actions show as recorded.
+AUDIT_ACTION_LABELS = {
+    "login": gettext_lazy("Signed in"),
+    "login_failed": gettext_lazy("Failed sign-in"),
+    "logout": gettext_lazy("Signed out"),
+    "password_changed": gettext_lazy("Changed password"),
+    "account_updated": gettext_lazy("Changed account details"),
+    "api_token_created": gettext_lazy("Created an API token"),
+    "api_token_revoked": gettext_lazy("Revoked the API token"),
+    "otp_enabled": gettext_lazy("Turned on two-factor sign-in"),
+    "otp_disabled": gettext_lazy("Turned off two-factor sign-in"),
+    "otp_failed": gettext_lazy("Wrong two-factor code"),
+    "membership_added": gettext_lazy("Added a member"),
+    "membership_role_changed": gettext_lazy("Changed a role"),
+    "membership_deactivated": gettext_lazy("Deactivated a member"),
+    "membership_reactivated": gettext_lazy("Reactivated a member"),
+    "body_settings_changed": gettext_lazy("Changed body settings"),
+    "read": gettext_lazy("Read sensitive information"),
+}
 
 
 # ---------- Helpers ----------
@@ -430,7 +451,7 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
     )
     form = forms.AuditFilterForm(
         request.GET or None,
-        actions=actions,
+        actions=[(action, AUDIT_ACTION_LABELS.get(action, action)) for action in actions],
         object_types=object_types,
         actors=[(a, a) for a in actors],
     )
@@ -488,6 +509,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
         entry.change_rows = change_rows(entry.changes)  # type: ignore[attr-defined]
+        entry.action_label = AUDIT_ACTION_LABELS.get(entry.action, "")  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(
