@@ -37,13 +37,22 @@ def user_memberships(user: Any) -> list[Membership]:
     )
 
 
+def request_memberships(request: HttpRequest) -> list[Membership]:
+    """The user's memberships, loaded once per request (switcher and active body share them)."""
+    cached = getattr(request, "_vigil_memberships", None)
+    if cached is None:
+        cached = user_memberships(getattr(request, "user", None))
+        request._vigil_memberships = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def active_membership(request: HttpRequest) -> Membership | None:
     """The membership the request acts in: the X-Vigil-Body header (API), the session, or the
     first body of the user. Cached on the request."""
     cached = getattr(request, "_vigil_membership", False)
     if cached is not False:
         return cached  # type: ignore[return-value]
-    memberships = user_memberships(getattr(request, "user", None))
+    memberships = request_memberships(request)
     chosen = None
     wanted_slug = request.META.get(BODY_HEADER)
     if wanted_slug:

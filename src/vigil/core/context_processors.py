@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from vigil.core.access import INTERNAL_ROLES, active_membership, user_memberships
+from vigil.core.access import INTERNAL_ROLES, active_membership, request_memberships
 from vigil.core.models import Role
 
 
@@ -19,7 +19,7 @@ def vigil(request: HttpRequest) -> dict[str, Any]:
     return {
         "membership": membership,
         "active_body": membership.body if membership else None,
-        "all_memberships": user_memberships(user),
+        "all_memberships": request_memberships(request),
         "nav": {
             "places": role in INTERNAL_ROLES,
             "users": role in {Role.ADMIN, Role.HEAD},
