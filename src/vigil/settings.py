@@ -115,6 +115,9 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if "DATABASE_URL" not in os.environ:
+        # The zero-setup database lives in var/; make sure it can be created.
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the task worker write progress while pages read it.
     DATABASES["default"]["OPTIONS"] = {
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
