@@ -510,6 +510,17 @@ def test_reimport_matches_on_name_and_address_without_identifier(head_membership
 
 
 @pytest.mark.django_db
+def test_a_blank_identifier_does_not_wipe_the_matched_one(head_membership, body):
+    place = PlaceFactory(body=body, external_id="K-7", name="Fort", address="1 Hill")
+    headers = ["ID", "Name", "Type", "Address", "Capacity"]
+    imp = run_import(head_membership, rows_csv([["", "Fort", "prison", "1 Hill", "40"]], headers))
+    assert imp.summary["result"]["updated"] == 1
+    place.refresh_from_db()
+    assert place.external_id == "K-7"
+    assert place.official_capacity == 40
+
+
+@pytest.mark.django_db
 def test_an_updated_value_appears_in_the_place_history(client_for, head, head_membership, body):
     place = PlaceFactory(body=body, external_id="X-9", name="Remand Centre", official_capacity=80)
     headers = ["External identifier", "Name", "Type", "Capacity"]

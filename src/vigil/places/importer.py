@@ -539,10 +539,16 @@ class PlaceImporter(Importer):
         return before, after
 
     def _field_values(self, cleaned: dict[str, Any], place: Place | None) -> dict[str, Any]:
-        """The model field values this row sets (status left alone when the cell is empty)."""
+        """The model field values this row sets.
+
+        A mapped column is the truth, so an empty cell clears the field, except the status
+        (it always has one) and the external identifier: a row matched on name and address must
+        not wipe the identifier that the next import will match on."""
         values = {name: cleaned[name] for name in EDITABLE_FIELDS if name in cleaned}
         if values.get("status") is None:
             values.pop("status", None)
+        if not values.get("external_id"):
+            values.pop("external_id", None)
         return values
 
     def commit(
