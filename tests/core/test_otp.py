@@ -176,3 +176,12 @@ def test_sign_out_works_before_the_code(client_for, monitor, device, requiring_b
     client = client_for(monitor)
     assert client.post(reverse("logout")).status_code == 302
     assert "_auth_user_id" not in client.session
+
+
+def test_session_without_the_code_cannot_use_the_api(client_for, monitor, device, requiring_body):
+    client = client_for(monitor)
+    response = client.get("/api/v1/places/")
+    assert response.status_code == 403
+    assert "Two-factor" in response.json()["detail"]
+    client.post(reverse("otp_verify"), {"token": code_for(device), "next": "/"})
+    assert client.get("/api/v1/places/").status_code == 200

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -32,7 +33,16 @@ class ActiveBodyMiddleware:
         token = set_request_ip(client_ip(request))
         try:
             if self._needs_second_factor(request):
-                return redirect(f"{reverse('otp_verify')}?next={request.get_full_path()}")
+                if request.path.startswith("/api/"):
+                    # A session signed in with a password alone must not reach the data
+                    # through the API either; API tokens are a separate, revocable credential.
+                    return JsonResponse(
+                        {"detail": "Two-factor verification required: sign in with your code."},
+                        status=403,
+                    )
+                return redirect(
+                    f"{reverse('otp_verify')}?{urlencode({'next': request.get_full_path()})}"
+                )
             return self.get_response(request)
         finally:
             reset_request_ip(token)
@@ -40,7 +50,7 @@ class ActiveBodyMiddleware:
     @staticmethod
     def _needs_second_factor(request: HttpRequest) -> bool:
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or request.path.startswith("/api/"):
+        if user is None or not user.is_authenticated:
             return False
         exempt = (reverse("otp_verify"), reverse("otp_setup"), reverse("logout"), "/static/")
         if request.path.startswith(exempt):
