@@ -129,7 +129,7 @@ def test_required_without_a_device_sends_to_setup(client_for, monitor, requiring
     client = client_for(monitor)
     response = client.get(reverse("account"))
     assert response.status_code == 302
-    assert response["Location"] == f"{reverse('otp_verify')}?next=/account/"
+    assert response["Location"] == f"{reverse('otp_verify')}?next=%2Faccount%2F"
     response = client.get(response["Location"])
     assert response.status_code == 302
     assert response["Location"] == f"{reverse('otp_setup')}?next=%2Faccount%2F"
