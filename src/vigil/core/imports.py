@@ -97,7 +97,7 @@ class Importer:
         """(label, url) pairs the result page offers once the import is done."""
         return []
 
-    def display(self, value: Any) -> str:
+    def display(self, value: Any, field_name: str = "") -> str:
         """A cleaned value as the preview shows it."""
         if value is None:
             return ""
@@ -202,7 +202,9 @@ def _validate_table(
                     if row_errors or cleaned is None
                     else cleaned.get(ACTION_KEY, CREATE),
                     "values": [
-                        importer.display(cleaned.get(name)) if cleaned else values.get(name, "")
+                        importer.display(cleaned.get(name), name)
+                        if cleaned
+                        else values.get(name, "")
                         for _column, name in mapped
                     ],
                 }

@@ -159,6 +159,13 @@ class PlaceImporter(Importer):
     def can_import(self, membership: Membership | None) -> bool:
         return permissions.can(membership, "import")
 
+    def display(self, value: Any, field_name: str = "") -> str:
+        if field_name == "status" and value:
+            return str(PlaceStatus(value).label)
+        if field_name in {"aliases", "former_names"} and value:
+            return "; ".join(value.splitlines())
+        return super().display(value, field_name)
+
     def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
         result = (imp.summary or {}).get("result", {})
         links = []
