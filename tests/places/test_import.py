@@ -729,3 +729,47 @@ def test_five_thousand_rows_import_quickly(head_membership, body):
     )
     # Generous bound: CI machines are shared; the point is to catch per-row queries.
     assert first < 10 and second < 10
+
+
+@pytest.mark.django_db
+def test_validation_makes_no_query_per_row(
+    head_membership, body, north, django_assert_max_num_queries
+):
+    PlaceFactory(body=body, external_id="P-0", name="Existing")
+    headers = ["ID", "Name", "Type", "Region", "Groups", "Capacity"]
+
+    def rows(count):
+        return [[f"P-{n}", f"Place {n}", "prison", "North", "women", str(n)] for n in range(count)]
+
+    small = imports.import_upload(
+        actor=head_membership.user,
+        membership=head_membership,
+        kind="places",
+        upload=SimpleUploadedFile("s.csv", rows_csv(rows(3), headers)),
+    )
+    large = imports.import_upload(
+        actor=head_membership.user,
+        membership=head_membership,
+        kind="places",
+        upload=SimpleUploadedFile("l.csv", rows_csv(rows(400), headers)),
+    )
+    with django_assert_max_num_queries(6) as small_queries:
+        imports.import_validate(small)
+    with django_assert_max_num_queries(len(small_queries)):
+        summary = imports.import_validate(large)
+    assert summary["counts"]["update"] == 1
+    assert summary["counts"]["create"] == 399
+
+
+@pytest.mark.django_db
+def test_xlsx_dates_and_numbers_typed_as_cells(head_membership, body):
+    import datetime as dt
+
+    headers = ["Name", "Type", "Capacity", "Population", "Population date", "Latitude", "Longitude"]
+    data = rows_xlsx([["Typed", "prison", 500.0, 12, dt.datetime(2024, 3, 31), 12.25, -3]], headers)
+    imp = run_import(head_membership, data, name="typed.xlsx")
+    assert imp.status == TabularImport.Status.DONE, imp.errors
+    place = Place.objects.get(name="Typed")
+    assert place.official_capacity == 500
+    assert place.population_date.isoformat() == "2024-03-31"
+    assert str(place.longitude) == "-3.000000"

@@ -508,7 +508,7 @@ class PlaceImporter(Importer):
         if place is not None:
             first = data["seen_places"].get(place.pk)
             data["seen_places"].setdefault(place.pk, context.row_number)
-        keys = []
+        keys: list[tuple[str, ...]] = []
         if cleaned.get("external_id"):
             keys.append(("id", cleaned["external_id"].casefold()))
         if cleaned.get("name"):
@@ -655,7 +655,8 @@ def _bulk_update(places: list[Place], field_names: list[str]) -> None:
         return
     connection = connections[router.db_for_write(Place)]
     quote = connection.ops.quote_name
-    model_fields = [Place._meta.get_field(name) for name in field_names]
+    concrete = {field.name: field for field in Place._meta.concrete_fields}
+    model_fields = [concrete[name] for name in field_names]
     table = quote(Place._meta.db_table)
     pk_column = quote(Place._meta.pk.column)
     columns = [quote(field.column) for field in model_fields]
