@@ -64,7 +64,11 @@ def _membership(request: HttpRequest, importer: imports.Importer) -> Membership:
 def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Importer, Membership]:
     """The import, if it belongs to the member's body and their role may import its kind."""
     membership = active_membership(request)
-    imp = get_visible_or_404(imports.visible_imports(membership).select_related("job", "body"), pk)
+    # The file itself (up to VIGIL_MAX_IMPORT_BYTES) is loaded only by the steps that read it,
+    # not by every progress poll.
+    imp = get_visible_or_404(
+        imports.visible_imports(membership).select_related("job", "body").defer("data"), pk
+    )
     importer = _importer(imp.kind)
     return imp, importer, _membership(request, importer)
 
@@ -86,7 +90,11 @@ def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
             form.add_error("file", exc)
         else:
             return redirect("import_mapping", imp.pk)
-    recent = imports.visible_imports(membership).filter(kind=kind).select_related("job")[:10]
+    recent = (
+        imports.visible_imports(membership)
+        .filter(kind=kind)
+        .only("pk", "file_name", "status", "created_at")[:10]
+    )
     return render(
         request,
         "core/import_upload.html",

@@ -459,7 +459,7 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         validation = _validate_table(
             importer, imp, table, on_progress=lambda done: report_progress(job, done)
         )
-        report_progress(job, total, total, _("Saving"))
+        report_progress(job, total, total, _("Saving and looking for possible duplicates"))
         summary = {
             **_file_facts(imp.summary),
             "counts": validation.counts,
