@@ -773,3 +773,27 @@ def test_xlsx_dates_and_numbers_typed_as_cells(head_membership, body):
     assert place.official_capacity == 500
     assert place.population_date.isoformat() == "2024-03-31"
     assert str(place.longitude) == "-3.000000"
+
+
+@pytest.mark.django_db
+def test_records_changed_during_the_check_are_matched_again(
+    head_membership, body, sample_rows, monkeypatch
+):
+    """Another import (or a person) creating the same place while this one checks its rows
+    must not lead to a duplicate: the job notices and checks the rows again before writing."""
+    original = imports._validate_table
+    calls = []
+
+    def validate_then_someone_else_writes(*args, **kwargs):
+        validation = original(*args, **kwargs)
+        if not calls:
+            PlaceFactory(body=body, external_id="P-1", name="Central Prison")
+        calls.append(1)
+        return validation
+
+    monkeypatch.setattr(imports, "_validate_table", validate_then_someone_else_writes)
+    imp = run_import(head_membership, rows_csv(sample_rows))
+    assert len(calls) == 2
+    assert imp.summary["result"]["created"] == 2
+    assert imp.summary["result"]["updated"] == 1
+    assert Place.objects.filter(body=body, external_id="P-1").count() == 1

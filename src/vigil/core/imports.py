@@ -23,7 +23,7 @@ from django.utils.translation import ngettext
 
 from vigil.core import tabular
 from vigil.core.audit import audit
-from vigil.core.models import Job, Membership, TabularImport
+from vigil.core.models import Body, Job, Membership, TabularImport
 from vigil.core.tasks import job_runner, report_progress, start_job
 
 JOB_KIND = "tabular_import"
@@ -92,6 +92,11 @@ class Importer:
     ) -> dict[str, Any]:
         """Write the valid rows in bulk, inside the caller's transaction; return counts."""
         raise NotImplementedError
+
+    def state_token(self, body: Any) -> Any:
+        """Something that changes whenever records the rows are matched against change, so the
+        job can tell that its validation is stale (e.g. counts and latest change times)."""
+        return None
 
     def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
         """(label, url) pairs the result page offers once the import is done."""
@@ -435,6 +440,37 @@ def _set_status(imp: TabularImport, status: str, **fields: Any) -> None:
     TabularImport.objects.filter(pk=imp.pk).update(status=status, **fields)
 
 
+def _finish(
+    importer: Importer, job: Job, imp: TabularImport, validation: Validation, actor: Any
+) -> dict[str, Any]:
+    """Reject the whole file or commit its valid rows; inside the runner's transaction."""
+    summary = {
+        **_file_facts(imp.summary),
+        "counts": validation.counts,
+        "preview": validation.preview,
+        "preview_fields": [name for _column, name in _mapped_fields(imp)],
+    }
+    rejected = validation.counts["invalid"]
+    if rejected and imp.mode == TabularImport.Mode.ALL_OR_NOTHING:
+        result = {"created": 0, "updated": 0, "unchanged": 0, "rejected": rejected}
+        status = TabularImport.Status.REJECTED
+    else:
+        outcome = importer.commit(job=job, imp=imp, valid_rows=validation.rows, actor=actor)
+        result = {"created": 0, "updated": 0, "unchanged": 0, **outcome, "rejected": rejected}
+        status = TabularImport.Status.DONE
+    _set_status(imp, status, errors=validation.errors, summary={**summary, "result": result})
+    audit(
+        actor=actor,
+        action="import",
+        obj=imp,
+        changes={
+            "status": [None, status],
+            **{key: [None, value] for key, value in result.items()},
+        },
+    )
+    return result
+
+
 @job_runner(JOB_KIND)
 def run_tabular_import(job: Job) -> dict[str, Any]:
     imp = TabularImport.objects.select_related("body", "created_by").get(job=job)
@@ -455,58 +491,20 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         table = tabular.read_table(bytes(imp.data), imp.file_name)
         total = len(table.rows)
         report_progress(job, 0, total, _("Checking the rows"))
+        state = importer.state_token(imp.body)
         # Validated outside any transaction so that each progress update is seen by the page.
         validation = _validate_table(
             importer, imp, table, on_progress=lambda done: report_progress(job, done)
         )
         report_progress(job, total, total, _("Saving and looking for possible duplicates"))
-        summary = {
-            **_file_facts(imp.summary),
-            "counts": validation.counts,
-            "preview": validation.preview,
-            "preview_fields": [name for _column, name in _mapped_fields(imp)],
-        }
-        rejected = validation.counts["invalid"]
-        if rejected and imp.mode == TabularImport.Mode.ALL_OR_NOTHING:
-            result = {"created": 0, "updated": 0, "unchanged": 0, "rejected": rejected}
-            with transaction.atomic():
-                _set_status(
-                    imp,
-                    TabularImport.Status.REJECTED,
-                    errors=validation.errors,
-                    summary={**summary, "result": result},
-                )
-                audit(
-                    actor=actor,
-                    action="import",
-                    obj=imp,
-                    changes={"status": [None, imp.status], "rejected": [None, rejected]},
-                )
-            return {"status": imp.status, **result}
         with transaction.atomic():
-            outcome = importer.commit(job=job, imp=imp, valid_rows=validation.rows, actor=actor)
-            result = {
-                "created": outcome.get("created", 0),
-                "updated": outcome.get("updated", 0),
-                "unchanged": outcome.get("unchanged", 0),
-                "rejected": rejected,
-                **{key: value for key, value in outcome.items() if key not in {"links"}},
-            }
-            _set_status(
-                imp,
-                TabularImport.Status.DONE,
-                errors=validation.errors,
-                summary={**summary, "result": result},
-            )
-            audit(
-                actor=actor,
-                action="import",
-                obj=imp,
-                changes={
-                    "status": [None, imp.status],
-                    **{key: [None, value] for key, value in result.items()},
-                },
-            )
+            # One import of a body at a time: two imports of the same file running side by side
+            # would otherwise both create the places the other is creating.
+            Body.objects.select_for_update().filter(pk=imp.body_id).exists()
+            if importer.state_token(imp.body) != state:
+                # Records changed while the rows were checked: check them again, under the lock.
+                validation = _validate_table(importer, imp, table)
+            result = _finish(importer, job, imp, validation, actor)
         return {"status": imp.status, **result}
     except Exception as exc:
         message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connections, router
+from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -165,6 +166,14 @@ class PlaceImporter(Importer):
         if field_name in {"aliases", "former_names"} and value:
             return "; ".join(value.splitlines())
         return super().display(value, field_name)
+
+    def state_token(self, body: Any) -> Any:
+        places = Place.objects.filter(body=body).aggregate(
+            count=Count("pk"), last=Max("pk"), updated=Max("updated_at"), deleted=Max("deleted_at")
+        )
+        regions = Region.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
+        terms = TaxonomyTerm.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
+        return (places, regions, terms)
 
     def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
         result = (imp.summary or {}).get("result", {})
