@@ -797,3 +797,46 @@ def test_records_changed_during_the_check_are_matched_again(
     assert imp.summary["result"]["created"] == 2
     assert imp.summary["result"]["updated"] == 1
     assert Place.objects.filter(body=body, external_id="P-1").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_large_file_is_checked_in_the_background(
+    client_for, head, body, sample_rows, monkeypatch
+):
+    monkeypatch.setattr(imports, "SYNC_CHECK_ROWS", 2)
+    client = client_for(head)
+    upload(client, rows_csv(sample_rows))
+    imp = TabularImport.objects.get()
+    mapping = {f"column_{column}": field for column, field in imp.mapping.items()}
+    response = client.post(reverse("import_mapping", args=[imp.pk]), mapping)
+    assert response["Location"] == reverse("import_preview", args=[imp.pk])
+
+    page = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
+    assert "Checking the rows" in page
+    assert 'hx-trigger="every 1s"' in page
+    # Starting the import before the check is done is refused.
+    response = client.post(reverse("import_preview", args=[imp.pk]), {"mode": "all"})
+    assert "Checking the rows" in response.content.decode()
+    imp.refresh_from_db()
+    assert imp.job.kind == imports.CHECK_JOB_KIND
+    with pytest.raises(Exception, match="still being checked"):
+        imports.import_start(
+            actor=head, membership=Membership.objects.get(user=head), imp=imp, mode="all"
+        )
+
+    run_worker()
+
+    progress = client.get(reverse("import_progress", args=[imp.pk]))
+    assert progress["HX-Redirect"] == reverse("import_preview", args=[imp.pk])
+    assert "hx-trigger" not in progress.content.decode()
+    imp.refresh_from_db()
+    assert imp.status == TabularImport.Status.VALIDATED
+    assert imp.summary["counts"]["create"] == 3
+    preview = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
+    assert "Check the import" in preview
+    response = client.post(reverse("import_preview", args=[imp.pk]), {"mode": "all"})
+    assert response["Location"] == reverse("import_detail", args=[imp.pk])
+    run_worker()
+    imp.refresh_from_db()
+    assert imp.status == TabularImport.Status.DONE
+    assert Place.objects.filter(body=body).count() == 3

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
@@ -146,7 +147,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         except ValidationError as exc:
             errors = exc.messages
         else:
-            imports.import_validate(imp)
+            imports.import_check(actor=request.user, membership=membership, imp=imp)
             return redirect("import_preview", imp.pk)
     samples = (imp.summary or {}).get("samples") or [[] for _header in imp.headers]
     columns = [
@@ -178,14 +179,23 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer, membership = _import(request, pk)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         return redirect("import_detail", imp.pk)
-    if imp.status == TabularImport.Status.UPLOADED or "counts" not in (imp.summary or {}):
+    if not imports.is_checking(imp) and (
+        imp.status == TabularImport.Status.UPLOADED or "counts" not in (imp.summary or {})
+    ):
         try:
             imports.import_set_mapping(
                 actor=request.user, membership=membership, imp=imp, mapping=imp.mapping
             )
         except ValidationError:
             return redirect("import_mapping", imp.pk)
-        imports.import_validate(imp)
+        imp = imports.import_check(actor=request.user, membership=membership, imp=imp)
+    if imports.is_checking(imp):
+        # A large file: its rows are checked in the background, and this page shows progress.
+        return render(
+            request,
+            "core/import_checking.html",
+            {"importer": importer, **_progress_context(imp, importer)},
+        )
     form = ModeForm(request.POST or None)
     start_error = ""
     if request.method == "POST" and form.is_valid():
@@ -226,12 +236,19 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
     job = imp.job
-    finished = imp.status in FINISHED or (job is not None and job.status == JobStatus.FAILED)
-    percent = 100 if imp.status in FINISHED else (job.percent if job else 0)
+    checking = job is not None and job.kind == imports.CHECK_JOB_KIND
+    if checking:
+        assert job is not None
+        finished = job.is_finished
+        percent = job.percent
+    else:
+        finished = imp.status in FINISHED or (job is not None and job.status == JobStatus.FAILED)
+        percent = 100 if imp.status in FINISHED else (job.percent if job else 0)
     summary = imp.summary or {}
     return {
         "imp": imp,
         "job": job,
+        "checking": checking,
         "finished": finished,
         "percent": percent,
         "result": summary.get("result", {}),
@@ -245,10 +262,10 @@ def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer = _import(request, pk)[:2]
+    if imp.status == TabularImport.Status.VALIDATED or imports.is_checking(imp):
+        return redirect("import_preview", imp.pk)
     if imp.status == TabularImport.Status.UPLOADED:
         return redirect("import_mapping", imp.pk)
-    if imp.status == TabularImport.Status.VALIDATED:
-        return redirect("import_preview", imp.pk)
     return render(
         request,
         "core/import_detail.html",
@@ -260,7 +277,12 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer = _import(request, pk)[:2]
-    return render(request, "core/_job_progress.html", _progress_context(imp, importer))
+    context = _progress_context(imp, importer)
+    response = render(request, "core/_job_progress.html", context)
+    if context["checking"] and context["finished"]:
+        # The check of a large file is done: htmx takes the person to its result.
+        response["HX-Redirect"] = reverse("import_preview", args=[imp.pk])
+    return response
 
 
 @login_required

@@ -27,6 +27,9 @@ from vigil.core.models import Body, Job, Membership, TabularImport
 from vigil.core.tasks import job_runner, report_progress, start_job
 
 JOB_KIND = "tabular_import"
+CHECK_JOB_KIND = "tabular_check"
+# Files with more rows are checked in the background: about 10 s of work on a busy server.
+SYNC_CHECK_ROWS = 20_000
 PROGRESS_EVERY = 200
 PREVIEW_ROWS = 20
 SAMPLE_ROWS = 3
@@ -362,14 +365,16 @@ def import_set_mapping(
     return imp
 
 
-def import_validate(imp: TabularImport) -> dict[str, Any]:
+def import_validate(
+    imp: TabularImport, *, on_progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
     """Check every row against the current state of the body and store the preview.
 
     Returns the summary: counts of rows to create, update, leave unchanged and of invalid rows,
     and the first rows as they will be imported. The errors are stored on `imp.errors`."""
     importer = get_importer(imp.kind)
     table = tabular.read_table(bytes(imp.data), imp.file_name)
-    validation = _validate_table(importer, imp, table)
+    validation = _validate_table(importer, imp, table, on_progress=on_progress)
     imp.summary = {
         **_file_facts(imp.summary),
         "counts": validation.counts,
@@ -381,6 +386,43 @@ def import_validate(imp: TabularImport) -> dict[str, Any]:
         imp.status = TabularImport.Status.VALIDATED
     imp.save(update_fields=["summary", "errors", "status"])
     return imp.summary
+
+
+def is_checking(imp: TabularImport) -> bool:
+    """Whether the rows of a large file are being checked in the background."""
+    job = imp.job
+    return (
+        imp.status == TabularImport.Status.UPLOADED
+        and job is not None
+        and job.kind == CHECK_JOB_KIND
+        and not job.is_finished
+    )
+
+
+@transaction.atomic
+def import_check(*, actor: Any, membership: Membership, imp: TabularImport) -> TabularImport:
+    """Check the rows for the preview: at once for a small file, in the background for a
+    large one (the page then shows progress instead of timing out)."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
+    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+        raise ValidationError(_("This import has already started."))
+    if imp.row_count <= SYNC_CHECK_ROWS:
+        import_validate(imp)
+        return imp
+    if is_checking(imp):
+        return imp
+    imp.job = start_job(
+        actor=actor,
+        body=imp.body,
+        kind=CHECK_JOB_KIND,
+        title=_("Check of %(file)s") % {"file": imp.file_name},
+    )
+    imp.status = TabularImport.Status.UPLOADED
+    imp.save(update_fields=["job", "status"])
+    return imp
 
 
 def _file_facts(summary: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -398,9 +440,11 @@ def import_start(
     _check_same_body(imp, membership)
     if mode not in TabularImport.Mode.values:
         raise ValidationError(_("Choose what to do with rows that have errors."))
-    imp = TabularImport.objects.select_for_update().get(pk=imp.pk)
+    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         raise ValidationError(_("This import has already started."))
+    if is_checking(imp):
+        raise ValidationError(_("The rows are still being checked; wait for the result."))
     job = start_job(
         actor=actor,
         body=imp.body,
@@ -514,6 +558,21 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             summary={**(imp.summary or {}), "failure": message},
         )
         raise
+
+
+@job_runner(CHECK_JOB_KIND)
+def run_tabular_check(job: Job) -> dict[str, Any]:
+    imp = TabularImport.objects.select_related("body").get(job=job)
+    if imp.status != TabularImport.Status.UPLOADED:
+        return {"status": imp.status}
+    mapping = dict(imp.mapping)
+    report_progress(job, 0, imp.row_count, _("Checking the rows"))
+    summary = import_validate(imp, on_progress=lambda done: report_progress(job, done))
+    # Saved as checked only if nobody changed the column matching meanwhile.
+    imp.refresh_from_db(fields=["mapping", "status"])
+    if imp.mapping != mapping:
+        TabularImport.objects.filter(pk=imp.pk).update(status=TabularImport.Status.UPLOADED)
+    return {"counts": summary["counts"]}
 
 
 def visible_imports(membership: Membership | None) -> models.QuerySet[TabularImport]:
