@@ -190,13 +190,22 @@ class PlaceImporter(Importer):
             TaxonomyTerm.objects.filter(body=body, kind__in=["place_type", "vulnerable_group"])
         )
         regions = list(Region.objects.filter(body=body))
+        # The confidential notes are never imported: not decrypting them saves time and keeps
+        # them out of memory. Types and regions come from the lists loaded above, not a join.
         places = list(
             Place.objects.filter(body=body, deleted_at__isnull=True)
-            .select_related("place_type", "region")
+            .defer("confidential_notes")
             .order_by("pk")
         )
         groups_of_place: dict[int, list[TaxonomyTerm]] = {}
         terms_by_id = {term.pk: term for term in terms}
+        regions_by_id = {region.pk: region for region in regions}
+        for place in places:
+            # Cached on the place, so reading place.place_type or place.region costs no query.
+            if place.place_type_id in terms_by_id:
+                place.place_type = terms_by_id[place.place_type_id]
+            if place.region_id in regions_by_id:
+                place.region = regions_by_id[place.region_id]
         through = Place.population_groups.through
         for place_id, term_id in through.objects.filter(place__body=body).values_list(
             "place_id", "taxonomyterm_id"
