@@ -12,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -613,7 +613,7 @@ class PlaceImporter(Importer):
             if "population_groups" in cleaned["_changes"]:
                 groups_to_set[place.pk] = cleaned["population_groups"]
 
-        Place.objects.bulk_create(new_places, batch_size=500)
+        _insert_many(Place, new_places)
         changed_fields = {name for _place, changes in changed for name in changes}
         update_fields = [name for name in EDITABLE_FIELDS if name in changed_fields]
         update_fields += ["search_text", "updated_at"]
@@ -632,7 +632,7 @@ class PlaceImporter(Importer):
             for place, terms in zip(new_places, new_groups, strict=True)
             for term in terms
         ]
-        through.objects.bulk_create(links, batch_size=1000)
+        _insert_many(through, links)
 
         # Labels are translated once per term, not once per row.
         used_terms = {place.place_type for place in new_places if place.place_type_id}
@@ -653,7 +653,7 @@ class PlaceImporter(Importer):
             )
         for entry in entries:
             entry.changes.setdefault("import", [None, imp.pk])
-        AuditEntry.objects.bulk_create(entries, batch_size=1000)
+        _insert_many(AuditEntry, entries)
 
         duplicates = flag_possible_duplicates(new_places)
         return {
@@ -662,6 +662,47 @@ class PlaceImporter(Importer):
             "unchanged": unchanged,
             "duplicates": duplicates,
         }
+
+
+def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
+    """Insert many new rows and give each object its id.
+
+    On PostgreSQL through COPY, with ids taken from the table's sequence first: several times
+    faster than bulk_create, whose UNNEST of arrays escapes every value in Python. Elsewhere
+    through bulk_create."""
+    if not objects:
+        return
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql":
+        model._default_manager.bulk_create(objects, batch_size=1000)
+        return
+    meta = model._meta
+    quote = connection.ops.quote_name
+    pk = meta.pk
+    assert pk is not None
+    fields = [field for field in meta.concrete_fields if not field.primary_key]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [quote(meta.db_table), pk.column, len(objects)],
+        )
+        for obj, (new_id,) in zip(objects, cursor.fetchall(), strict=True):
+            obj.pk = new_id
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        columns = ", ".join(quote(field.column) for field in [pk, *fields])
+        statement = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
+        with cursor.cursor.copy(statement) as copy:
+            for obj in objects:
+                copy.write_row(
+                    [
+                        obj.pk,
+                        *(
+                            field.get_db_prep_save(field.pre_save(obj, True), connection)
+                            for field in fields
+                        ),
+                    ]
+                )
 
 
 def _bulk_update(places: list[Place], field_names: list[str]) -> None:
