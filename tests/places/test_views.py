@@ -299,3 +299,12 @@ def test_history_names_fields_as_people_read_them(body, head, client):
     content = client.get(place.get_absolute_url()).content.decode()
     assert "Official capacity" in content
     assert "official_capacity" not in content
+
+
+def test_region_filter_lists_regions_indented_and_keeps_the_choice(body, client):
+    top = RegionFactory(body=body, name="Upland <Region>")
+    child = RegionFactory(body=body, name="Valley District", parent=top, level=2)
+    content = client.get(reverse("places:list"), {"region": child.pk}).content.decode()
+    assert f'<option value="{child.pk}" selected>\u00a0\u00a0Valley District</option>' in content
+    assert "Upland &lt;Region&gt;" in content
+    assert 'id="id_region"' in content

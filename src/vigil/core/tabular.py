@@ -418,6 +418,8 @@ def neutralise_cell(value: object) -> str:
     Text starting with a formula character gets a leading apostrophe (the OWASP CSV-injection
     advice); real numbers are left alone, since a negative number is data, not a formula.
     """
+    if type(value) is str:  # the common case first: exports are mostly text
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
     if value is None:
         return ""
     if isinstance(value, bool):

@@ -67,7 +67,14 @@ def EXPORT_HEADERS() -> list[str]:
 
 def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
     """One list per place; population groups are fetched per chunk, never per row."""
-    statuses = dict(PlaceStatus.choices)
+    statuses = {value: str(label) for value, label in PlaceStatus.choices}
+    translated: dict[str, str] = {}  # type and group labels, translated once per export
+
+    def label(text: str) -> str:
+        if text not in translated:
+            translated[text] = _(text)
+        return translated[text]
+
     rows = queryset.values_list(*COLUMNS).iterator(chunk_size=CHUNK)
     while True:
         chunk = list(islice(rows, CHUNK))
@@ -77,12 +84,12 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
         through = Place.population_groups.through.objects.filter(
             place_id__in=[row[0] for row in chunk]
         ).values_list("place_id", "taxonomyterm__label")
-        for place_id, label in through:
-            groups[place_id].append(_(label))
+        for place_id, group_label in through:
+            groups[place_id].append(label(group_label))
         for row in chunk:
             values = list(row)
-            values[3] = _(values[3]) if values[3] else ""
-            values[13] = str(statuses.get(values[13], values[13]))
+            values[3] = label(values[3]) if values[3] else ""
+            values[13] = statuses.get(values[13], values[13])
             for index in (16, 17):
                 values[index] = "; ".join(
                     line.strip() for line in (values[index] or "").splitlines() if line.strip()

@@ -5,8 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import django_filters
+from django import forms
 from django.db import models
 from django.db.models import Q
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.models import Membership, TaxonomyTerm
@@ -23,6 +27,39 @@ SORTS = {
     "authority": "authority_name",
     "updated": "updated_at",
 }
+
+
+class RegionSelect(forms.Select):
+    """The region choice, drawn in one pass with each level indented.
+
+    A national registry has hundreds of municipalities: rendering each <option> through
+    Django's widget templates cost more than the rest of the list page together."""
+
+    def __init__(self, *args: Any, regions: models.QuerySet[Region], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.regions = regions
+
+    def render(
+        self, name: str, value: Any, attrs: dict[str, Any] | None = None, renderer: Any = None
+    ) -> SafeString:
+        final_attrs = self.build_attrs(self.attrs, {**(attrs or {}), "name": name})
+        selected = str(value) if value not in (None, "") else ""
+        indent = "\u00a0\u00a0"
+        options = [
+            format_html(
+                '<option value="{}"{}>{}{}</option>',
+                pk,
+                " selected" if str(pk) == selected else "",
+                indent * (level - 1),
+                label,
+            )
+            for pk, label, level in self.regions.order_by("path").values_list("pk", "name", "level")
+        ]
+        return format_html(
+            '<select{}><option value="">---------</option>{}</select>',
+            flatatt(final_attrs),
+            SafeString("".join(options)),
+        )
 
 
 class PlaceFilter(django_filters.FilterSet):
@@ -62,7 +99,9 @@ class PlaceFilter(django_filters.FilterSet):
             terms = TaxonomyTerm.objects.filter(body_id__in=body_ids, is_active=True)
             self.filters["place_type"].queryset = terms.filter(kind="place_type")
             self.filters["population_group"].queryset = terms.filter(kind="vulnerable_group")
-            self.filters["region"].queryset = visible_regions(membership)
+            regions = visible_regions(membership)
+            self.filters["region"].queryset = regions
+            self.filters["region"].extra["widget"] = RegionSelect(regions=regions)
 
     def filter_search(self, queryset: models.QuerySet[Place], name: str, value: str):
         return search_places(queryset, value)
