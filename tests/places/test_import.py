@@ -19,6 +19,7 @@ from tests.factories import PlaceFactory, RegionFactory, place_type
 from vigil.core import imports
 from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTerm
 from vigil.places.models import Place, PlaceStatus, PossibleDuplicate
+from vigil.places.queries import search_places
 
 HEADERS = [
     "ID",
@@ -171,6 +172,8 @@ def test_full_import_through_the_pages(fmt, client_for, head, body, sample_rows)
     assert prison.population == 612
     assert sorted(g.code for g in prison.population_groups.all()) == ["children", "women"]
     assert prison.search_text
+    assert prison.confidential_notes == ""
+    assert list(search_places(Place.objects.all(), "central prison")) == [prison]
     station = Place.objects.get(external_id="P-2")
     assert station.place_type.code == "police-custody"
     assert station.status == PlaceStatus.OPEN
