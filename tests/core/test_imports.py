@@ -242,3 +242,19 @@ def test_start_needs_a_known_mode(importer, head_membership):
         imports.import_start(
             actor=head_membership.user, membership=head_membership, imp=imp, mode="some"
         )
+
+
+@pytest.mark.django_db
+def test_a_long_file_name_fits(importer, head_membership):
+    name = "x" * 240 + ".csv"
+    imp = imports.import_upload(
+        actor=head_membership.user,
+        membership=head_membership,
+        kind="counters",
+        upload=SimpleUploadedFile(name, b"Title\r\nA\r\n"),
+    )
+    imp = imports.import_start(
+        actor=head_membership.user, membership=head_membership, imp=imp, mode="all"
+    )
+    assert imp.file_name == name
+    assert len(imp.job.title) == 200

@@ -418,7 +418,7 @@ def import_check(*, actor: Any, membership: Membership, imp: TabularImport) -> T
         actor=actor,
         body=imp.body,
         kind=CHECK_JOB_KIND,
-        title=_("Check of %(file)s") % {"file": imp.file_name},
+        title=(_("Check of %(file)s") % {"file": imp.file_name})[:200],
     )
     imp.status = TabularImport.Status.UPLOADED
     imp.save(update_fields=["job", "status"])
@@ -449,7 +449,7 @@ def import_start(
         actor=actor,
         body=imp.body,
         kind=JOB_KIND,
-        title=_("Import of %(file)s") % {"file": imp.file_name},
+        title=(_("Import of %(file)s") % {"file": imp.file_name})[:200],
     )
     imp.mode = mode
     imp.job = job
