@@ -622,17 +622,13 @@ class PlaceImporter(Importer):
         through = Place.population_groups.through
         if groups_to_set:
             through.objects.filter(place_id__in=list(groups_to_set)).delete()
-        links = [
-            through(place_id=place_pk, taxonomyterm_id=term.pk)
-            for place_pk, terms in groups_to_set.items()
-            for term in terms
-        ]
+        links = [(place_pk, term.pk) for place_pk, terms in groups_to_set.items() for term in terms]
         links += [
-            through(place_id=place.pk, taxonomyterm_id=term.pk)
+            (place.pk, term.pk)
             for place, terms in zip(new_places, new_groups, strict=True)
             for term in terms
         ]
-        _insert_many(through, links)
+        _insert_group_links(links)
 
         # Labels are translated once per term, not once per row.
         used_terms = {place.place_type for place in new_places if place.place_type_id}
@@ -703,6 +699,28 @@ def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
                         ),
                     ]
                 )
+
+
+def _insert_group_links(links: list[tuple[int, int]]) -> None:
+    """Link places to population groups: (place id, term id) pairs, without a model instance
+    per link on PostgreSQL."""
+    if not links:
+        return
+    through = Place.population_groups.through
+    connection = connections[router.db_for_write(through)]
+    if connection.vendor != "postgresql":
+        through.objects.bulk_create(
+            [through(place_id=place_id, taxonomyterm_id=term_id) for place_id, term_id in links],
+            batch_size=1000,
+        )
+        return
+    quote = connection.ops.quote_name
+    concrete = {field.name: field.column for field in through._meta.concrete_fields}
+    columns = ", ".join(quote(concrete[name]) for name in ("place", "taxonomyterm"))
+    statement = f"COPY {quote(through._meta.db_table)} ({columns}) FROM STDIN"
+    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
+        for link in links:
+            copy.write_row(link)
 
 
 def _bulk_update(places: list[Place], field_names: list[str]) -> None:
