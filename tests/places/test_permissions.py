@@ -77,13 +77,19 @@ OUTSIDE_URLS = [
 ]
 
 
+@pytest.mark.parametrize("role", ALL_ROLES)
 @pytest.mark.parametrize(("method", "name"), OUTSIDE_URLS)
-def test_place_of_another_body_is_404_everywhere(body, outsider, client_for, method, name):
-    place = PlaceFactory(body=body)
-    client = client_for(outsider)
-    response = getattr(client, method)(reverse(name, args=[place.pk]))
+def test_place_of_another_body_is_404_everywhere(body, other_body, client_for, role, method, name):
+    """Whatever their role in their own body, a member of another body finds nothing here."""
+    place = PlaceFactory(body=body, confidential_notes="Not for other bodies")
+    stranger = MembershipFactory(
+        user=UserFactory(username=f"stranger-{role}"), body=other_body, role=role
+    ).user
+    response = getattr(client_for(stranger), method)(reverse(name, args=[place.pk]))
     assert response.status_code == 404
-    assert Place.objects.get(pk=place.pk).deleted_at is None
+    assert b"Not for other bodies" not in response.content
+    place.refresh_from_db()
+    assert place.deleted_at is None and place.documents.count() == 0
 
 
 def test_place_of_another_body_is_absent_from_lists_and_exports(body, outsider, client_for):
