@@ -87,6 +87,62 @@ def _place_key(name: str, address: str) -> tuple[str, str]:
     return (_key(name), _key(address))
 
 
+class _ExistingPlaces:
+    """The body's places, as rows to match against; a Place is built only for a matched row.
+
+    A national registry has thousands of places and a file often matches few of them: model
+    instances for all of them were most of the time spent preparing an import."""
+
+    def __init__(
+        self, body: Any, terms_by_id: dict[int, TaxonomyTerm], regions_by_id: dict[int, Region]
+    ) -> None:
+        self.body = body
+        self.terms_by_id = terms_by_id
+        self.regions_by_id = regions_by_id
+        # The confidential notes are never imported: left out, they are never decrypted.
+        self.field_names = [
+            field.attname
+            for field in Place._meta.concrete_fields
+            if field.name != "confidential_notes"
+        ]
+        position = {name: index for index, name in enumerate(self.field_names)}
+        pk, external_id, name, address = (
+            position[key] for key in ("id", "external_id", "name", "address")
+        )
+        self.rows: dict[int, tuple[Any, ...]] = {}
+        self.by_id: dict[str, int] = {}
+        self.by_key: dict[tuple[str, str], int] = {}
+        queryset = Place.objects.filter(body=body, deleted_at__isnull=True).order_by("pk")
+        self.db = queryset.db
+        for row in queryset.values_list(*self.field_names):
+            self.rows[row[pk]] = row
+            if row[external_id]:
+                self.by_id.setdefault(row[external_id].strip().casefold(), row[pk])
+            self.by_key.setdefault(_place_key(row[name], row[address]), row[pk])
+        self.instances: dict[int, Place] = {}
+
+    def place(self, pk: int) -> Place:
+        place = self.instances.get(pk)
+        if place is None:
+            place = Place.from_db(self.db, self.field_names, self.rows[pk])
+            # Cached on the place, so audit entries and snapshots cost no query.
+            place.body = self.body
+            if place.place_type_id in self.terms_by_id:
+                place.place_type = self.terms_by_id[place.place_type_id]
+            if place.region_id in self.regions_by_id:
+                place.region = self.regions_by_id[place.region_id]
+            self.instances[pk] = place
+        return place
+
+    def by_external_id(self, external_id: str) -> Place | None:
+        pk = self.by_id.get(external_id.strip().casefold())
+        return None if pk is None else self.place(pk)
+
+    def by_name_address(self, name: str, address: str) -> Place | None:
+        pk = self.by_key.get(_place_key(name, address))
+        return None if pk is None else self.place(pk)
+
+
 class PlaceImporter(Importer):
     kind = "places"
     title = gettext_lazy("Places")
@@ -190,36 +246,16 @@ class PlaceImporter(Importer):
             TaxonomyTerm.objects.filter(body=body, kind__in=["place_type", "vulnerable_group"])
         )
         regions = list(Region.objects.filter(body=body))
-        # The confidential notes are never imported: not decrypting them saves time and keeps
-        # them out of memory. Types and regions come from the lists loaded above, not a join.
-        places = list(
-            Place.objects.filter(body=body, deleted_at__isnull=True)
-            .defer("confidential_notes")
-            .order_by("pk")
-        )
         groups_of_place: dict[int, list[TaxonomyTerm]] = {}
         terms_by_id = {term.pk: term for term in terms}
         regions_by_id = {region.pk: region for region in regions}
-        for place in places:
-            # Cached on the place, so reading place.place_type or place.region costs no query.
-            if place.place_type_id in terms_by_id:
-                place.place_type = terms_by_id[place.place_type_id]
-            if place.region_id in regions_by_id:
-                place.region = regions_by_id[place.region_id]
         through = Place.population_groups.through
         for place_id, term_id in through.objects.filter(place__body=body).values_list(
             "place_id", "taxonomyterm_id"
         ):
             if term_id in terms_by_id:
                 groups_of_place.setdefault(place_id, []).append(terms_by_id[term_id])
-
-        by_external_id: dict[str, Place] = {}
-        by_name_address: dict[tuple[str, str], Place] = {}
-        for place in places:
-            place.body = body  # cached, so audit entries need no query for it
-            if place.external_id:
-                by_external_id.setdefault(place.external_id.strip().casefold(), place)
-            by_name_address.setdefault(_place_key(place.name, place.address), place)
+        existing = _ExistingPlaces(body, terms_by_id, regions_by_id)
 
         regions_by_key: dict[str, list[Region]] = {}
         children: dict[tuple[int | None, str], list[Region]] = {}
@@ -242,8 +278,7 @@ class PlaceImporter(Importer):
                 "groups": _term_lookup([t for t in terms if t.kind == "vulnerable_group"]),
                 "regions_by_key": regions_by_key,
                 "region_children": children,
-                "by_external_id": by_external_id,
-                "by_name_address": by_name_address,
+                "existing": existing,
                 "groups_of_place": groups_of_place,
                 "status": status_lookup,
                 # Which row of this file claimed which place or key, to catch repeated rows.
@@ -459,12 +494,12 @@ class PlaceImporter(Importer):
     ) -> Place | None:
         external_id = cleaned.get("external_id", "")
         if external_id:
-            place = data["by_external_id"].get(external_id.casefold())
+            place = data["existing"].by_external_id(external_id)
             if place is not None:
                 return place
         if not cleaned.get("name"):
             return None
-        place = data["by_name_address"].get(_place_key(cleaned["name"], cleaned.get("address", "")))
+        place = data["existing"].by_name_address(cleaned["name"], cleaned.get("address", ""))
         # A place that already has another identifier is another place with the same name.
         if (
             place is not None
