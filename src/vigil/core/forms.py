@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.models import Role
@@ -163,3 +164,13 @@ class AuditFilterForm(forms.Form):
         choice_field(self, "object_type").choices = everything + [(t, t) for t in object_types]
         choice_field(self, "actor").choices = everything + actors
         self.fields["q"].widget.attrs["type"] = "search"
+
+
+def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form: under its field when the form has that
+    field, at the top otherwise. What the user typed stays in the form."""
+    if hasattr(error, "error_dict"):
+        for field, errors in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, error.messages)

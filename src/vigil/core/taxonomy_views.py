@@ -19,6 +19,7 @@ from rest_framework.exceptions import NotFound
 from vigil.core import permissions, taxonomy
 from vigil.core.access import INTERNAL_ROLES, active_membership, get_visible_or_404
 from vigil.core.api import api_membership
+from vigil.core.forms import apply_service_errors
 from vigil.core.models import Membership, TaxonomyKind, TaxonomyTerm
 
 
@@ -64,8 +65,7 @@ def taxonomy_list(request: HttpRequest) -> HttpResponse:
                     parent=form.cleaned_data["parent"],
                 )
             except ValidationError as exc:
-                for field, errors in exc.error_dict.items():
-                    form.add_error(field if field in form.fields else None, errors)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("The term was added."))
                 return redirect("taxonomy")
@@ -103,8 +103,8 @@ def taxonomy_term_update(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 class TermSerializer(serializers.ModelSerializer):
-    label = serializers.CharField(source="__str__", read_only=True)
-    parent = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    label = serializers.CharField(source="__str__", read_only=True)  # type: ignore[assignment]
+    parent: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
         model = TaxonomyTerm

@@ -91,14 +91,6 @@ def _body_membership_or_404(membership: Membership, membership_id: Any) -> Membe
         raise Http404 from exc
 
 
-def _apply_errors(form: Any, error: ValidationError) -> None:
-    if hasattr(error, "error_dict"):
-        for field, errors in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, error.messages)
-
-
 # ---------- Sign in and out ----------
 
 
@@ -207,7 +199,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         try:
             services.otp_device_confirm(user=user, device=device, token=form.cleaned_data["token"])
         except ValidationError as error:
-            _apply_errors(form, error)
+            forms.apply_service_errors(form, error)
         else:
             otp_login(request, device)
             messages.success(request, _("Two-factor sign-in is on for your account."))
@@ -337,7 +329,7 @@ def user_add(request: HttpRequest) -> HttpResponse:
                 actor=request.user, body=membership.body, **form.cleaned_data
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            forms.apply_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -362,7 +354,7 @@ def user_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
                 actor=request.user, membership=target, role=form.cleaned_data["role"]
             )
         except ValidationError as error:
-            _apply_errors(form, error)
+            forms.apply_service_errors(form, error)
         else:
             messages.success(
                 request,
@@ -572,7 +564,7 @@ def account(request: HttpRequest) -> HttpResponse:
         try:
             services.account_update(user=user, **form.cleaned_data)
         except ValidationError as error:
-            _apply_errors(form, error)
+            forms.apply_service_errors(form, error)
         else:
             messages.success(request, _("Your details are saved."))
             return redirect("account")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -20,6 +19,7 @@ from vigil.core.access import active_membership, get_visible_or_404
 from vigil.core.audit import audit
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
+from vigil.core.forms import apply_service_errors
 from vigil.core.models import Membership
 from vigil.places import permissions, services
 from vigil.places.exports import export_response
@@ -139,14 +139,6 @@ def place_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
     return export_response(queryset, fmt)
 
 
-def _apply_service_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.error_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc)
-
-
 @login_required
 def place_create(request: HttpRequest) -> HttpResponse:
     membership = _membership(request, "create")
@@ -160,7 +152,7 @@ def place_create(request: HttpRequest) -> HttpResponse:
                 population_groups=form.cleaned_data["population_groups"],
             )
         except ValidationError as exc:
-            _apply_service_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("The place was added."))
             return redirect(place)
@@ -184,7 +176,7 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 population_groups=form.cleaned_data["population_groups"],
             )
         except ValidationError as exc:
-            _apply_service_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(request, _("The changes were saved."))
             return redirect(place)
@@ -275,7 +267,7 @@ def place_merge(request: HttpRequest, pk: int) -> HttpResponse:
         try:
             services.place_merge(actor=request.user, membership=membership, keep=place, merge=other)
         except ValidationError as exc:
-            _apply_service_errors(form, exc)
+            apply_service_errors(form, exc)
         else:
             messages.success(
                 request, _("“%(other)s” was merged into this place.") % {"other": other.name}
@@ -388,7 +380,7 @@ def region_list(request: HttpRequest) -> HttpResponse:
                     parent=form.cleaned_data["parent"],
                 )
             except ValidationError as exc:
-                _apply_service_errors(form, exc)
+                apply_service_errors(form, exc)
             else:
                 messages.success(request, _("The region was added."))
                 return redirect("places:regions")
