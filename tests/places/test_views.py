@@ -308,3 +308,9 @@ def test_region_filter_lists_regions_indented_and_keeps_the_choice(body, client)
     assert f'<option value="{child.pk}" selected>\u00a0\u00a0Valley District</option>' in content
     assert "Upland &lt;Region&gt;" in content
     assert 'id="id_region"' in content
+
+
+def test_place_actions_read_as_words_on_the_audit_trail(body, client):
+    place = PlaceFactory(body=body)
+    client.post(reverse("places:delete", args=[place.pk]))
+    assert "moved to the trash" in client.get(reverse("audit")).content.decode()

@@ -16,6 +16,20 @@ from django.db import models
 
 from vigil.core.models import AuditEntry, Body
 
+# Readable names of recorded actions, contributed by each app for the pages that show the trail.
+_ACTION_LABELS: dict[str, Any] = {}
+
+
+def register_action_labels(labels: Mapping[str, Any]) -> None:
+    _ACTION_LABELS.update(labels)
+
+
+def action_label(action: str) -> str:
+    """The words a person reads for a recorded action; "" when no app named it."""
+    label = _ACTION_LABELS.get(action)
+    return str(label) if label is not None else ""
+
+
 _current_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("vigil_ip", default=None)
 
 

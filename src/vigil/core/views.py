@@ -33,30 +33,37 @@ from django_otp import login as otp_login
 
 from vigil.core import forms, permissions, services
 from vigil.core.access import INTERNAL_ROLES, SESSION_BODY_KEY, active_membership
+from vigil.core.audit import action_label, register_action_labels
 from vigil.core.middleware import client_ip
 from vigil.core.models import AuditEntry, Job, Membership, Role
 
 AUDIT_PAGE_SIZE = 50
 
-# Readable names of the actions core writes; other apps' actions show as recorded.
-AUDIT_ACTION_LABELS = {
-    "login": gettext_lazy("Signed in"),
-    "login_failed": gettext_lazy("Failed sign-in"),
-    "logout": gettext_lazy("Signed out"),
-    "password_changed": gettext_lazy("Changed password"),
-    "account_updated": gettext_lazy("Changed account details"),
-    "api_token_created": gettext_lazy("Created an API token"),
-    "api_token_revoked": gettext_lazy("Revoked the API token"),
-    "otp_enabled": gettext_lazy("Turned on two-factor sign-in"),
-    "otp_disabled": gettext_lazy("Turned off two-factor sign-in"),
-    "otp_failed": gettext_lazy("Wrong two-factor code"),
-    "membership_added": gettext_lazy("Added a member"),
-    "membership_role_changed": gettext_lazy("Changed a role"),
-    "membership_deactivated": gettext_lazy("Deactivated a member"),
-    "membership_reactivated": gettext_lazy("Reactivated a member"),
-    "body_settings_changed": gettext_lazy("Changed body settings"),
-    "read": gettext_lazy("Read sensitive information"),
-}
+# Readable names of the actions core writes (each app registers its own).
+register_action_labels(
+    {
+        "login": gettext_lazy("Signed in"),
+        "login_failed": gettext_lazy("Failed sign-in"),
+        "logout": gettext_lazy("Signed out"),
+        "password_changed": gettext_lazy("Changed password"),
+        "account_updated": gettext_lazy("Changed account details"),
+        "api_token_created": gettext_lazy("Created an API token"),
+        "api_token_revoked": gettext_lazy("Revoked the API token"),
+        "otp_enabled": gettext_lazy("Turned on two-factor sign-in"),
+        "otp_disabled": gettext_lazy("Turned off two-factor sign-in"),
+        "otp_failed": gettext_lazy("Wrong two-factor code"),
+        "membership_added": gettext_lazy("Added a member"),
+        "membership_role_changed": gettext_lazy("Changed a role"),
+        "membership_deactivated": gettext_lazy("Deactivated a member"),
+        "membership_reactivated": gettext_lazy("Reactivated a member"),
+        "body_settings_changed": gettext_lazy("Changed body settings"),
+        "read": gettext_lazy("Read sensitive information"),
+        "export": gettext_lazy("Exported a list"),
+        "upload": gettext_lazy("Uploaded a file"),
+        "download": gettext_lazy("Downloaded a file"),
+        "rotate_keys": gettext_lazy("Re-encrypted data with a new key"),
+    }
+)
 
 
 # ---------- Helpers ----------
@@ -443,7 +450,7 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
     )
     form = forms.AuditFilterForm(
         request.GET or None,
-        actions=[(action, AUDIT_ACTION_LABELS.get(action, action)) for action in actions],
+        actions=[(action, action_label(action) or action) for action in actions],
         object_types=object_types,
         actors=[(a, a) for a in actors],
     )
@@ -501,7 +508,7 @@ def audit(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
         entry.change_rows = change_rows(entry.changes)  # type: ignore[attr-defined]
-        entry.action_label = AUDIT_ACTION_LABELS.get(entry.action, "")  # type: ignore[attr-defined]
+        entry.action_label = action_label(entry.action)  # type: ignore[attr-defined]
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -8,7 +8,7 @@ from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.audit import history
+from vigil.core.audit import action_label, history
 from vigil.core.dossier import DossierSection, register_section
 from vigil.core.models import Membership
 from vigil.places import permissions
@@ -75,6 +75,7 @@ def _history(request: HttpRequest, membership: Membership, place: Place) -> dict
     ids = [place.pk, *Place.objects.filter(merged_into=place).values_list("pk", flat=True)]
     entries = list(history("places.place", ids)[:HISTORY_LIMIT])
     for entry in entries:
+        entry.action_label = action_label(entry.action) or entry.action  # type: ignore[attr-defined]
         entry.change_rows = [  # type: ignore[attr-defined]
             (field_label(field), *values)
             for field, values in entry.changes.items()

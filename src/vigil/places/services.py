@@ -12,13 +12,29 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from vigil.core.audit import audit, audit_read, diff, snapshot
+from vigil.core.audit import audit, audit_read, diff, register_action_labels, snapshot
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
 from vigil.places import permissions
 from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
 from vigil.places.queries import normalise_text
+
+register_action_labels(
+    {
+        "create": pgettext_lazy("audit action", "created"),
+        "update": gettext_lazy("changed"),
+        "delete": gettext_lazy("moved to the trash"),
+        "restore": gettext_lazy("restored"),
+        "merge": gettext_lazy("merged another place into this one"),
+        "merged_into": gettext_lazy("was merged into another place"),
+        "import": gettext_lazy("imported"),
+        "attach_document": gettext_lazy("attached a document"),
+        "remove_document": gettext_lazy("removed a document"),
+        "dismiss_duplicate": gettext_lazy("marked a possible duplicate as distinct"),
+    }
+)
 
 # Fields a person edits; the history shows changes to these.
 EDITABLE_FIELDS = [
