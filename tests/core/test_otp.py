@@ -185,3 +185,15 @@ def test_session_without_the_code_cannot_use_the_api(client_for, monitor, device
     assert "Two-factor" in response.json()["detail"]
     client.post(reverse("otp_verify"), {"token": code_for(device), "next": "/"})
     assert client.get("/api/v1/places/").status_code == 200
+
+
+def test_a_person_with_an_app_is_asked_for_the_code_in_every_body(client, monitor, device):
+    """The body does not require two-factor sign-in, but this monitor turned it on."""
+    from tests.factories import PASSWORD
+
+    client.post(reverse("login"), {"username": monitor.username, "password": PASSWORD})
+    response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("otp_verify"))
+    client.post(reverse("otp_verify"), {"token": code_for(device), "next": "/"})
+    assert client.get(reverse("home")).status_code == 200

@@ -23,6 +23,9 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+OTP_ENROLLED_SESSION_KEY = "vigil_otp_enrolled"
+
+
 class ActiveBodyMiddleware:
     """Sets the audit IP, and asks for a one-time code when the active body requires one."""
 
@@ -55,7 +58,9 @@ class ActiveBodyMiddleware:
         exempt = (reverse("otp_verify"), reverse("otp_setup"), reverse("logout"), "/static/")
         if request.path.startswith(exempt):
             return False
-        membership = active_membership(request)
-        if membership is None or not membership.body.require_totp:
+        if user.is_verified():  # type: ignore[union-attr]
             return False
-        return not user.is_verified()  # type: ignore[union-attr]
+        if request.session.get(OTP_ENROLLED_SESSION_KEY):
+            return True
+        membership = active_membership(request)
+        return membership is not None and membership.body.require_totp  # type: ignore[union-attr]

@@ -34,7 +34,7 @@ from django_otp import login as otp_login
 from vigil.core import forms, permissions, services
 from vigil.core.access import INTERNAL_ROLES, SESSION_BODY_KEY, active_membership
 from vigil.core.audit import action_label, register_action_labels
-from vigil.core.middleware import client_ip
+from vigil.core.middleware import OTP_ENROLLED_SESSION_KEY, client_ip
 from vigil.core.models import AuditEntry, Job, Membership, Role
 
 AUDIT_PAGE_SIZE = 50
@@ -121,6 +121,11 @@ def login_view(request: HttpRequest) -> HttpResponse:
         elif form.is_valid():
             user = form.get_user()
             auth_login(request, user)
+            # Someone who set up an app is asked for its code in every body, not only in
+            # bodies that require one (the middleware reads this flag).
+            request.session[OTP_ENROLLED_SESSION_KEY] = (
+                services.confirmed_totp_device(user) is not None
+            )
             services.login_record_success(user=user)
             return redirect(_safe_next(request))
         else:
@@ -196,6 +201,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if action == "remove":
         services.otp_device_remove(user=user)
+        request.session[OTP_ENROLLED_SESSION_KEY] = False
         messages.success(request, _("Two-factor sign-in is off for your account."))
         return redirect("account")
     if confirmed is not None and action != "replace":
@@ -209,6 +215,7 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
             forms.apply_service_errors(form, error)
         else:
             otp_login(request, device)
+            request.session[OTP_ENROLLED_SESSION_KEY] = True
             messages.success(request, _("Two-factor sign-in is on for your account."))
             return redirect(_safe_next(request, "account"))
     return render(
