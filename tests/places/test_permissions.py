@@ -8,7 +8,6 @@ from django.urls import reverse
 
 from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Role
-from vigil.places.models import Place
 
 ALL_ROLES = [choice.value for choice in Role]
 VIEWERS = {r for r in ALL_ROLES if r != Role.AUTHORITY_FOCAL_POINT}

@@ -52,7 +52,8 @@ def _strip_image_metadata(data: bytes, extension: str) -> bytes:
         with Image.open(io.BytesIO(data)) as image:
             image.load()
             clean = Image.new(image.mode, image.size)
-            clean.putdata(list(image.getdata()))
+            # Pixels only: EXIF, GPS and text chunks stay behind.
+            clean.putdata(list(image.get_flattened_data()))
             out = io.BytesIO()
             fmt = "PNG" if extension == ".png" else "JPEG"
             if fmt == "JPEG" and clean.mode not in {"RGB", "L"}:
