@@ -120,6 +120,4 @@ class RegionForm(forms.Form):
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         fields: Any = self.fields
-        fields["parent"].queryset = visible_regions(membership).filter(
-            body_id=membership.body_id
-        )
+        fields["parent"].queryset = visible_regions(membership).filter(body_id=membership.body_id)
