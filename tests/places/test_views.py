@@ -314,3 +314,27 @@ def test_place_actions_read_as_words_on_the_audit_trail(body, client):
     place = PlaceFactory(body=body)
     client.post(reverse("places:delete", args=[place.pk]))
     assert "moved to the trash" in client.get(reverse("audit")).content.decode()
+
+
+def test_history_shows_values_as_people_read_them(body, client):
+    place = PlaceFactory(body=body)
+    client.post(
+        reverse("places:edit", args=[place.pk]),
+        {
+            "name": place.name,
+            "place_type": place.place_type_id,
+            "status": "temporary",
+            "population_groups": [TaxonomyTerm.objects.get(body=body, code="women").pk],
+        },
+    )
+    content = client.get(place.get_absolute_url()).content.decode()
+    assert "<td>Temporary</td>" in content
+    assert "<td>Women</td>" in content
+    assert "['Women']" not in content
+
+
+def test_map_points_carry_type_and_status_for_the_popup(body, client):
+    PlaceFactory(body=body, name="Popup Place", latitude=11, longitude=21)
+    content = client.get(reverse("places:map")).content.decode()
+    assert '"type": "Prison"' in content
+    assert '"status_label": "Open"' in content

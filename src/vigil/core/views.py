@@ -282,6 +282,8 @@ def home(request: HttpRequest) -> HttpResponse:
     recent_audit: list[AuditEntry] = []
     if permissions.can(membership, "view_audit"):
         recent_audit = list(AuditEntry.objects.filter(body_id=membership.body_id)[:8])
+        for entry in recent_audit:
+            entry.action_label = action_label(entry.action) or entry.action  # type: ignore[attr-defined]
     return render(
         request,
         "core/home.html",

@@ -12,7 +12,7 @@ from vigil.core.audit import action_label, history
 from vigil.core.dossier import DossierSection, register_section
 from vigil.core.models import Membership
 from vigil.places import permissions
-from vigil.places.models import Place, PlaceDocument, PossibleDuplicate
+from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate
 
 HISTORY_LIMIT = 50
 
@@ -70,6 +70,17 @@ def field_label(name: str) -> str:
         return name
 
 
+def field_value(name: str, value: Any) -> Any:
+    """A recorded value as a person reads it: labels for statuses, lists joined, yes/no."""
+    if isinstance(value, list):
+        return "; ".join(str(item) for item in value) or None
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    if name == "status" and value in PlaceStatus.values:
+        return PlaceStatus(value).label
+    return value
+
+
 def _history(request: HttpRequest, membership: Membership, place: Place) -> dict[str, Any]:
     # A merged place's past stays visible on the place it was merged into.
     ids = [place.pk, *Place.objects.filter(merged_into=place).values_list("pk", flat=True)]
@@ -77,7 +88,7 @@ def _history(request: HttpRequest, membership: Membership, place: Place) -> dict
     for entry in entries:
         entry.action_label = action_label(entry.action) or entry.action  # type: ignore[attr-defined]
         entry.change_rows = [  # type: ignore[attr-defined]
-            (field_label(field), *values)
+            (field_label(field), field_value(field, values[0]), field_value(field, values[1]))
             for field, values in entry.changes.items()
             if isinstance(values, list) and len(values) == 2
         ]

@@ -56,8 +56,9 @@ class RegionSelect(forms.Select):
             for pk, label, level in self.regions.order_by("path").values_list("pk", "name", "level")
         ]
         return format_html(
-            '<select{}><option value="">---------</option>{}</select>',
+            '<select{}><option value="">{}</option>{}</select>',
             flatatt(final_attrs),
+            _("Any"),
             SafeString("".join(options)),
         )
 
@@ -65,14 +66,16 @@ class RegionSelect(forms.Select):
 class PlaceFilter(django_filters.FilterSet):
     q = django_filters.CharFilter(label=_("Search"), method="filter_search")
     place_type = django_filters.ModelChoiceFilter(
-        label=_("Type"), queryset=TaxonomyTerm.objects.none()
+        label=_("Type"), queryset=TaxonomyTerm.objects.none(), empty_label=_("Any")
     )
     region = django_filters.ModelChoiceFilter(
         label=_("Region (and its sub-regions)"),
         queryset=Region.objects.none(),
         method="filter_region",
     )
-    status = django_filters.ChoiceFilter(label=_("Status"), choices=PlaceStatus.choices)
+    status = django_filters.ChoiceFilter(
+        label=_("Status"), choices=PlaceStatus.choices, empty_label=_("Any")
+    )
     authority = django_filters.CharFilter(
         label=_("Authority"), field_name="authority_name", lookup_expr="icontains"
     )
@@ -80,6 +83,7 @@ class PlaceFilter(django_filters.FilterSet):
         label=_("Population group held"),
         queryset=TaxonomyTerm.objects.none(),
         field_name="population_groups",
+        empty_label=_("Any"),
     )
     sort = django_filters.ChoiceFilter(
         label=_("Sort by"),

@@ -20,12 +20,12 @@ from vigil.core.audit import audit
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
-from vigil.core.models import Membership
+from vigil.core.models import Membership, TaxonomyTerm
 from vigil.places import permissions, services
 from vigil.places.exports import export_response
 from vigil.places.filters import PlaceFilter
 from vigil.places.forms import DocumentForm, MergeForm, PlaceForm, RegionForm
-from vigil.places.models import Place, PlaceDocument, PossibleDuplicate
+from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate
 from vigil.places.queries import trashed_places, visible_places, visible_regions
 
 PAGE_SIZE = 50
@@ -96,6 +96,11 @@ def place_list(request: HttpRequest) -> HttpResponse:
 def place_map(request: HttpRequest) -> HttpResponse:
     membership = _membership(request)
     place_filter, queryset = _filtered(request, membership)
+    statuses = {value: str(label) for value, label in PlaceStatus.choices}
+    type_labels = {
+        term.label: str(term)
+        for term in TaxonomyTerm.objects.filter(body_id=membership.body_id, kind="place_type")
+    }
     points = [
         {
             "id": pk,
@@ -104,10 +109,12 @@ def place_map(request: HttpRequest) -> HttpResponse:
             "lng": float(lng or 0),
             "url": f"/places/{pk}/",
             "status": status,
+            "status_label": statuses.get(status, status),
+            "type": type_labels.get(type_label, type_label),
         }
-        for pk, name, lat, lng, status in queryset.filter(latitude__isnull=False).values_list(
-            "pk", "name", "latitude", "longitude", "status"
-        )
+        for pk, name, lat, lng, status, type_label in queryset.filter(
+            latitude__isnull=False
+        ).values_list("pk", "name", "latitude", "longitude", "status", "place_type__label")
     ]
     total = queryset.count()
     return render(
@@ -384,7 +391,7 @@ def region_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("The region was added."))
                 return redirect("places:regions")
-    regions = visible_regions(membership).select_related("parent")
+    regions = visible_regions(membership).select_related("parent", "body")
     page = Paginator(regions, 100).get_page(request.GET.get("page"))
     return render(
         request, "places/regions.html", {"page": page, "form": form, "can_edit": can_edit}
