@@ -455,8 +455,17 @@ def stream_csv(
     writer.writerow([neutralise_cell(header) for header in headers])
     # The header goes out on its own so the download starts before the first slow row.
     yield _drain(buffer)
+    prefixes = FORMULA_PREFIXES
     for row in rows:
-        writer.writerow([neutralise_cell(value) for value in row])
+        # Text is most cells: handled inline, the rest through neutralise_cell.
+        writer.writerow(
+            [
+                ("'" + value if value.startswith(prefixes) else value)
+                if type(value) is str
+                else neutralise_cell(value)
+                for value in row
+            ]
+        )
         if buffer.tell() >= CSV_CHUNK_SIZE:
             yield _drain(buffer)
     if buffer.tell():

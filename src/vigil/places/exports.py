@@ -88,13 +88,16 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
             groups[place_id].append(label(group_label))
         for row in chunk:
             values = list(row)
-            values[3] = label(values[3]) if values[3] else ""
+            kind = values[3]
+            values[3] = (translated.get(kind) or label(kind)) if kind else ""
             values[13] = statuses.get(values[13], values[13])
             for index in (16, 17):
-                values[index] = "; ".join(
-                    line.strip() for line in (values[index] or "").splitlines() if line.strip()
-                )
-            values.append("; ".join(sorted(groups.get(row[0], []))))
+                if values[index]:  # most places have no other or former names
+                    values[index] = "; ".join(
+                        line.strip() for line in values[index].splitlines() if line.strip()
+                    )
+            found = groups.get(row[0])
+            values.append("; ".join(sorted(found)) if found else "")
             yield values
 
 
