@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -61,7 +62,7 @@ class ImportContext:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-class Importer:
+class Importer(ABC):
     """One kind of import (places, authorities...). Subclass and `register_importer()` it."""
 
     kind: str = ""
@@ -72,19 +73,21 @@ class Importer:
         """Whether the records this imports exist for the member at all (else 404)."""
         return self.can_import(membership)
 
+    @abstractmethod
     def can_import(self, membership: Membership | None) -> bool:
-        raise NotImplementedError
+        """Whether the member may import this kind of record."""
 
     def prepare(self, body: Any) -> ImportContext:
         """Load every lookup the rows need (terms, regions, existing records) in a few queries."""
         return ImportContext(body=body)
 
+    @abstractmethod
     def validate_row(
         self, context: ImportContext, values: dict[str, str]
     ) -> tuple[dict[str, Any] | None, list[tuple[str, str]]]:
         """Check one row: (cleaned values or None, [(field, message), ...])."""
-        raise NotImplementedError
 
+    @abstractmethod
     def commit(
         self,
         *,
@@ -94,7 +97,6 @@ class Importer:
         actor: Any,
     ) -> dict[str, Any]:
         """Write the valid rows in bulk, inside the caller's transaction; return counts."""
-        raise NotImplementedError
 
     def state_token(self, body: Any) -> Any:
         """Something that changes whenever records the rows are matched against change, so the
