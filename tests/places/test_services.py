@@ -72,6 +72,8 @@ def test_update_with_no_change_writes_no_entry(body, head, head_membership):
     ("data", "field"),
     [
         ({"latitude": 12.5}, "longitude"),
+        ({"latitude": 123, "longitude": 20}, "latitude"),
+        ({"latitude": 12, "longitude": -200}, "longitude"),
         (
             {"opened_on": datetime.date(2020, 1, 1), "closed_on": datetime.date(2019, 1, 1)},
             "closed_on",

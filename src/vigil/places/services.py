@@ -80,6 +80,10 @@ def validate_place(place: Place) -> None:
         errors["place_type"].append(_("Choose a type of place of this body."))
     if place.region is not None and place.region.body_id != place.body_id:
         errors["region"].append(_("Choose a region of this body."))
+    if place.latitude is not None and not -90 <= place.latitude <= 90:
+        errors["latitude"].append(_("Latitude is between -90 and 90."))
+    if place.longitude is not None and not -180 <= place.longitude <= 180:
+        errors["longitude"].append(_("Longitude is between -180 and 180."))
     if (place.latitude is None) != (place.longitude is None):
         field = "longitude" if place.longitude is None else "latitude"
         errors[field].append(_("Give both latitude and longitude, or neither."))
