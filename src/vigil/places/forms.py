@@ -16,29 +16,9 @@ from vigil.places.services import EDITABLE_FIELDS
 class PlaceForm(forms.ModelForm):
     class Meta:
         model = Place
-        fields = [
-            "name",
-            "place_type",
-            "subtype",
-            "authority_name",
-            "region",
-            "address",
-            "latitude",
-            "longitude",
-            "official_capacity",
-            "population",
-            "population_date",
-            "population_groups",
-            "status",
-            "opened_on",
-            "closed_on",
-            "aliases",
-            "former_names",
-            "external_id",
-            "notes",
-            "confidential_notes",
-            "is_confidential",
-        ]
+        # The service's editable fields, plus the two it takes separately; the template lays
+        # them out in its own order.
+        fields = [*EDITABLE_FIELDS, "population_groups", "confidential_notes"]
         widgets = {
             "address": forms.Textarea(attrs={"rows": 3}),
             "aliases": forms.Textarea(attrs={"rows": 3}),
