@@ -1,11 +1,14 @@
-"""Vigil's URLs: one include per domain app, the API under /api/v1/, its schema and docs."""
+"""Vigil's URLs: core's pages, each app's pages and API routes as the apps registered them
+(core.registry), the API under /api/v1/, its schema and docs."""
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from vigil.core.registry import page_url_includes
+
 urlpatterns = [
     path("", include("vigil.core.urls")),
-    path("places/", include("vigil.places.urls")),
+    *(path(entry.prefix, include(entry.module)) for entry in page_url_includes()),
     path("imports/", include("vigil.core.import_urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("vigil.core.api_urls")),

@@ -1,14 +1,17 @@
-"""The REST API's routes: each app contributes its own router entries."""
+"""The REST API's routes: core's own, then each app's as it registered them (core.registry)."""
 
 from django.urls import include, path
 from rest_framework.routers import DefaultRouter
 
+from vigil.core.grant_views import AccessGrantViewSet
+from vigil.core.registry import api_url_includes
 from vigil.core.taxonomy_views import TaxonomyTermViewSet
 
 router = DefaultRouter()
 router.register("taxonomy", TaxonomyTermViewSet, basename="taxonomy-term")
+router.register("grants", AccessGrantViewSet, basename="access-grant")
 
 urlpatterns = [
-    path("", include("vigil.places.api_urls")),
+    *(path(entry.prefix, include(entry.module)) for entry in api_url_includes()),
     *router.urls,
 ]

@@ -13,6 +13,107 @@ class CoreConfig(AppConfig):
         from vigil.core import checks  # noqa: F401  (registers system checks)
 
         post_migrate.connect(ensure_key_check, sender=self)
+        register_core()
+
+
+def register_core() -> None:
+    """Core's own entries in the registries every app fills (labels, rules, navigation)."""
+    from django.contrib.auth import get_user_model
+
+    from vigil.core import home
+    from vigil.core.access import INTERNAL_ROLES, own_body, register_visibility
+    from vigil.core.audit import register_action_labels
+    from vigil.core.models import (
+        AccessGrant,
+        Job,
+        Membership,
+        StoredFile,
+        TabularImport,
+        TaxonomyTerm,
+    )
+    from vigil.core.permissions import CORE
+    from vigil.core.registry import HomeCard, NavEntry, register_home_card, register_nav
+
+    def own_jobs(membership, queryset):  # type: ignore[no-untyped-def]
+        # A job (its title names a file) is seen by the person who started it.
+        return queryset.filter(body_id=membership.body_id, created_by_id=membership.user_id)
+
+    register_visibility(Membership, own_body)
+    register_visibility(TabularImport, own_body)
+    register_visibility(Job, own_jobs)
+    register_visibility(StoredFile, own_body)
+    register_visibility(TaxonomyTerm, own_body)
+    register_visibility(
+        AccessGrant,
+        lambda membership, queryset: (
+            own_body(membership, queryset)
+            if CORE.can(membership, "manage_grants")
+            else queryset.filter(grantee=membership)
+        ),
+    )
+    register_visibility(
+        get_user_model(),
+        lambda membership, queryset: queryset.filter(
+            memberships__body_id=membership.body_id
+        ).distinct(),
+        roles=INTERNAL_ROLES,
+    )
+
+    register_action_labels(
+        {
+            "core.user.login": _("Signed in"),
+            "core.user.login_failed": _("Failed sign-in"),
+            "core.user.logout": _("Signed out"),
+            "core.user.change_password": _("Changed password"),
+            "core.user.update": _("Changed account details"),
+            "core.token.create": _("Created an API token"),
+            "core.token.revoke": _("Revoked the API token"),
+            "core.otp.enable": _("Turned on two-factor sign-in"),
+            "core.otp.disable": _("Turned off two-factor sign-in"),
+            "core.otp.fail": _("Wrong two-factor code"),
+            "core.membership.add": _("Added a member"),
+            "core.membership.change_role": _("Changed a role"),
+            "core.membership.deactivate": _("Deactivated a member"),
+            "core.membership.reactivate": _("Reactivated a member"),
+            "core.body.update_settings": _("Changed body settings"),
+            "core.file.upload": _("Uploaded a file"),
+            "core.file.download": _("Downloaded a file"),
+            "core.keys.rotate": _("Re-encrypted data with a new key"),
+            "core.import.upload": _("Uploaded a file to import"),
+            "core.import.map": _("Chose the columns of an import"),
+            "core.import.start": _("Started an import"),
+            "core.import.finish": _("Finished an import"),
+            "core.term.create": _("Added a term"),
+            "core.term.update": _("Changed a term"),
+            "core.grant.create": _("Gave need-to-know access"),
+            "core.grant.revoke": _("Revoked need-to-know access"),
+            "core.audit.export": _("Downloaded the audit trail"),
+        }
+    )
+
+    def internal(membership):  # type: ignore[no-untyped-def]
+        return membership.role in INTERNAL_ROLES
+
+    register_nav(
+        NavEntry("users", _("Users"), "users", 80, lambda m: CORE.can(m, "manage_users"), "users")
+    )
+    register_nav(NavEntry("taxonomy", _("Themes and lists"), "taxonomy", 85, internal, "taxonomy"))
+    register_nav(
+        NavEntry(
+            "grants",
+            _("Access grants"),
+            "grants",
+            88,
+            lambda m: CORE.can(m, "manage_grants"),
+            "grants",
+        )
+    )
+    register_nav(
+        NavEntry(
+            "audit", _("Audit trail"), "audit", 90, lambda m: CORE.can(m, "view_audit"), "audit"
+        )
+    )
+    register_home_card(HomeCard("users", 80, "core/_home_users.html", home.users_card))
 
 
 def ensure_key_check(**kwargs: object) -> None:

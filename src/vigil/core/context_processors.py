@@ -6,8 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from vigil.core.access import INTERNAL_ROLES, active_membership, request_memberships
-from vigil.core.models import Role
+from vigil.core.access import active_membership, request_memberships
+from vigil.core.registry import nav_entries
 
 
 def vigil(request: HttpRequest) -> dict[str, Any]:
@@ -15,14 +15,9 @@ def vigil(request: HttpRequest) -> dict[str, Any]:
     if user is None or not user.is_authenticated:
         return {}
     membership = active_membership(request)
-    role = membership.role if membership else None
     return {
         "membership": membership,
         "active_body": membership.body if membership else None,
         "all_memberships": request_memberships(request),
-        "nav": {
-            "places": role in INTERNAL_ROLES,
-            "users": role in {Role.ADMIN, Role.HEAD},
-            "audit": role in {Role.AUDITOR, Role.HEAD},
-        },
+        "nav_entries": nav_entries(membership),
     }

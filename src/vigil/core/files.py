@@ -114,7 +114,7 @@ def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
         storage_name=storage_name,
         uploaded_by=actor,
     )
-    audit(actor=actor, action="upload", obj=stored, changes={"size": len(data)})
+    audit(actor=actor, action="core.file.upload", obj=stored, changes={"size": len(data)})
     return stored
 
 
@@ -125,7 +125,7 @@ def read_file(stored: StoredFile) -> bytes:
 
 def download_response(stored: StoredFile, *, actor: Any) -> HttpResponse:
     """The decrypted file as an attachment; callers check permission on the owning record first."""
-    audit(actor=actor, action="download", obj=stored)
+    audit(actor=actor, action="core.file.download", obj=stored)
     response = HttpResponse(read_file(stored), content_type=stored.content_type)
     response["Content-Disposition"] = _content_disposition(stored.original_name)
     response["X-Content-Type-Options"] = "nosniff"

@@ -154,14 +154,14 @@ class AuditFilterForm(forms.Form):
         self,
         *args: Any,
         actions: list[tuple[str, Any]],
-        object_types: list[str],
+        object_types: list[tuple[str, str]],
         actors: list[tuple[str, str]],
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         everything: list[tuple[str, Any]] = [("", _("All"))]
         choice_field(self, "action").choices = everything + actions
-        choice_field(self, "object_type").choices = everything + [(t, t) for t in object_types]
+        choice_field(self, "object_type").choices = everything + list(object_types)
         choice_field(self, "actor").choices = everything + actors
         self.fields["q"].widget.attrs["type"] = "search"
 

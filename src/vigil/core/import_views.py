@@ -82,7 +82,6 @@ def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             imp = imports.import_upload(
-                actor=request.user,
                 membership=membership,
                 kind=kind,
                 upload=form.cleaned_data["file"],
@@ -141,13 +140,11 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             column: request.POST.get(f"column_{column}", "") for column in range(len(imp.headers))
         }
         try:
-            imp = imports.import_set_mapping(
-                actor=request.user, membership=membership, imp=imp, mapping=mapping
-            )
+            imp = imports.import_set_mapping(membership=membership, imp=imp, mapping=mapping)
         except ValidationError as exc:
             errors = exc.messages
         else:
-            imports.import_check(actor=request.user, membership=membership, imp=imp)
+            imports.import_check(membership=membership, imp=imp)
             return redirect("import_preview", imp.pk)
     samples = (imp.summary or {}).get("samples") or [[] for _header in imp.headers]
     columns = [
@@ -183,12 +180,10 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
         imp.status == TabularImport.Status.UPLOADED or "counts" not in (imp.summary or {})
     ):
         try:
-            imports.import_set_mapping(
-                actor=request.user, membership=membership, imp=imp, mapping=imp.mapping
-            )
+            imports.import_set_mapping(membership=membership, imp=imp, mapping=imp.mapping)
         except ValidationError:
             return redirect("import_mapping", imp.pk)
-        imp = imports.import_check(actor=request.user, membership=membership, imp=imp)
+        imp = imports.import_check(membership=membership, imp=imp)
     if imports.is_checking(imp):
         # A large file: its rows are checked in the background, and this page shows progress.
         return render(
@@ -201,7 +196,6 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             imp = imports.import_start(
-                actor=request.user,
                 membership=membership,
                 imp=imp,
                 mode=form.cleaned_data["mode"],

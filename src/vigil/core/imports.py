@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from vigil.core import tabular
+from vigil.core.access import visible
 from vigil.core.audit import audit
 from vigil.core.models import Body, Job, Membership, TabularImport
 from vigil.core.tasks import job_runner, report_progress, start_job
@@ -252,9 +253,7 @@ def _size_text(size: int) -> str:
 
 
 @transaction.atomic
-def import_upload(
-    *, actor: Any, membership: Membership, kind: str, upload: UploadedFile
-) -> TabularImport:
+def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) -> TabularImport:
     """Check an uploaded file and keep it with its headers and a guessed column mapping."""
     try:
         importer = get_importer(kind)
@@ -284,7 +283,7 @@ def import_upload(
     imp = TabularImport.objects.create(
         body=membership.body,
         kind=kind,
-        created_by=actor if getattr(actor, "is_authenticated", False) else None,
+        created_by=membership.user,
         file_name=name[:255],
         data=data,
         headers=table.headers,
@@ -301,8 +300,8 @@ def import_upload(
         },
     )
     audit(
-        actor=actor,
-        action="upload",
+        actor=membership.user,
+        action="core.import.upload",
         obj=imp,
         changes={"file": [None, imp.file_name], "rows": [None, imp.row_count]},
     )
@@ -311,7 +310,7 @@ def import_upload(
 
 @transaction.atomic
 def import_set_mapping(
-    *, actor: Any, membership: Membership, imp: TabularImport, mapping: Mapping[Any, str | None]
+    *, membership: Membership, imp: TabularImport, mapping: Mapping[Any, str | None]
 ) -> TabularImport:
     """Choose which column feeds which field: each field at most once, every required one."""
     importer = get_importer(imp.kind)
@@ -363,7 +362,12 @@ def import_set_mapping(
     imp.status = TabularImport.Status.UPLOADED
     imp.save(update_fields=["mapping", "status"])
     if before != cleaned:
-        audit(actor=actor, action="update", obj=imp, changes={"mapping": [before, cleaned]})
+        audit(
+            actor=membership.user,
+            action="core.import.map",
+            obj=imp,
+            changes={"mapping": [before, cleaned]},
+        )
     return imp
 
 
@@ -402,7 +406,7 @@ def is_checking(imp: TabularImport) -> bool:
 
 
 @transaction.atomic
-def import_check(*, actor: Any, membership: Membership, imp: TabularImport) -> TabularImport:
+def import_check(*, membership: Membership, imp: TabularImport) -> TabularImport:
     """Check the rows for the preview: at once for a small file, in the background for a
     large one (the page then shows progress instead of timing out)."""
     importer = get_importer(imp.kind)
@@ -417,7 +421,7 @@ def import_check(*, actor: Any, membership: Membership, imp: TabularImport) -> T
     if is_checking(imp):
         return imp
     imp.job = start_job(
-        actor=actor,
+        actor=membership.user,
         body=imp.body,
         kind=CHECK_JOB_KIND,
         title=(_("Check of %(file)s") % {"file": imp.file_name})[:200],
@@ -433,9 +437,7 @@ def _file_facts(summary: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 @transaction.atomic
-def import_start(
-    *, actor: Any, membership: Membership, imp: TabularImport, mode: str
-) -> TabularImport:
+def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> TabularImport:
     """Queue the import; the job re-reads and re-validates the file, then commits it."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
@@ -448,7 +450,7 @@ def import_start(
     if is_checking(imp):
         raise ValidationError(_("The rows are still being checked; wait for the result."))
     job = start_job(
-        actor=actor,
+        actor=membership.user,
         body=imp.body,
         kind=JOB_KIND,
         title=(_("Import of %(file)s") % {"file": imp.file_name})[:200],
@@ -457,7 +459,9 @@ def import_start(
     imp.job = job
     imp.status = TabularImport.Status.QUEUED
     imp.save(update_fields=["mode", "job", "status"])
-    audit(actor=actor, action="start_import", obj=imp, changes={"mode": [None, mode]})
+    audit(
+        actor=membership.user, action="core.import.start", obj=imp, changes={"mode": [None, mode]}
+    )
     return imp
 
 
@@ -507,7 +511,7 @@ def _finish(
     _set_status(imp, status, errors=validation.errors, summary={**summary, "result": result})
     audit(
         actor=actor,
-        action="import",
+        action="core.import.finish",
         obj=imp,
         changes={
             "status": [None, status],
@@ -579,6 +583,4 @@ def run_tabular_check(job: Job) -> dict[str, Any]:
 
 def visible_imports(membership: Membership | None) -> models.QuerySet[TabularImport]:
     """Imports of the member's own body (a coordinating body does not see its members')."""
-    if membership is None:
-        return TabularImport.objects.none()
-    return TabularImport.objects.filter(body_id=membership.body_id)
+    return visible(membership, TabularImport)

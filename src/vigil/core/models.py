@@ -83,7 +83,7 @@ class AuditEntry(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     actor_label = models.CharField(_("who"), max_length=150, blank=True)
-    action = models.CharField(_("action"), max_length=40, db_index=True)
+    action = models.CharField(_("action"), max_length=100, db_index=True)
     object_type = models.CharField(_("record type"), max_length=80, blank=True)
     object_id = models.CharField(_("record id"), max_length=64, blank=True)
     object_repr = models.CharField(_("record"), max_length=255, blank=True)
@@ -167,12 +167,15 @@ class Job(models.Model):
     message = models.CharField(_("message"), max_length=500, blank=True)
     result = models.JSONField(default=dict, blank=True)
     task_result_id = models.CharField(max_length=64, blank=True)
+    # The address of the request that started the job: the worker's audit entries carry it.
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("background job")
 
     def __str__(self) -> str:
         return self.title
@@ -246,6 +249,7 @@ class TabularImport(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = _("import")
 
     def __str__(self) -> str:
         return self.file_name
@@ -270,3 +274,49 @@ class KeyCheck(models.Model):
 
     def __str__(self) -> str:
         return f"key check {self.pk}"
+
+
+class AccessGrant(models.Model):
+    """Need-to-know access to one restricted object, given by a head to a member, with a reason
+    and an end date. It expires by itself and can be revoked; both acts are audited."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="access_grants")
+    grantee = models.ForeignKey(
+        Membership,
+        verbose_name=_("member"),
+        on_delete=models.CASCADE,
+        related_name="access_grants",
+    )
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType", verbose_name=_("record type"), on_delete=models.CASCADE
+    )
+    object_id = models.PositiveBigIntegerField(_("record id"))
+    object_repr = models.CharField(_("record"), max_length=255, blank=True)
+    reason = models.TextField(_("reason"))
+    expires_at = models.DateTimeField(_("ends"))
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("given by"),
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("given"), default=timezone.now)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+    revoked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["grantee", "content_type", "object_id"]),
+        ]
+        verbose_name = _("access grant")
+
+    def __str__(self) -> str:
+        return f"{self.grantee} → {self.object_repr or self.object_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

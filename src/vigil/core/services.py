@@ -114,7 +114,10 @@ def login_record_failure(*, username: str, ip_address: str | None) -> None:
     LoginFailure.objects.create(username=name, ip_address=ip_address)
     user = User.objects.filter(username__iexact=name).first()
     _audit_person_event(
-        actor=name or "anonymous", action="login_failed", user=user, changes={"username": name}
+        actor=name or "anonymous",
+        action="core.user.login_failed",
+        user=user,
+        changes={"username": name},
     )
 
 
@@ -122,12 +125,12 @@ def login_record_failure(*, username: str, ip_address: str | None) -> None:
 def login_record_success(*, user: Any) -> None:
     """A successful sign-in clears that username's failures and is noted in the audit trail."""
     LoginFailure.objects.filter(username=normalise_username(user.get_username())).delete()
-    _audit_person_event(actor=user, action="login", user=user, changes={})
+    _audit_person_event(actor=user, action="core.user.login", user=user, changes={})
 
 
 @transaction.atomic
 def logout_record(*, user: Any) -> None:
-    _audit_person_event(actor=user, action="logout", user=user, changes={})
+    _audit_person_event(actor=user, action="core.user.logout", user=user, changes={})
 
 
 # ---------- The person's own account ----------
@@ -143,7 +146,7 @@ def account_update(*, user: Any, first_name: str, last_name: str, email: str) ->
     changes = diff(before, snapshot(user, PROFILE_FIELDS))
     if changes:
         user.save(update_fields=PROFILE_FIELDS)
-        _audit_person_event(actor=user, action="account_updated", user=user, changes=changes)
+        _audit_person_event(actor=user, action="core.user.update", user=user, changes=changes)
     return user
 
 
@@ -154,7 +157,7 @@ def password_change(*, user: Any, new_password: str) -> None:
     user.set_password(new_password)
     user.save(update_fields=["password"])
     # The password itself never goes into the trail, not even hashed.
-    _audit_person_event(actor=user, action="password_changed", user=user, changes={})
+    _audit_person_event(actor=user, action="core.user.change_password", user=user, changes={})
 
 
 @transaction.atomic
@@ -164,7 +167,7 @@ def api_token_create(*, user: Any) -> Token:
     token = Token.objects.create(user=user)
     # The key is shown once to its owner and never written anywhere else.
     _audit_person_event(
-        actor=user, action="api_token_created", user=user, changes={"replaced": replaced}
+        actor=user, action="core.token.create", user=user, changes={"replaced": replaced}
     )
     return token
 
@@ -173,7 +176,7 @@ def api_token_create(*, user: Any) -> Token:
 def api_token_revoke(*, user: Any) -> bool:
     revoked = Token.objects.filter(user=user).delete()[0] > 0
     if revoked:
-        _audit_person_event(actor=user, action="api_token_revoked", user=user, changes={})
+        _audit_person_event(actor=user, action="core.token.revoke", user=user, changes={})
     return revoked
 
 
@@ -207,7 +210,7 @@ def otp_device_confirm(*, user: Any, device: TOTPDevice, token: str) -> TOTPDevi
     device.save(update_fields=["confirmed"])
     # One app per person: an older device stops working when a new one is confirmed.
     TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
-    _audit_person_event(actor=user, action="otp_enabled", user=user, changes={})
+    _audit_person_event(actor=user, action="core.otp.enable", user=user, changes={})
     return device
 
 
@@ -215,12 +218,12 @@ def otp_device_confirm(*, user: Any, device: TOTPDevice, token: str) -> TOTPDevi
 def otp_device_remove(*, user: Any) -> None:
     removed = TOTPDevice.objects.filter(user=user).delete()[0]
     if removed:
-        _audit_person_event(actor=user, action="otp_disabled", user=user, changes={})
+        _audit_person_event(actor=user, action="core.otp.disable", user=user, changes={})
 
 
 @transaction.atomic
 def otp_record_failure(*, user: Any) -> None:
-    _audit_person_event(actor=user, action="otp_failed", user=user, changes={})
+    _audit_person_event(actor=user, action="core.otp.fail", user=user, changes={})
 
 
 # ---------- Members and roles of a body ----------
@@ -231,15 +234,9 @@ def _require(membership: Membership, action: str) -> None:
         raise PermissionDenied(_("Your role does not allow this."))
 
 
-def _actor_membership(actor: Any, body: Body) -> Membership:
-    membership = (
-        Membership.objects.filter(user=actor, body=body, is_active=True)
-        .select_related("body")
-        .first()
-    )
-    if membership is None:
+def _same_body(membership: Membership, target: Membership) -> None:
+    if target.body_id != membership.body_id:
         raise PermissionDenied(_("You are not a member of this body."))
-    return membership
 
 
 def _check_head_rule(actor_membership: Membership, *roles: str) -> None:
@@ -260,8 +257,7 @@ def _other_managers_exist(membership: Membership) -> bool:
 @transaction.atomic
 def membership_add(
     *,
-    actor: Any,
-    body: Body,
+    membership: Membership,
     username: str,
     role: str,
     first_name: str = "",
@@ -271,11 +267,11 @@ def membership_add(
 ) -> Membership:
     """Give a person a role in the body: a new account (with an initial password), or an
     existing account, who may already belong to another body with another role."""
-    actor_membership = _actor_membership(actor, body)
-    _require(actor_membership, "manage_users")
+    _require(membership, "manage_users")
+    body = membership.body
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a role.")})
-    _check_head_rule(actor_membership, role)
+    _check_head_rule(membership, role)
     username = (username or "").strip()
     if not username:
         raise ValidationError({"username": _("Enter a username.")})
@@ -323,11 +319,11 @@ def membership_add(
                     )
                 }
             )
-    membership = Membership.objects.create(user=user, body=body, role=role)
+    added = Membership.objects.create(user=user, body=body, role=role)
     audit(
-        actor=actor,
-        action="membership_added",
-        obj=membership,
+        actor=membership.user,
+        action="core.membership.add",
+        obj=added,
         changes={
             "user": [None, user.get_username()],
             "role": [None, role],
@@ -335,82 +331,83 @@ def membership_add(
             "new_account": [None, created_user],
         },
     )
-    return membership
+    return added
 
 
 @transaction.atomic
-def membership_set_role(*, actor: Any, membership: Membership, role: str) -> Membership:
-    actor_membership = _actor_membership(actor, membership.body)
-    _require(actor_membership, "manage_users")
+def membership_set_role(*, membership: Membership, target: Membership, role: str) -> Membership:
+    """Change the role of `target` (a membership of the acting member's body)."""
+    _require(membership, "manage_users")
+    _same_body(membership, target)
     if role not in Role.values:
         raise ValidationError({"role": _("Choose a role.")})
-    if role == membership.role:
-        return membership
-    if membership.user_id == actor.pk:
+    if role == target.role:
+        return target
+    if target.user_id == membership.user_id:
         raise ValidationError(_("You cannot change your own role; ask another head."))
-    _check_head_rule(actor_membership, role, membership.role)
+    _check_head_rule(membership, role, target.role)
     if (
-        membership.is_active
-        and membership.role in permissions.MANAGER_ROLES
+        target.is_active
+        and target.role in permissions.MANAGER_ROLES
         and role not in permissions.MANAGER_ROLES
-        and not _other_managers_exist(membership)
+        and not _other_managers_exist(target)
     ):
         raise ValidationError(
             _("This is the body's last head or administrator: give someone else that role first.")
         )
-    before = snapshot(membership, ["role"])
-    membership.role = role
-    membership.save(update_fields=["role"])
+    before = snapshot(target, ["role"])
+    target.role = role
+    target.save(update_fields=["role"])
     audit(
-        actor=actor,
-        action="membership_role_changed",
-        obj=membership,
-        changes=diff(before, snapshot(membership, ["role"])),
+        actor=membership.user,
+        action="core.membership.change_role",
+        obj=target,
+        changes=diff(before, snapshot(target, ["role"])),
     )
-    return membership
+    return target
 
 
 @transaction.atomic
-def membership_deactivate(*, actor: Any, membership: Membership) -> Membership:
+def membership_deactivate(*, membership: Membership, target: Membership) -> Membership:
     """End a person's access to the body; their account and their other bodies stay."""
-    actor_membership = _actor_membership(actor, membership.body)
-    _require(actor_membership, "manage_users")
-    if not membership.is_active:
-        return membership
-    if membership.user_id == actor.pk:
+    _require(membership, "manage_users")
+    _same_body(membership, target)
+    if not target.is_active:
+        return target
+    if target.user_id == membership.user_id:
         raise ValidationError(_("You cannot deactivate your own membership."))
-    _check_head_rule(actor_membership, membership.role)
-    if membership.role in permissions.MANAGER_ROLES and not _other_managers_exist(membership):
+    _check_head_rule(membership, target.role)
+    if target.role in permissions.MANAGER_ROLES and not _other_managers_exist(target):
         raise ValidationError(
             _("This is the body's last head or administrator: it cannot be deactivated.")
         )
-    membership.is_active = False
-    membership.save(update_fields=["is_active"])
+    target.is_active = False
+    target.save(update_fields=["is_active"])
     audit(
-        actor=actor,
-        action="membership_deactivated",
-        obj=membership,
+        actor=membership.user,
+        action="core.membership.deactivate",
+        obj=target,
         changes={"is_active": [True, False]},
     )
-    return membership
+    return target
 
 
 @transaction.atomic
-def membership_reactivate(*, actor: Any, membership: Membership) -> Membership:
-    actor_membership = _actor_membership(actor, membership.body)
-    _require(actor_membership, "manage_users")
-    if membership.is_active:
-        return membership
-    _check_head_rule(actor_membership, membership.role)
-    membership.is_active = True
-    membership.save(update_fields=["is_active"])
+def membership_reactivate(*, membership: Membership, target: Membership) -> Membership:
+    _require(membership, "manage_users")
+    _same_body(membership, target)
+    if target.is_active:
+        return target
+    _check_head_rule(membership, target.role)
+    target.is_active = True
+    target.save(update_fields=["is_active"])
     audit(
-        actor=actor,
-        action="membership_reactivated",
-        obj=membership,
+        actor=membership.user,
+        action="core.membership.reactivate",
+        obj=target,
         changes={"is_active": [False, True]},
     )
-    return membership
+    return target
 
 
 # ---------- Body settings ----------
@@ -419,13 +416,28 @@ BODY_SETTINGS_FIELDS = ["require_totp"]
 
 
 @transaction.atomic
-def body_update_settings(*, actor: Any, body: Body, require_totp: bool) -> Body:
-    actor_membership = _actor_membership(actor, body)
-    _require(actor_membership, "manage_settings")
+def body_update_settings(*, membership: Membership, require_totp: bool) -> Body:
+    _require(membership, "manage_settings")
+    body = membership.body
     before = snapshot(body, BODY_SETTINGS_FIELDS)
     body.require_totp = bool(require_totp)
     changes = diff(before, snapshot(body, BODY_SETTINGS_FIELDS))
     if changes:
         body.save(update_fields=BODY_SETTINGS_FIELDS)
-        audit(actor=actor, action="body_settings_changed", obj=body, changes=changes)
+        audit(actor=membership.user, action="core.body.update_settings", obj=body, changes=changes)
     return body
+
+
+# ---------- The audit trail ----------
+
+
+@transaction.atomic
+def audit_export_record(*, membership: Membership, filters: str) -> None:
+    """Downloading the trail is itself recorded: it carries every member's sign-ins."""
+    _require(membership, "view_audit")
+    audit(
+        actor=membership.user,
+        action="core.audit.export",
+        body=membership.body,
+        changes={"filters": filters},
+    )

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tasks import task
 
+from vigil.core.audit import current_ip, reset_request_ip, set_request_ip
 from vigil.core.models import Body, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,9 @@ def job_runner(kind: str):  # type: ignore[no-untyped-def]
 
 def start_job(*, actor: Any, body: Body, kind: str, title: str) -> Job:
     """Create a job and enqueue it once the current transaction commits."""
-    job = Job.objects.create(body=body, created_by=actor, kind=kind, title=title)
+    job = Job.objects.create(
+        body=body, created_by=actor, kind=kind, title=title[:200], ip_address=current_ip()
+    )
 
     def enqueue() -> None:
         result = run_job.enqueue(job.pk)
@@ -64,6 +67,8 @@ def run_job(job_id: int) -> None:
     runner = _RUNNERS[job.kind]
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now())
     job.status = JobStatus.RUNNING
+    # The worker's audit entries carry the address of the request that started the job.
+    ip_token = set_request_ip(job.ip_address)
     try:
         result = runner(job) or {}
     except Exception as exc:
@@ -74,6 +79,8 @@ def run_job(job_id: int) -> None:
             message=f"{type(exc).__name__}: {exc}"[:500],
         )
         raise
+    finally:
+        reset_request_ip(ip_token)
     Job.objects.filter(pk=job.pk).update(
         status=JobStatus.SUCCEEDED, finished_at=timezone.now(), result=result
     )

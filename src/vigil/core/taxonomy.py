@@ -7,14 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import models, transaction
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from vigil.core.audit import audit
-from vigil.core.models import Body, TaxonomyKind, TaxonomyTerm
+from vigil.core.models import Body, Membership, TaxonomyKind, TaxonomyTerm
+from vigil.core.permissions import CORE
 
 # (code, label, children) — labels are translation msgids, shown through gettext.
 DEFAULT_THEMES: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -151,9 +152,11 @@ def _check_label(body: Body, kind: str, label: str, exclude_pk: int | None = Non
 
 @transaction.atomic
 def term_create(
-    *, actor: Any, body: Body, kind: str, label: str, parent: TaxonomyTerm | None = None
+    *, membership: Membership, kind: str, label: str, parent: TaxonomyTerm | None = None
 ) -> TaxonomyTerm:
     """Add a body's own term (a theme, a group, a type of place)."""
+    CORE.require(membership, "manage_settings")
+    body = membership.body
     if kind not in TaxonomyKind.values:
         raise ValidationError({"kind": [_("Choose a list.")]})
     label = _check_label(body, kind, label)
@@ -175,8 +178,8 @@ def term_create(
         position=(last.position + 1) if last else 0,
     )
     audit(
-        actor=actor,
-        action="create",
+        actor=membership.user,
+        action="core.term.create",
         obj=term,
         changes={"label": [None, label], "kind": [None, kind]},
     )
@@ -185,10 +188,17 @@ def term_create(
 
 @transaction.atomic
 def term_update(
-    *, actor: Any, term: TaxonomyTerm, label: str | None = None, is_active: bool | None = None
+    *,
+    membership: Membership,
+    term: TaxonomyTerm,
+    label: str | None = None,
+    is_active: bool | None = None,
 ) -> TaxonomyTerm:
     """Rename or retire a term. Retired terms stay on the records that use them, so nothing
     recorded is rewritten; they are no longer offered for new records."""
+    CORE.require(membership, "manage_settings")
+    if term.body_id != membership.body_id:
+        raise PermissionDenied(_("This term belongs to another body."))
     changes: dict[str, list[Any]] = {}
     if label is not None and label.strip() != term.label:
         new_label = _check_label(term.body, term.kind, label, exclude_pk=term.pk)
@@ -199,5 +209,5 @@ def term_update(
         term.is_active = is_active
     if changes:
         term.save(update_fields=["label", "is_active"])
-        audit(actor=actor, action="update", obj=term, changes=changes)
+        audit(actor=membership.user, action="core.term.update", obj=term, changes=changes)
     return term

@@ -6,21 +6,20 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 from rest_framework import serializers, viewsets
-from rest_framework.exceptions import NotFound
 
-from vigil.core import permissions, taxonomy
-from vigil.core.access import INTERNAL_ROLES, active_membership, get_visible_or_404
-from vigil.core.api import api_membership
+from vigil.core import taxonomy
+from vigil.core.access import get_visible_or_404, visible
 from vigil.core.forms import apply_service_errors
+from vigil.core.guard import MemberViewSetMixin, member_required
 from vigil.core.models import Membership, TaxonomyKind, TaxonomyTerm
+from vigil.core.permissions import TAXONOMY
 
 
 class TermForm(forms.Form):
@@ -40,17 +39,9 @@ class TermForm(forms.Form):
         )
 
 
-def _membership(request: HttpRequest) -> Membership:
-    membership = active_membership(request)
-    if membership is None or membership.role not in INTERNAL_ROLES:
-        raise Http404
-    return membership
-
-
-@login_required
-def taxonomy_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
-    can_edit = permissions.can(membership, "manage_settings")
+@member_required(TAXONOMY)
+def taxonomy_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    can_edit = TAXONOMY.can(membership, "edit")
     form = TermForm(request.POST or None, membership=membership)
     if request.method == "POST":
         if not can_edit:
@@ -58,8 +49,7 @@ def taxonomy_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 taxonomy.term_create(
-                    actor=request.user,
-                    body=membership.body,
+                    membership=membership,
                     kind=form.cleaned_data["kind"],
                     label=form.cleaned_data["label"],
                     parent=form.cleaned_data["parent"],
@@ -69,7 +59,7 @@ def taxonomy_list(request: HttpRequest) -> HttpResponse:
             else:
                 messages.success(request, _("The term was added."))
                 return redirect("taxonomy")
-    terms = TaxonomyTerm.objects.filter(body_id=membership.body_id).select_related("parent")
+    terms = visible(membership, TaxonomyTerm).select_related("parent")
     lists = [
         (kind, label, [term for term in terms if term.kind == kind])
         for kind, label in TaxonomyKind.choices
@@ -79,16 +69,13 @@ def taxonomy_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
-def taxonomy_term_update(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
-    term = get_visible_or_404(TaxonomyTerm.objects.filter(body_id=membership.body_id), pk)
-    if not permissions.can(membership, "manage_settings"):
-        raise PermissionDenied
+@member_required(TAXONOMY, "edit")
+def taxonomy_term_update(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    term = get_visible_or_404(membership, TaxonomyTerm, pk)
     try:
         taxonomy.term_update(
-            actor=request.user,
+            membership=membership,
             term=term,
             label=request.POST.get("label"),
             is_active=request.POST.get("is_active") == "on"
@@ -112,17 +99,14 @@ class TermSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TaxonomyTermViewSet(viewsets.ReadOnlyModelViewSet):
+class TaxonomyTermViewSet(MemberViewSetMixin, viewsets.ReadOnlyModelViewSet):
     """The active body's themes, groups in situations of vulnerability and types of place."""
 
+    permissions = TAXONOMY
+    model = TaxonomyTerm
     serializer_class = TermSerializer
     pagination_class = None
     filterset_fields = ["kind", "is_active"]
 
-    def get_queryset(self) -> Any:
-        if getattr(self, "swagger_fake_view", False):
-            return TaxonomyTerm.objects.none()
-        membership = api_membership(self.request)
-        if membership.role not in INTERNAL_ROLES:
-            raise NotFound
-        return TaxonomyTerm.objects.filter(body_id=membership.body_id).select_related("parent")
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.select_related("parent")

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from vigil.core import taxonomy_views, views
+from vigil.core import grant_views, taxonomy_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -22,6 +22,8 @@ urlpatterns = [
     path("settings/", views.body_settings, name="body_settings"),
     path("taxonomy/", taxonomy_views.taxonomy_list, name="taxonomy"),
     path("taxonomy/<int:pk>/", taxonomy_views.taxonomy_term_update, name="taxonomy_term"),
+    path("access/grants/", grant_views.grant_list, name="grants"),
+    path("access/grants/<int:pk>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

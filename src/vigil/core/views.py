@@ -4,7 +4,6 @@ audit trail and the person's own account. Every write goes through `vigil.core.s
 from __future__ import annotations
 
 import datetime
-import json
 from io import BytesIO
 from typing import Any
 
@@ -15,7 +14,7 @@ from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
@@ -24,47 +23,28 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_protect
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 from django_otp import login as otp_login
 
-from vigil.core import forms, permissions, services
-from vigil.core.access import INTERNAL_ROLES, SESSION_BODY_KEY, active_membership
-from vigil.core.audit import action_label, register_action_labels
+from vigil.core import forms, services
+from vigil.core.access import SESSION_BODY_KEY, active_membership, get_visible_or_404, visible
+from vigil.core.audit import (
+    action_label,
+    audit_export_rows,
+    describe,
+    type_label,
+    visible_audit_entries,
+)
+from vigil.core.guard import member_required
 from vigil.core.middleware import OTP_ENROLLED_SESSION_KEY, client_ip
 from vigil.core.models import AuditEntry, Job, Membership, Role
+from vigil.core.permissions import CORE
+from vigil.core.registry import home_cards
 
 AUDIT_PAGE_SIZE = 50
-
-# Readable names of the actions core writes (each app registers its own).
-register_action_labels(
-    {
-        "login": gettext_lazy("Signed in"),
-        "login_failed": gettext_lazy("Failed sign-in"),
-        "logout": gettext_lazy("Signed out"),
-        "password_changed": gettext_lazy("Changed password"),
-        "account_updated": gettext_lazy("Changed account details"),
-        "api_token_created": gettext_lazy("Created an API token"),
-        "api_token_revoked": gettext_lazy("Revoked the API token"),
-        "otp_enabled": gettext_lazy("Turned on two-factor sign-in"),
-        "otp_disabled": gettext_lazy("Turned off two-factor sign-in"),
-        "otp_failed": gettext_lazy("Wrong two-factor code"),
-        "membership_added": gettext_lazy("Added a member"),
-        "membership_role_changed": gettext_lazy("Changed a role"),
-        "membership_deactivated": gettext_lazy("Deactivated a member"),
-        "membership_reactivated": gettext_lazy("Reactivated a member"),
-        "body_settings_changed": gettext_lazy("Changed body settings"),
-        "read": gettext_lazy("Read sensitive information"),
-        "export": gettext_lazy("Exported a list"),
-        "upload": gettext_lazy("Uploaded a file"),
-        "download": gettext_lazy("Downloaded a file"),
-        "rotate_keys": gettext_lazy("Re-encrypted data with a new key"),
-    }
-)
-
 
 # ---------- Helpers ----------
 
@@ -76,26 +56,6 @@ def _safe_next(request: HttpRequest, fallback: str = "home") -> str:
     ):
         return target
     return reverse(fallback)
-
-
-def _membership_for(request: HttpRequest, action: str) -> Membership:
-    """The active membership, if its role may do `action` (403 otherwise: the page is known to
-    exist from the navigation of other roles, it is the role that may not use it)."""
-    membership = active_membership(request)
-    if not permissions.can(membership, action):
-        raise PermissionDenied
-    assert membership is not None
-    return membership
-
-
-def _body_membership_or_404(membership: Membership, membership_id: Any) -> Membership:
-    """A membership of the active body; any other answers 404, as if it did not exist."""
-    try:
-        return Membership.objects.select_related("user", "body").get(
-            pk=membership_id, body_id=membership.body_id
-        )
-    except (Membership.DoesNotExist, ValueError, TypeError) as exc:
-        raise Http404 from exc
 
 
 # ---------- Sign in and out ----------
@@ -265,34 +225,18 @@ def home(request: HttpRequest) -> HttpResponse:
         return render(request, "core/home_no_body.html")
     if membership.role == Role.AUTHORITY_FOCAL_POINT:
         return render(request, "core/home_focal_point.html", {"membership": membership})
-    from vigil.places.models import PossibleDuplicate
-    from vigil.places.queries import visible_places
-
-    cards: dict[str, Any] = {}
-    if membership.role in INTERNAL_ROLES:
-        cards["places"] = visible_places(membership).count()
-        cards["duplicates"] = PossibleDuplicate.objects.filter(
-            body_id=membership.body_id, status=PossibleDuplicate.Status.OPEN
-        ).count()
-    jobs = list(
-        Job.objects.filter(created_by=request.user.pk, body_id=membership.body_id).order_by(
-            "-created_at"
-        )[:5]
-    )
+    jobs = list(visible(membership, Job).order_by("-created_at")[:5])
     recent_audit: list[AuditEntry] = []
-    if permissions.can(membership, "view_audit"):
-        recent_audit = list(AuditEntry.objects.filter(body_id=membership.body_id)[:8])
-        for entry in recent_audit:
-            entry.action_label = action_label(entry.action) or entry.action  # type: ignore[attr-defined]
+    if CORE.can(membership, "view_audit"):
+        recent_audit = [describe(entry) for entry in visible_audit_entries(membership)[:8]]
     return render(
         request,
         "core/home.html",
         {
-            "cards": cards,
+            "cards": home_cards(request, membership),
             "jobs": jobs,
             "recent_audit": recent_audit,
-            "can_view_audit": permissions.can(membership, "view_audit"),
-            "can_manage_users": permissions.can(membership, "manage_users"),
+            "can_view_audit": CORE.can(membership, "view_audit"),
         },
     )
 
@@ -314,11 +258,10 @@ def switch_body(request: HttpRequest) -> HttpResponse:
 # ---------- Members and roles ----------
 
 
-@login_required
-def users(request: HttpRequest) -> HttpResponse:
-    membership = _membership_for(request, "manage_users")
+@member_required(CORE, "manage_users")
+def users(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     members = (
-        Membership.objects.filter(body_id=membership.body_id)
+        visible(membership, Membership)
         .select_related("user")
         .order_by("-is_active", "user__username")
     )
@@ -327,23 +270,20 @@ def users(request: HttpRequest) -> HttpResponse:
         "core/users.html",
         {
             "members": members,
-            "can_manage_settings": permissions.can(membership, "manage_settings"),
-            "may_grant_head": permissions.can(membership, "grant_head"),
+            "can_manage_settings": CORE.can(membership, "manage_settings"),
+            "may_grant_head": CORE.can(membership, "grant_head"),
         },
     )
 
 
 @sensitive_post_parameters("password")
-@login_required
-def user_add(request: HttpRequest) -> HttpResponse:
-    membership = _membership_for(request, "manage_users")
-    may_grant_head = permissions.can(membership, "grant_head")
+@member_required(CORE, "manage_users")
+def user_add(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    may_grant_head = CORE.can(membership, "grant_head")
     form = forms.MembershipAddForm(request.POST or None, may_grant_head=may_grant_head)
     if request.method == "POST" and form.is_valid():
         try:
-            added = services.membership_add(
-                actor=request.user, body=membership.body, **form.cleaned_data
-            )
+            added = services.membership_add(membership=membership, **form.cleaned_data)
         except ValidationError as error:
             forms.apply_service_errors(form, error)
         else:
@@ -356,18 +296,23 @@ def user_add(request: HttpRequest) -> HttpResponse:
     return render(request, "core/user_add.html", {"form": form})
 
 
-@login_required
-def user_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
-    membership = _membership_for(request, "manage_users")
-    target = _body_membership_or_404(membership, membership_id)
-    may_grant_head = permissions.can(membership, "grant_head")
+def _member(membership: Membership, membership_id: Any) -> Membership:
+    return get_visible_or_404(
+        membership, Membership.objects.select_related("user", "body"), membership_id
+    )
+
+
+@member_required(CORE, "manage_users")
+def user_edit(request: HttpRequest, membership_id: int, *, membership: Membership) -> HttpResponse:
+    target = _member(membership, membership_id)
+    may_grant_head = CORE.can(membership, "grant_head")
     form = forms.MembershipRoleForm(
         request.POST or None, initial={"role": target.role}, may_grant_head=may_grant_head
     )
     if request.method == "POST" and form.is_valid():
         try:
             services.membership_set_role(
-                actor=request.user, membership=target, role=form.cleaned_data["role"]
+                membership=membership, target=target, role=form.cleaned_data["role"]
             )
         except ValidationError as error:
             forms.apply_service_errors(form, error)
@@ -385,12 +330,13 @@ def user_edit(request: HttpRequest, membership_id: int) -> HttpResponse:
     )
 
 
-def _membership_toggle(request: HttpRequest, membership_id: int, *, activate: bool) -> HttpResponse:
-    membership = _membership_for(request, "manage_users")
-    target = _body_membership_or_404(membership, membership_id)
+def _membership_toggle(
+    membership: Membership, request: HttpRequest, membership_id: int, *, activate: bool
+) -> HttpResponse:
+    target = _member(membership, membership_id)
     service = services.membership_reactivate if activate else services.membership_deactivate
     try:
-        service(actor=request.user, membership=target)
+        service(membership=membership, target=target)
     except ValidationError as error:
         for text in error.messages:
             messages.error(request, text)
@@ -404,25 +350,28 @@ def _membership_toggle(request: HttpRequest, membership_id: int, *, activate: bo
 
 
 @require_POST
-@login_required
-def user_deactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
-    return _membership_toggle(request, membership_id, activate=False)
+@member_required(CORE, "manage_users")
+def user_deactivate(
+    request: HttpRequest, membership_id: int, *, membership: Membership
+) -> HttpResponse:
+    return _membership_toggle(membership, request, membership_id, activate=False)
 
 
 @require_POST
-@login_required
-def user_reactivate(request: HttpRequest, membership_id: int) -> HttpResponse:
-    return _membership_toggle(request, membership_id, activate=True)
+@member_required(CORE, "manage_users")
+def user_reactivate(
+    request: HttpRequest, membership_id: int, *, membership: Membership
+) -> HttpResponse:
+    return _membership_toggle(membership, request, membership_id, activate=True)
 
 
-@login_required
-def body_settings(request: HttpRequest) -> HttpResponse:
-    membership = _membership_for(request, "manage_settings")
+@member_required(CORE, "manage_settings")
+def body_settings(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     body = membership.body
     form = forms.BodySettingsForm(request.POST or None, initial={"require_totp": body.require_totp})
     if request.method == "POST" and form.is_valid():
         services.body_update_settings(
-            actor=request.user, body=body, require_totp=form.cleaned_data["require_totp"]
+            membership=membership, require_totp=form.cleaned_data["require_totp"]
         )
         messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
         return redirect("body_settings")
@@ -442,14 +391,26 @@ def body_settings(request: HttpRequest) -> HttpResponse:
 
 
 def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, QuerySet[AuditEntry]]:
-    entries = AuditEntry.objects.filter(body_id=membership.body_id)
-    # The choices are what this body's trail holds, so a filter never offers an empty result.
-    actions = list(entries.order_by("action").values_list("action", flat=True).distinct())
-    object_types = list(
-        entries.exclude(object_type="")
-        .order_by("object_type")
-        .values_list("object_type", flat=True)
-        .distinct()
+    entries = visible_audit_entries(membership)
+    # The choices are what this member's trail holds, so a filter never offers an empty result.
+    actions = sorted(
+        {
+            (action, action_label(action, object_type))
+            for action, object_type in entries.order_by()
+            .values_list("action", "object_type")
+            .distinct()
+        },
+        key=lambda choice: choice[1].casefold(),
+    )
+    object_types = sorted(
+        {
+            (object_type, type_label(object_type))
+            for object_type in entries.exclude(object_type="")
+            .order_by()
+            .values_list("object_type", flat=True)
+            .distinct()
+        },
+        key=lambda choice: choice[1].casefold(),
     )
     actors = list(
         entries.exclude(actor_label="")
@@ -459,7 +420,7 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
     )
     form = forms.AuditFilterForm(
         request.GET or None,
-        actions=[(action, action_label(action) or action) for action in actions],
+        actions=list(dict(actions).items()),
         object_types=object_types,
         actors=[(a, a) for a in actors],
     )
@@ -470,9 +431,10 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
         data = {name: form.cleaned_data.get(name) for name in form.fields}
         if data["q"]:
             text = data["q"]
+            # A withheld record's name is never searched: a match would reveal it.
             entries = entries.filter(
                 Q(actor_label__icontains=text)
-                | Q(object_repr__icontains=text)
+                | (Q(object_repr__icontains=text) & Q(is_restricted=False))
                 | Q(action__icontains=text)
                 | Q(object_type__icontains=text)
             )
@@ -496,28 +458,12 @@ def _audit_filter(request: HttpRequest, membership: Membership) -> tuple[Any, Qu
     return form, entries.order_by("-created_at", "-id")
 
 
-def change_rows(changes: Any) -> list[tuple[str, Any, Any]]:
-    """The `changes` JSON as (field, old, new) rows; values that are not an [old, new] pair
-    (a list of fields read, a purpose) show as the new value."""
-    if not isinstance(changes, dict):
-        return [("", "", changes)] if changes else []
-    rows = []
-    for field, value in changes.items():
-        if isinstance(value, list) and len(value) == 2:
-            rows.append((field, value[0], value[1]))
-        else:
-            rows.append((field, "", value))
-    return rows
-
-
-@login_required
-def audit(request: HttpRequest) -> HttpResponse:
-    membership = _membership_for(request, "view_audit")
+@member_required(CORE, "view_audit")
+def audit(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     form, entries = _audit_filter(request, membership)
     page = Paginator(entries, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
     for entry in page.object_list:
-        entry.change_rows = change_rows(entry.changes)  # type: ignore[attr-defined]
-        entry.action_label = action_label(entry.action)  # type: ignore[attr-defined]
+        describe(entry)
     query = request.GET.copy()
     query.pop("page", None)
     return render(
@@ -527,16 +473,17 @@ def audit(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+@member_required(CORE, "view_audit")
+def audit_export(request: HttpRequest, *, membership: Membership) -> StreamingHttpResponse:
     from vigil.core.tabular import stream_csv
 
-    membership = _membership_for(request, "view_audit")
     _form, entries = _audit_filter(request, membership)
+    services.audit_export_record(membership=membership, filters=request.GET.urlencode())
     headers = [
         _("When"),
         _("Who"),
         _("Action"),
+        _("Action code"),
         _("Record type"),
         _("Record id"),
         _("Record"),
@@ -544,22 +491,10 @@ def audit_export(request: HttpRequest) -> StreamingHttpResponse:
         _("IP address"),
         _("Sensitive read"),
     ]
-    rows = (
-        (
-            entry.created_at,
-            entry.actor_label,
-            entry.action,
-            entry.object_type,
-            entry.object_id,
-            entry.object_repr,
-            json.dumps(entry.changes, ensure_ascii=False, sort_keys=True) if entry.changes else "",
-            entry.ip_address or "",
-            entry.sensitive,
-        )
-        for entry in entries.iterator(chunk_size=2000)
-    )
     filename = f"audit-{membership.body.slug}-{timezone.localdate():%Y%m%d}.csv"
-    response = StreamingHttpResponse(stream_csv(headers, rows), content_type="text/csv")
+    response = StreamingHttpResponse(
+        stream_csv(headers, audit_export_rows(entries)), content_type="text/csv"
+    )
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 

@@ -10,19 +10,17 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from vigil.core.access import get_visible_or_404
 from vigil.core.api import DefaultCursorPagination, api_membership
-from vigil.core.audit import audit
+from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
-from vigil.places import permissions, services
-from vigil.places.exports import export_response
+from vigil.places import services
 from vigil.places.filters import PlaceFilter
 from vigil.places.models import Place, PlaceStatus, Region
-from vigil.places.queries import visible_places, visible_regions
+from vigil.places.permissions import PLACES
+from vigil.places.queries import visible_places
 
 
 class LinesField(serializers.ListField):
@@ -182,6 +180,7 @@ class PlacePagination(DefaultCursorPagination):
     destroy=extend_schema(summary="Move a place to the trash"),
 )
 class PlaceViewSet(
+    MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
@@ -189,69 +188,48 @@ class PlaceViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    permissions = PLACES
+    model = Place
+    action_permissions = {"create": "create", "export": "export"}
     serializer_class = PlaceOutputSerializer
     filter_backends = [PlaceFilterBackend]
     filterset_class = ApiPlaceFilter
     pagination_class = PlacePagination
 
-    def membership(self) -> Membership:
-        membership = api_membership(self.request)
-        if not permissions.can(membership, "view"):
-            raise NotFound
-        return membership
-
-    def get_queryset(self) -> QuerySet[Place]:
-        if getattr(self, "swagger_fake_view", False):
-            return Place.objects.none()
-        return (
-            visible_places(self.membership())
-            .select_related("place_type", "region", "body")
-            .prefetch_related("population_groups")
+    def scope_queryset(self, queryset: QuerySet[Place]) -> QuerySet[Place]:
+        return queryset.select_related("place_type", "region", "body").prefetch_related(
+            "population_groups"
         )
-
-    def get_object(self) -> Place:
-        return get_visible_or_404(self.get_queryset(), self.kwargs["pk"])
 
     def _input(self, partial: bool = False) -> PlaceInputSerializer:
         serializer = PlaceInputSerializer(
-            data=self.request.data, membership=self.membership(), partial=partial
+            data=self.request.data, membership=self.membership, partial=partial
         )
         serializer.is_valid(raise_exception=True)
         return serializer
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        membership = self.membership()
-        if not permissions.can(membership, "create"):
-            raise PermissionDenied
         data = dict(self._input().validated_data)
         groups = data.pop("population_groups", [])
         place = services.place_create(
-            actor=request.user, membership=membership, data=data, population_groups=groups
+            membership=self.membership, data=data, population_groups=groups
         )
         return Response(PlaceOutputSerializer(place).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        membership = self.membership()
         place = self.get_object()
-        if not permissions.can(membership, "edit", place):
-            raise PermissionDenied
+        self.require("edit", place)
         data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
         groups = data.pop("population_groups", None)
         place = services.place_update(
-            actor=request.user,
-            membership=membership,
-            place=place,
-            data=data,
-            population_groups=groups,
+            membership=self.membership, place=place, data=data, population_groups=groups
         )
         return Response(PlaceOutputSerializer(self.get_queryset().get(pk=place.pk)).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        membership = self.membership()
         place = self.get_object()
-        if not permissions.can(membership, "delete", place):
-            raise PermissionDenied
-        services.place_delete(actor=request.user, membership=membership, place=place)
+        self.require("delete", place)
+        services.place_delete(membership=self.membership, place=place)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -263,30 +241,23 @@ class PlaceViewSet(
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> Any:
-        membership = self.membership()
         fmt = request.query_params.get("file_format", "csv")
         if fmt not in {"csv", "xlsx"}:
             return Response(
                 {"file_format": ["Choose csv or xlsx."]}, status=status.HTTP_400_BAD_REQUEST
             )
-        queryset = self.filter_queryset(visible_places(membership).select_related(None))
-        audit(
-            actor=request.user,
-            action="export",
-            body=membership.body,
-            changes={"format": fmt, "filters": request.query_params.urlencode(), "api": True},
+        queryset = self.filter_queryset(visible_places(self.membership).select_related(None))
+        return services.places_export(
+            membership=self.membership,
+            queryset=queryset.order_by("name", "id"),
+            fmt=fmt,
+            filters=request.query_params.urlencode(),
+            api=True,
         )
-        return export_response(queryset.order_by("name", "id"), fmt)
 
 
-class RegionViewSet(viewsets.ReadOnlyModelViewSet):
+class RegionViewSet(MemberViewSetMixin, viewsets.ReadOnlyModelViewSet):
+    permissions = PLACES
+    model = Region
     serializer_class = RegionSerializer
     pagination_class = None
-
-    def get_queryset(self) -> QuerySet[Region]:
-        if getattr(self, "swagger_fake_view", False):
-            return Region.objects.none()
-        membership = api_membership(self.request)
-        if not permissions.can(membership, "view"):
-            raise NotFound
-        return visible_regions(membership)

@@ -1,5 +1,6 @@
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 class PlacesConfig(AppConfig):
@@ -8,8 +9,79 @@ class PlacesConfig(AppConfig):
     verbose_name = _("Places")
 
     def ready(self) -> None:
-        from vigil.places import (  # noqa: F401  (registers sections and demo data)
+        from vigil.core.access import register_visibility
+        from vigil.core.audit import register_action_labels, register_audit_fields
+        from vigil.core.registry import (
+            HomeCard,
+            NavEntry,
+            register_api_urls,
+            register_home_card,
+            register_nav,
+            register_urls,
+        )
+        from vigil.places import (  # noqa: F401  (registers sections, importer and demo data)
             demo,
             dossier,
+            home,
             importer,
+            queries,
         )
+        from vigil.places.models import (
+            Place,
+            PlaceDocument,
+            PlaceStatus,
+            PossibleDuplicate,
+            Region,
+        )
+        from vigil.places.permissions import PLACES
+
+        register_visibility(Place, queries.place_rule, history=queries.place_history_rule)
+        register_visibility(Region, queries.region_rule)
+        register_visibility(PlaceDocument, queries.document_rule)
+        register_visibility(PossibleDuplicate, queries.duplicate_rule)
+
+        register_action_labels(
+            {
+                "places.place.create": pgettext_lazy("audit action", "created"),
+                "places.place.update": _("changed"),
+                "places.place.delete": _("moved to the trash"),
+                "places.place.restore": _("restored"),
+                "places.place.merge": _("merged another place into this one"),
+                "places.place.merged_into": _("was merged into another place"),
+                "places.place.import": _("imported"),
+                "places.place.attach_document": _("attached a document"),
+                "places.place.remove_document": _("removed a document"),
+                "places.place.dismiss_duplicate": _("marked a possible duplicate as distinct"),
+                "places.place.read": _("read confidential data"),
+                "places.place.export": _("exported places"),
+                "places.region.create": _("created a region"),
+            }
+        )
+        register_audit_fields(
+            "places.place",
+            labels={
+                "merged": _("merged place"),
+                "merged_into": _("merged into"),
+                "trash": _("in the trash"),
+                "document": _("document"),
+                "other": _("other place"),
+            },
+            choices={"status": PlaceStatus},
+        )
+
+        register_nav(
+            NavEntry(
+                "places",
+                _("Places"),
+                "places:list",
+                order=10,
+                shows_for=lambda membership: PLACES.can(membership, "view"),
+                current="places",
+            )
+        )
+        register_home_card(HomeCard("places", 10, "places/_home_places.html", home.places_card))
+        register_home_card(
+            HomeCard("duplicates", 20, "places/_home_duplicates.html", home.duplicates_card)
+        )
+        register_urls("places/", "vigil.places.urls")
+        register_api_urls("vigil.places.api_urls")

@@ -211,7 +211,7 @@ def places_demo(ctx: DemoContext) -> None:
             [
                 build_entry(
                     actor="vigil demo",
-                    action="create",
+                    action="places.place.create",
                     obj=place,
                     changes={"name": [None, place.name]},
                 )

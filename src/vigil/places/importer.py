@@ -675,12 +675,18 @@ class PlaceImporter(Importer):
             after["population_groups"] = sorted(labels[term.pk] for term in terms)
             entries.append(
                 build_entry(
-                    actor=actor, action="create", obj=place, changes=diff({}, after), body=body
+                    actor=actor,
+                    action="places.place.create",
+                    obj=place,
+                    changes=diff({}, after),
+                    body=body,
                 )
             )
         for place, changes in changed:
             entries.append(
-                build_entry(actor=actor, action="update", obj=place, changes=changes, body=body)
+                build_entry(
+                    actor=actor, action="places.place.update", obj=place, changes=changes, body=body
+                )
             )
         for entry in entries:
             entry.changes.setdefault("import", [None, imp.pk])

@@ -4,32 +4,41 @@ from __future__ import annotations
 
 from vigil.core.access import INTERNAL_ROLES
 from vigil.core.models import Membership, Role
+from vigil.core.permissions import Permissions
 from vigil.places.models import Place
 
-ACTIONS: dict[str, frozenset[str]] = {
-    "view": frozenset(INTERNAL_ROLES),
-    "export": frozenset(INTERNAL_ROLES),
-    "create": frozenset({Role.HEAD, Role.VISIT_LEADER, Role.ANALYST}),
-    "edit": frozenset({Role.HEAD, Role.VISIT_LEADER, Role.ANALYST}),
-    "import": frozenset({Role.HEAD, Role.ANALYST}),
-    "attach_document": frozenset({Role.HEAD, Role.VISIT_LEADER, Role.MONITOR, Role.ANALYST}),
-    "delete": frozenset({Role.HEAD}),
-    "restore": frozenset({Role.HEAD}),
-    "merge": frozenset({Role.HEAD, Role.ANALYST}),
-    "reveal_confidential": frozenset({Role.HEAD, Role.VISIT_LEADER}),
-}
-# Actions that change a record: only the body that owns the place may do them, never a
-# coordinating body looking at a member body's place.
-WRITE_ACTIONS = frozenset(ACTIONS) - {"view", "export"}
+PLACES = Permissions(
+    {
+        "view": INTERNAL_ROLES,
+        "export": INTERNAL_ROLES,
+        "create": {Role.HEAD, Role.VISIT_LEADER, Role.ANALYST},
+        "edit": {Role.HEAD, Role.VISIT_LEADER, Role.ANALYST},
+        "import": {Role.HEAD, Role.ANALYST},
+        "attach_document": {Role.HEAD, Role.VISIT_LEADER, Role.MONITOR, Role.ANALYST},
+        "delete": {Role.HEAD},
+        "restore": {Role.HEAD},
+        "merge": {Role.HEAD, Role.ANALYST},
+        "reveal_confidential": {Role.HEAD, Role.VISIT_LEADER},
+    },
+    # Places do not exist for those who may not view them (e.g. authority focal points).
+    area="view",
+    # Actions that change a record or reveal its secrets: only the body that owns the place may
+    # do them, never a coordinating body looking at a member body's place.
+    own_body_actions={
+        "edit",
+        "attach_document",
+        "delete",
+        "restore",
+        "merge",
+        "reveal_confidential",
+    },
+)
+ACTIONS = PLACES.actions
 
 
 def can(membership: Membership | None, action: str, place: Place | None = None) -> bool:
-    if membership is None or membership.role not in ACTIONS[action]:
-        return False
-    if place is not None and action in WRITE_ACTIONS | {"reveal_confidential"}:
-        return place.body_id == membership.body_id
-    return True
+    return PLACES.can(membership, action, place)
 
 
 def allowed_actions(membership: Membership | None, place: Place | None = None) -> set[str]:
-    return {action for action in ACTIONS if can(membership, action, place)}
+    return PLACES.allowed(membership, place)

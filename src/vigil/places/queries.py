@@ -4,28 +4,63 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from vigil.core.access import scope_to_body
+from vigil.core.access import scope_to_body, visible
 from vigil.core.models import Membership
-from vigil.places import permissions
 from vigil.places.models import Place, Region
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 
+# ---------- Visibility rules (registered in PlacesConfig.ready) ----------
+
+
+def place_rule(membership: Membership, queryset: models.QuerySet[Place]) -> models.QuerySet[Place]:
+    """Live places of the member's body, and member bodies' non-confidential ones."""
+    return scope_to_body(queryset.filter(deleted_at__isnull=True), membership)
+
+
+def place_history_rule(
+    membership: Membership, queryset: models.QuerySet[Place]
+) -> models.QuerySet[Place]:
+    """The history of a trashed or merged place stays readable in its own body's trail."""
+    return place_rule(membership, queryset) | queryset.filter(body_id=membership.body_id)
+
+
+def region_rule(
+    membership: Membership, queryset: models.QuerySet[Region]
+) -> models.QuerySet[Region]:
+    return scope_to_body(queryset, membership, confidential_field=None)
+
+
+def document_rule(membership: Membership, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """A place's documents are visible to those who see the place."""
+    return queryset.filter(
+        deleted_at__isnull=True, place__in=place_rule(membership, Place.objects.all())
+    )
+
+
+def duplicate_rule(membership: Membership, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    return queryset.filter(body_id=membership.body_id)
+
+
+# ---------- Reads ----------
+
+
 def visible_places(membership: Membership | None) -> models.QuerySet[Place]:
     """Places the member may see: their body's, and member bodies' non-confidential ones."""
-    if not permissions.can(membership, "view"):
-        return Place.objects.none()
-    return scope_to_body(Place.objects.filter(deleted_at__isnull=True), membership)
+    return visible(membership, Place)
 
 
 def trashed_places(membership: Membership | None) -> models.QuerySet[Place]:
-    if not permissions.can(membership, "restore") or membership is None:
+    from vigil.places.permissions import PLACES
+
+    if membership is None or not PLACES.can(membership, "restore"):
         return Place.objects.none()
     return Place.objects.filter(
         body_id=membership.body_id, deleted_at__isnull=False, merged_into__isnull=True
@@ -33,9 +68,7 @@ def trashed_places(membership: Membership | None) -> models.QuerySet[Place]:
 
 
 def visible_regions(membership: Membership | None) -> models.QuerySet[Region]:
-    if membership is None:
-        return Region.objects.none()
-    return scope_to_body(Region.objects.all(), membership, confidential_field=None)
+    return visible(membership, Region)
 
 
 def normalise_text(text: str) -> str:

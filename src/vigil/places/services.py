@@ -7,34 +7,18 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, pgettext_lazy
 
-from vigil.core.audit import audit, audit_read, diff, register_action_labels, snapshot
+from vigil.core.audit import audit, audit_read, diff, snapshot
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
 from vigil.places import permissions
 from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
 from vigil.places.queries import normalise_text
-
-register_action_labels(
-    {
-        "create": pgettext_lazy("audit action", "created"),
-        "update": gettext_lazy("changed"),
-        "delete": gettext_lazy("moved to the trash"),
-        "restore": gettext_lazy("restored"),
-        "merge": gettext_lazy("merged another place into this one"),
-        "merged_into": gettext_lazy("was merged into another place"),
-        "import": gettext_lazy("imported"),
-        "attach_document": gettext_lazy("attached a document"),
-        "remove_document": gettext_lazy("removed a document"),
-        "dismiss_duplicate": gettext_lazy("marked a possible duplicate as distinct"),
-    }
-)
 
 # Fields a person edits; the history shows changes to these.
 EDITABLE_FIELDS = [
@@ -63,8 +47,7 @@ DUPLICATE_THRESHOLD = 0.88
 
 
 def _require(membership: Membership, action: str, place: Place | None = None) -> None:
-    if not permissions.can(membership, action, place):
-        raise PermissionDenied(_("Your role does not allow this."))
+    permissions.PLACES.require(membership, action, place)
 
 
 def compute_search_text(place: Place) -> str:
@@ -117,7 +100,6 @@ def _check_groups(body: Body, groups: Iterable[TaxonomyTerm]) -> list[TaxonomyTe
 @transaction.atomic
 def place_create(
     *,
-    actor: Any,
     membership: Membership,
     data: Mapping[str, Any],
     population_groups: Iterable[TaxonomyTerm] = (),
@@ -134,7 +116,7 @@ def place_create(
     changes = diff({}, snapshot(place, TRACKED_FIELDS))
     if place.confidential_notes:
         changes["confidential_notes"] = ["", "(encrypted)"]
-    audit(actor=actor, action="create", obj=place, changes=changes)
+    audit(actor=membership.user, action="places.place.create", obj=place, changes=changes)
     flag_possible_duplicates([place])
     return place
 
@@ -142,7 +124,6 @@ def place_create(
 @transaction.atomic
 def place_update(
     *,
-    actor: Any,
     membership: Membership,
     place: Place,
     data: Mapping[str, Any],
@@ -169,23 +150,28 @@ def place_update(
         # The history says that the notes changed, never what they say.
         changes["confidential_notes"] = ["(encrypted)", "(encrypted)"]
     if changes:
-        audit(actor=actor, action="update", obj=place, changes=changes)
+        audit(actor=membership.user, action="places.place.update", obj=place, changes=changes)
     return place
 
 
 @transaction.atomic
-def place_delete(*, actor: Any, membership: Membership, place: Place) -> Place:
+def place_delete(*, membership: Membership, place: Place) -> Place:
     """Move a place to the trash; a head can restore it."""
     _require(membership, "delete", place)
     place.deleted_at = timezone.now()
-    place.deleted_by = actor
+    place.deleted_by = membership.user
     place.save(update_fields=["deleted_at", "deleted_by"])
-    audit(actor=actor, action="delete", obj=place, changes={"trash": [False, True]})
+    audit(
+        actor=membership.user,
+        action="places.place.delete",
+        obj=place,
+        changes={"trash": [False, True]},
+    )
     return place
 
 
 @transaction.atomic
-def place_restore(*, actor: Any, membership: Membership, place: Place) -> Place:
+def place_restore(*, membership: Membership, place: Place) -> Place:
     _require(membership, "restore", place)
     if place.merged_into_id:
         raise ValidationError(_("A merged place cannot be restored; it lives on in the other."))
@@ -193,30 +179,35 @@ def place_restore(*, actor: Any, membership: Membership, place: Place) -> Place:
     place.deleted_by = None
     validate_place(place)
     place.save(update_fields=["deleted_at", "deleted_by"])
-    audit(actor=actor, action="restore", obj=place, changes={"trash": [True, False]})
+    audit(
+        actor=membership.user,
+        action="places.place.restore",
+        obj=place,
+        changes={"trash": [True, False]},
+    )
     return place
 
 
-def reveal_confidential_notes(*, actor: Any, membership: Membership, place: Place) -> str:
+def reveal_confidential_notes(*, membership: Membership, place: Place) -> str:
     """Show the encrypted notes: a recorded act, never a side effect of opening the page."""
     _require(membership, "reveal_confidential", place)
     with transaction.atomic():
-        audit_read(actor=actor, obj=place, fields=["confidential_notes"])
+        audit_read(actor=membership.user, obj=place, fields=["confidential_notes"])
     return place.confidential_notes
 
 
 @transaction.atomic
 def place_attach_document(
-    *, actor: Any, membership: Membership, place: Place, upload: UploadedFile, title: str
+    *, membership: Membership, place: Place, upload: UploadedFile, title: str
 ) -> PlaceDocument:
     _require(membership, "attach_document", place)
-    stored = store_file(actor=actor, body=place.body, upload=upload)
+    stored = store_file(actor=membership.user, body=place.body, upload=upload)
     document = PlaceDocument.objects.create(
-        place=place, file=stored, title=title or stored.original_name, created_by=actor
+        place=place, file=stored, title=title or stored.original_name, created_by=membership.user
     )
     audit(
-        actor=actor,
-        action="attach_document",
+        actor=membership.user,
+        action="places.place.attach_document",
         obj=place,
         changes={"document": [None, document.title]},
     )
@@ -224,13 +215,13 @@ def place_attach_document(
 
 
 @transaction.atomic
-def place_remove_document(*, actor: Any, membership: Membership, document: PlaceDocument) -> None:
+def place_remove_document(*, membership: Membership, document: PlaceDocument) -> None:
     _require(membership, "attach_document", document.place)
     document.deleted_at = timezone.now()
     document.save(update_fields=["deleted_at"])
     audit(
-        actor=actor,
-        action="remove_document",
+        actor=membership.user,
+        action="places.place.remove_document",
         obj=document.place,
         changes={"document": [document.title, None]},
     )
@@ -254,7 +245,7 @@ MERGE_FILL_FIELDS = [
 
 
 @transaction.atomic
-def place_merge(*, actor: Any, membership: Membership, keep: Place, merge: Place) -> Place:
+def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
     """Fold `merge` into `keep`: empty fields are filled, names become other names, documents
     and flags move, and `merge` goes to the trash pointing at `keep`. Both histories stay."""
     _require(membership, "merge", keep)
@@ -272,6 +263,9 @@ def place_merge(*, actor: Any, membership: Membership, keep: Place, merge: Place
         if name != keep.name and name not in names:
             names.append(name)
     keep.aliases = "\n".join(names)
+    # A merge never lowers confidentiality: what was hidden from the coordinating body stays
+    # hidden, names, documents and notes included.
+    keep.is_confidential = keep.is_confidential or merge.is_confidential
     keep.former_names = "\n".join(dict.fromkeys([*keep.former_name_list, *merge.former_name_list]))
     if merge.confidential_notes:
         keep.confidential_notes = "\n\n".join(
@@ -280,7 +274,7 @@ def place_merge(*, actor: Any, membership: Membership, keep: Place, merge: Place
     merge.external_id = ""
     merge.merged_into = keep
     merge.deleted_at = timezone.now()
-    merge.deleted_by = actor
+    merge.deleted_by = membership.user
     merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by"])
     keep.search_text = compute_search_text(keep)
     keep.updated_at = timezone.now()
@@ -289,23 +283,28 @@ def place_merge(*, actor: Any, membership: Membership, keep: Place, merge: Place
     PlaceDocument.objects.filter(place=merge).update(place=keep)
     PossibleDuplicate.objects.filter(
         status=PossibleDuplicate.Status.OPEN, place__in=[keep, merge], other__in=[keep, merge]
-    ).update(status=PossibleDuplicate.Status.MERGED, resolved_by=actor)
+    ).update(status=PossibleDuplicate.Status.MERGED, resolved_by=membership.user)
     changes = diff(before, snapshot(keep, TRACKED_FIELDS))
     changes["merged"] = [None, f"{merge.name} (#{merge.pk})"]
-    audit(actor=actor, action="merge", obj=keep, changes=changes)
-    audit(actor=actor, action="merged_into", obj=merge, changes={"merged_into": [None, keep.pk]})
+    audit(actor=membership.user, action="places.place.merge", obj=keep, changes=changes)
+    audit(
+        actor=membership.user,
+        action="places.place.merged_into",
+        obj=merge,
+        changes={"merged_into": [None, keep.pk]},
+    )
     return keep
 
 
 @transaction.atomic
-def duplicate_dismiss(*, actor: Any, membership: Membership, flag: PossibleDuplicate) -> None:
+def duplicate_dismiss(*, membership: Membership, flag: PossibleDuplicate) -> None:
     _require(membership, "merge", flag.place)
     flag.status = PossibleDuplicate.Status.DISMISSED
-    flag.resolved_by = actor
+    flag.resolved_by = membership.user
     flag.save(update_fields=["status", "resolved_by"])
     audit(
-        actor=actor,
-        action="dismiss_duplicate",
+        actor=membership.user,
+        action="places.place.dismiss_duplicate",
         obj=flag.place,
         changes={"other": [None, flag.other_id]},
     )
@@ -369,8 +368,10 @@ def region_path(region: Region) -> str:
 
 @transaction.atomic
 def region_create(
-    *, actor: Any, body: Body, name: str, parent: Region | None = None, code: str = ""
+    *, membership: Membership, name: str, parent: Region | None = None, code: str = ""
 ) -> Region:
+    _require(membership, "edit")
+    body = membership.body
     if parent is not None and parent.body_id != body.pk:
         raise ValidationError({"parent": [_("Choose a region of this body.")]})
     region = Region.objects.create(
@@ -378,8 +379,34 @@ def region_create(
     )
     region.path = region_path(region)
     region.save(update_fields=["path"])
-    audit(actor=actor, action="create", obj=region, changes={"name": [None, name]})
+    audit(
+        actor=membership.user,
+        action="places.region.create",
+        obj=region,
+        changes={"name": [None, name]},
+    )
     return region
+
+
+def places_export(
+    *, membership: Membership, queryset: Any, fmt: str, filters: str, api: bool = False
+) -> Any:
+    """Stream the places of `queryset` (already visible to the member) as CSV or XLSX, and
+    record the export once, whichever way it was asked for."""
+    from vigil.places.exports import export_response
+
+    _require(membership, "export")
+    changes: dict[str, Any] = {"format": fmt, "filters": filters}
+    if api:
+        changes["api"] = True
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="places.place.export",
+            body=membership.body,
+            changes=changes,
+        )
+    return export_response(queryset, fmt)
 
 
 def bulk_audit(entries: list[AuditEntry]) -> None:

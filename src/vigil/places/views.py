@@ -6,46 +6,34 @@ import json
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from vigil.core.access import active_membership, get_visible_or_404
-from vigil.core.audit import audit
+from vigil.core.access import get_or_404, get_visible_or_404, visible
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
+from vigil.core.guard import member_required
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.places import permissions, services
-from vigil.places.exports import export_response
 from vigil.places.filters import PlaceFilter
 from vigil.places.forms import DocumentForm, MergeForm, PlaceForm, RegionForm
 from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate
+from vigil.places.permissions import PLACES
 from vigil.places.queries import trashed_places, visible_places, visible_regions
 
 PAGE_SIZE = 50
 JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
 
 
-def _membership(request: HttpRequest, action: str = "view") -> Membership:
-    membership = active_membership(request)
-    if not permissions.can(membership, "view"):
-        # Places do not exist for those who may not see them (e.g. authority focal points).
-        raise Http404
-    if not permissions.can(membership, action):
-        raise PermissionDenied
-    assert membership is not None
-    return membership
-
-
 def _place(membership: Membership, pk: int) -> Place:
     return get_visible_or_404(
-        visible_places(membership).select_related("place_type", "region", "body"), pk
+        membership, Place.objects.select_related("place_type", "region", "body"), pk
     )
 
 
@@ -72,9 +60,8 @@ def _query_without(request: HttpRequest, *keys: str) -> str:
     return query.urlencode()
 
 
-@login_required
-def place_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
     paginator = Paginator(queryset, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
@@ -92,9 +79,8 @@ def place_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, context)
 
 
-@login_required
-def place_map(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_map(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
     statuses = {value: str(label) for value, label in PlaceStatus.choices}
     type_labels = {
@@ -133,27 +119,20 @@ def place_map(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def place_export(request: HttpRequest, fmt: str) -> HttpResponseBase:
-    membership = _membership(request, "export")
+@member_required(PLACES, "export")
+def place_export(request: HttpRequest, fmt: str, *, membership: Membership) -> HttpResponseBase:
     _, queryset = _filtered(request, membership)
-    audit(
-        actor=request.user,
-        action="export",
-        body=membership.body,
-        changes={"format": fmt, "filters": _query_without(request)},
+    return services.places_export(
+        membership=membership, queryset=queryset, fmt=fmt, filters=_query_without(request)
     )
-    return export_response(queryset, fmt)
 
 
-@login_required
-def place_create(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request, "create")
+@member_required(PLACES, "create")
+def place_create(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     form = PlaceForm(request.POST or None, membership=membership)
     if request.method == "POST" and form.is_valid():
         try:
             place = services.place_create(
-                actor=request.user,
                 membership=membership,
                 data=form.service_data(),
                 population_groups=form.cleaned_data["population_groups"],
@@ -166,9 +145,8 @@ def place_create(request: HttpRequest) -> HttpResponse:
     return render(request, "places/form.html", {"form": form, "place": None})
 
 
-@login_required
-def place_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     if not permissions.can(membership, "edit", place):
         raise PermissionDenied
@@ -176,7 +154,6 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             place = services.place_update(
-                actor=request.user,
                 membership=membership,
                 place=place,
                 data=form.service_data(),
@@ -190,9 +167,8 @@ def place_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "places/form.html", {"form": form, "place": place})
 
 
-@login_required
-def place_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_detail(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     groups = list(place.population_groups.all())
     return render(
@@ -209,32 +185,27 @@ def place_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
 @require_POST
-def place_reveal_notes(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_reveal_notes(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     if not permissions.can(membership, "reveal_confidential", place):
         raise PermissionDenied
-    notes = services.reveal_confidential_notes(
-        actor=request.user, membership=membership, place=place
-    )
+    notes = services.reveal_confidential_notes(membership=membership, place=place)
     return render(request, "places/_confidential_notes.html", {"place": place, "notes": notes})
 
 
-@login_required
 @require_POST
-def place_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_delete(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
-    services.place_delete(actor=request.user, membership=membership, place=place)
+    services.place_delete(membership=membership, place=place)
     messages.success(request, _("“%(name)s” was moved to the trash.") % {"name": place.name})
     return redirect("places:list")
 
 
-@login_required
-def place_trash(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request, "restore")
+@member_required(PLACES, "restore")
+def place_trash(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     places = (
         trashed_places(membership)
         .select_related("place_type", "deleted_by")
@@ -244,13 +215,12 @@ def place_trash(request: HttpRequest) -> HttpResponse:
     return render(request, "places/trash.html", {"page": page})
 
 
-@login_required
 @require_POST
-def place_restore(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request, "restore")
-    place = get_visible_or_404(trashed_places(membership), pk)
+@member_required(PLACES, "restore")
+def place_restore(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    place = get_or_404(trashed_places(membership), pk)
     try:
-        services.place_restore(actor=request.user, membership=membership, place=place)
+        services.place_restore(membership=membership, place=place)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("places:trash")
@@ -258,9 +228,8 @@ def place_restore(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(place)
 
 
-@login_required
-def place_merge(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def place_merge(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     if not permissions.can(membership, "merge", place):
         raise PermissionDenied
@@ -272,7 +241,7 @@ def place_merge(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         other = form.cleaned_data["other"]
         try:
-            services.place_merge(actor=request.user, membership=membership, keep=place, merge=other)
+            services.place_merge(membership=membership, keep=place, merge=other)
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
@@ -288,12 +257,11 @@ def place_merge(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "places/merge.html", {"place": place, "form": form, "other": other})
 
 
-@login_required
-def duplicate_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request, "merge")
+@member_required(PLACES, "merge")
+def duplicate_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     flags = (
-        PossibleDuplicate.objects.filter(
-            body_id=membership.body_id,
+        visible(membership, PossibleDuplicate)
+        .filter(
             status=PossibleDuplicate.Status.OPEN,
             place__deleted_at__isnull=True,
             other__deleted_at__isnull=True,
@@ -305,28 +273,23 @@ def duplicate_list(request: HttpRequest) -> HttpResponse:
     return render(request, "places/duplicates.html", {"page": page})
 
 
-@login_required
 @require_POST
-def duplicate_dismiss(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request, "merge")
-    flag = get_visible_or_404(
-        PossibleDuplicate.objects.filter(body_id=membership.body_id).select_related("place"), pk
-    )
-    services.duplicate_dismiss(actor=request.user, membership=membership, flag=flag)
+@member_required(PLACES, "merge")
+def duplicate_dismiss(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    flag = get_visible_or_404(membership, PossibleDuplicate.objects.select_related("place"), pk)
+    services.duplicate_dismiss(membership=membership, flag=flag)
     messages.success(request, _("The pair is marked as not a duplicate."))
     return redirect("places:duplicates")
 
 
-@login_required
 @require_POST
-def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def document_upload(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     form = DocumentForm(request.POST, request.FILES)
     if form.is_valid():
         try:
             services.place_attach_document(
-                actor=request.user,
                 membership=membership,
                 place=place,
                 upload=form.cleaned_data["file"],
@@ -345,33 +308,33 @@ def document_upload(request: HttpRequest, pk: int) -> HttpResponse:
 def _document(membership: Membership, pk: int, document_pk: int) -> PlaceDocument:
     place = _place(membership, pk)
     return get_visible_or_404(
-        PlaceDocument.objects.filter(place=place, deleted_at__isnull=True).select_related(
-            "file", "place"
-        ),
+        membership,
+        PlaceDocument.objects.filter(place=place).select_related("file", "place"),
         document_pk,
     )
 
 
-@login_required
-def document_download(request: HttpRequest, pk: int, document_pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def document_download(
+    request: HttpRequest, pk: int, document_pk: int, *, membership: Membership
+) -> HttpResponse:
     document = _document(membership, pk, document_pk)
     return download_response(document.file, actor=request.user)
 
 
-@login_required
 @require_POST
-def document_remove(request: HttpRequest, pk: int, document_pk: int) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def document_remove(
+    request: HttpRequest, pk: int, document_pk: int, *, membership: Membership
+) -> HttpResponse:
     document = _document(membership, pk, document_pk)
-    services.place_remove_document(actor=request.user, membership=membership, document=document)
+    services.place_remove_document(membership=membership, document=document)
     messages.success(request, _("The document was removed."))
     return redirect(f"{document.place.get_absolute_url()}#documents")
 
 
-@login_required
-def region_list(request: HttpRequest) -> HttpResponse:
-    membership = _membership(request)
+@member_required(PLACES)
+def region_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     can_edit = permissions.can(membership, "edit")
     form = RegionForm(request.POST or None, membership=membership)
     if request.method == "POST":
@@ -380,7 +343,6 @@ def region_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             try:
                 services.region_create(
-                    actor=request.user,
                     body=membership.body,
                     name=form.cleaned_data["name"],
                     code=form.cleaned_data["code"],

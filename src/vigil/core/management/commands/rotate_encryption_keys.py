@@ -54,7 +54,7 @@ class Command(BaseCommand):
                     f"{model._meta.label}.{field_name}: {rotated} values re-encrypted"
                 )
                 total += rotated
-            audit(actor=None, action="rotate_keys", changes={"values": total})
+            audit(actor=None, action="core.keys.rotate", changes={"values": total})
         files = 0
         for stored in StoredFile.objects.iterator():
             rotate_file(stored)
