@@ -1,4 +1,4 @@
-"""Named personas, one per role, in one body; plus a member of another body."""
+"""The named personas of vigil.core.personas (the demo's people), as fixtures for every app."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ import pytest
 from django.test import Client
 
 from tests.factories import BodyFactory, MembershipFactory, UserFactory
+from vigil.core.audit import register_action_labels
 from vigil.core.models import Body, Membership, Role
+from vigil.core.personas import BY_ROLE, BY_USERNAME, MEMBER, NATIONAL, OTHER
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
@@ -21,33 +23,70 @@ def _media_root(settings, tmp_path):
 
 @pytest.fixture
 def body(db) -> Body:
-    return BodyFactory(name="National Preventive Mechanism", slug="npm")
+    return BodyFactory(name="National Preventive Mechanism", slug=NATIONAL)
 
 
 @pytest.fixture
 def other_body(db) -> Body:
-    return BodyFactory(name="Another Mechanism", slug="other")
+    return BodyFactory(name="Another Mechanism", slug=OTHER)
 
 
 @pytest.fixture
 def member_body(body) -> Body:
-    return BodyFactory(name="Regional Member Body", slug="member", coordinator=body)
+    return BodyFactory(name="Regional Member Body", slug=MEMBER, coordinator=body)
 
 
-def _persona(body: Body, username: str, role: str) -> Membership:
+def _membership(body: Body, username: str, role: str) -> Membership:
     return MembershipFactory(user=UserFactory(username=username), body=body, role=role)
 
 
 @pytest.fixture
-def persona(body) -> Callable[[str], Membership]:
-    """The membership of the persona of `role` in the body (created on first use)."""
+def personas(body, request) -> Callable[[str], Membership]:
+    """`personas("leader")`: the membership of a persona of vigil.core.personas (the demo's
+    people), created on first use in its body: the national body, its member body or another."""
 
-    def make(role: str) -> Membership:
-        return _persona(body, role.replace("_", "-"), role)
+    def make(username: str) -> Membership:
+        spec = BY_USERNAME[username]
+        if spec.body == NATIONAL:
+            persona_body = body
+        elif spec.body == MEMBER:
+            persona_body = request.getfixturevalue("member_body")
+        else:
+            persona_body = request.getfixturevalue("other_body")
+        return _membership(persona_body, spec.username, spec.role)
 
     return make
 
 
+@pytest.fixture
+def persona(personas) -> Callable[[str], Membership]:
+    """The membership of the persona of `role` in the national body."""
+
+    def make(role: str) -> Membership:
+        return personas(BY_ROLE[role].username)
+
+    return make
+
+
+# Memberships of the named personas, for services (which take a membership).
+@pytest.fixture
+def head_membership(persona) -> Membership:
+    return persona(Role.HEAD)
+
+
+@pytest.fixture
+def regional_membership(personas) -> Membership:
+    """A monitor of the member body the national body coordinates."""
+    return personas("regional")
+
+
+@pytest.fixture
+def outsider_membership(personas) -> Membership:
+    """The head of another body: everything of `body` must be invisible to them."""
+    return personas("outsider")
+
+
+# Their users, for pages (which sign a person in).
 @pytest.fixture
 def head(persona):
     return persona(Role.HEAD).user
@@ -84,16 +123,23 @@ def focal_point(persona):
 
 
 @pytest.fixture
-def outsider(other_body):
-    """The head of another body: everything of `body` must be invisible to them."""
-    return _persona(other_body, "outsider", Role.HEAD).user
+def outsider(outsider_membership):
+    return outsider_membership.user
 
 
 @pytest.fixture
 def client_for() -> Callable[..., Client]:
-    def make(user) -> Client:
+    def make(user_or_membership) -> Client:
         client = Client()
-        client.force_login(user)
+        client.force_login(getattr(user_or_membership, "user", user_or_membership))
         return client
 
     return make
+
+
+# Audit actions that only the tests write (the label-completeness test leaves them out).
+TEST_ACTIONS = {
+    "tests.counter.count": "counted a row",
+    "core.body.read": "read the body's sensitive information",
+}
+register_action_labels(TEST_ACTIONS)

@@ -64,7 +64,6 @@ def full_registry(registry, head, body):
     """The registry with something on every page: a document, a pair to review, a trashed place."""
     membership = Membership.objects.get(user=head, body=body)
     services.place_attach_document(
-        actor=head,
         membership=membership,
         place=registry.central,
         upload=SimpleUploadedFile("report.pdf", b"%PDF-1.4\n%%EOF\n"),

@@ -120,7 +120,7 @@ def test_revealing_the_confidential_notes_is_an_audited_act(page, head, registry
     expect(notes).to_contain_text("This place has confidential notes.")
     # The notes replace the button: a screen reader hears them without hunting for them.
     expect(notes).to_have_attribute("aria-live", "polite")
-    assert not AuditEntry.objects.filter(action="read").exists()
+    assert not AuditEntry.objects.filter(action="places.place.read").exists()
     page.evaluate("window.vigilNotReloaded = true")
 
     notes.get_by_role("button", name="Show the confidential notes").click()
@@ -128,7 +128,7 @@ def test_revealing_the_confidential_notes_is_an_audited_act(page, head, registry
     expect(notes).to_contain_text("The side gate code is known to the visit leader.")
     expect(notes).to_contain_text("Your reading of these notes was recorded in the audit trail.")
     assert page.evaluate("window.vigilNotReloaded === true"), "the page was reloaded"
-    entry = AuditEntry.objects.get(action="read")
+    entry = AuditEntry.objects.get(action="places.place.read")
     assert entry.actor == head
     assert entry.object_id == str(registry.central.pk)
 

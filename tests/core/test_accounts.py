@@ -58,7 +58,7 @@ def test_login_succeeds_and_is_audited(client, monitor, body):
     response = sign_in(client, "monitor", PASSWORD)
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
-    entry = AuditEntry.objects.get(action="login")
+    entry = AuditEntry.objects.get(action="core.user.login")
     assert entry.actor == monitor
     assert entry.body == body
     assert entry.ip_address == "127.0.0.1"
@@ -77,7 +77,7 @@ def test_failed_login_is_counted_and_audited_without_the_password(client, monito
     assert response.status_code == 200
     assert 'id="error-summary"' in response.content.decode()
     assert LoginFailure.objects.filter(username="monitor").count() == 1
-    entry = AuditEntry.objects.get(action="login_failed")
+    entry = AuditEntry.objects.get(action="core.user.login_failed")
     assert entry.actor is None
     assert entry.actor_label == "monitor"
     assert entry.changes == {"username": "monitor"}
@@ -91,7 +91,7 @@ def test_lockout_after_max_failures_refuses_even_the_right_password(client, moni
     assert response.status_code == 429
     assert "Too many failed sign-in attempts. Try again in 10 minutes." in response.content.decode()
     assert "_auth_user_id" not in client.session
-    assert not AuditEntry.objects.filter(action="login").exists()
+    assert not AuditEntry.objects.filter(action="core.user.login").exists()
 
 
 def test_lockout_message_shows_on_the_failure_that_triggers_it(client, monitor):
@@ -151,7 +151,7 @@ def test_logout_is_post_only_and_audited(client_for, monitor):
     assert response.status_code == 302
     assert response["Location"] == reverse("login")
     assert "_auth_user_id" not in client.session
-    assert AuditEntry.objects.get(action="logout").actor == monitor
+    assert AuditEntry.objects.get(action="core.user.logout").actor == monitor
 
 
 # ---------- Password ----------
@@ -180,7 +180,7 @@ def test_password_change_is_audited_and_keeps_the_session(client_for, monitor):
     assert response.status_code == 302
     monitor.refresh_from_db()
     assert monitor.check_password(NEW_PASSWORD)
-    entry = AuditEntry.objects.get(action="password_changed")
+    entry = AuditEntry.objects.get(action="core.user.change_password")
     assert entry.actor == monitor
     assert entry.changes == {}
     assert client.get(reverse("account")).status_code == 200
@@ -191,7 +191,7 @@ def test_password_change_service_refuses_a_weak_password(monitor):
 
     with pytest.raises(ValidationError):
         services.password_change(user=monitor, new_password="password")
-    assert not AuditEntry.objects.filter(action="password_changed").exists()
+    assert not AuditEntry.objects.filter(action="core.user.change_password").exists()
 
 
 # ---------- Account page ----------
@@ -206,7 +206,7 @@ def test_account_page_updates_details_with_an_audit_entry(client_for, monitor):
         reverse("account"), {"first_name": "Ada", "last_name": "Ndiaye", "email": "ada@example.org"}
     )
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(action="account_updated")
+    entry = AuditEntry.objects.get(action="core.user.update")
     assert entry.actor == monitor
     assert entry.changes["email"] == ["monitor@example.org", "ada@example.org"]
 
@@ -219,7 +219,7 @@ def test_token_is_shown_once_and_never_audited(client_for, monitor):
     assert token.key in response.content.decode()
     assert response["Cache-Control"] == "no-store"
     assert token.key not in client.get(reverse("account")).content.decode()
-    entry = AuditEntry.objects.get(action="api_token_created")
+    entry = AuditEntry.objects.get(action="core.token.create")
     assert entry.actor == monitor
     assert entry.changes == {"replaced": False}
     assert token.key not in str(entry.changes) + entry.object_repr
@@ -231,7 +231,7 @@ def test_token_regenerate_replaces_the_old_one(client_for, monitor):
     first = Token.objects.get(user=monitor).key
     client.post(reverse("api_token"), {"action": "create"})
     assert Token.objects.get(user=monitor).key != first
-    assert AuditEntry.objects.filter(action="api_token_created").first().changes == {
+    assert AuditEntry.objects.filter(action="core.token.create").first().changes == {
         "replaced": True
     }
 
@@ -242,7 +242,7 @@ def test_token_revoke(client_for, monitor):
     response = client.post(reverse("api_token"), {"action": "revoke"})
     assert response.status_code == 302
     assert not Token.objects.filter(user=monitor).exists()
-    assert AuditEntry.objects.get(action="api_token_revoked").actor == monitor
+    assert AuditEntry.objects.get(action="core.token.revoke").actor == monitor
 
 
 def test_token_page_is_post_only(client_for, monitor):
@@ -287,12 +287,14 @@ def test_switch_body_is_post_only(client_for, monitor):
 def test_sign_in_is_in_the_trail_of_each_body_of_the_person(client, monitor, body, other_body):
     MembershipFactory(user=monitor, body=other_body, role=Role.ANALYST)
     sign_in(client, "monitor", PASSWORD)
-    bodies = set(AuditEntry.objects.filter(action="login").values_list("body__slug", flat=True))
+    bodies = set(
+        AuditEntry.objects.filter(action="core.user.login").values_list("body__slug", flat=True)
+    )
     assert bodies == {"npm", "other"}
 
 
 def test_failed_sign_in_with_an_unknown_username_belongs_to_no_body(client, body):
     sign_in(client, "nobody-here", "wrong-password-guess")
-    entry = AuditEntry.objects.get(action="login_failed")
+    entry = AuditEntry.objects.get(action="core.user.login_failed")
     assert entry.body is None
     assert entry.object_id == ""

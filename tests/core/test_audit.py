@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from vigil.core.audit import audit, audit_read
+from vigil.core.audit import audit, audit_read, register_action_labels
 from vigil.core.models import AuditEntry, Body
 
 pytestmark = pytest.mark.django_db
@@ -29,8 +29,12 @@ ROLE_FIXTURES = [
 READERS = {"head", "auditor"}
 
 
-def entry(body: Body, actor, action: str = "place_updated", **changes) -> AuditEntry:
-    return audit(actor=actor, action=action, obj=body, changes=changes or {"name": ["A", "B"]})
+def entry(body: Body, actor, action: str = "updated", **changes) -> AuditEntry:
+    """An entry of a test action (`tests.trail.<action>`), or of a real one when dotted."""
+    name = action if "." in action else f"tests.trail.{action}"
+    if "." not in action:
+        register_action_labels({name: action})
+    return audit(actor=actor, action=name, obj=body, changes=changes or {"name": ["A", "B"]})
 
 
 def listed(response) -> list[AuditEntry]:
@@ -57,9 +61,9 @@ def test_audit_shows_only_the_active_bodys_entries(client_for, auditor, outsider
 
 
 def test_audit_shows_changes_as_a_field_old_new_table(client_for, auditor, head, body):
-    entry(body, head, "membership_role_changed", role=["monitor", "analyst"])
+    entry(body, head, "core.membership.change_role", role=["monitor", "analyst"])
     html = client_for(auditor).get(reverse("audit")).content.decode()
-    assert '<th scope="row">role</th><td>monitor</td><td>analyst</td>' in html
+    assert '<th scope="row">Role</th><td>monitor</td><td>analyst</td>' in html
     assert "head" in html
 
 
@@ -69,8 +73,8 @@ def test_audit_shows_changes_as_a_field_old_new_table(client_for, auditor, head,
 @pytest.fixture
 def trail(body, head, monitor):
     return {
-        "created": entry(body, monitor, "place_created", name=[None, "Central Prison"]),
-        "updated": entry(body, head, "place_updated", name=["Central Prison", "Central Jail"]),
+        "created": entry(body, monitor, "created", name=[None, "Central Prison"]),
+        "updated": entry(body, head, "updated", name=["Central Prison", "Central Jail"]),
         "read": audit_read(actor=monitor, obj=body, fields=["notes"], purpose="dossier"),
     }
 
@@ -78,13 +82,13 @@ def trail(body, head, monitor):
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ({"q": "place_"}, {"created", "updated"}),
+        ({"q": "trail."}, {"created", "updated"}),
         ({"q": "HEAD"}, {"updated"}),
-        ({"action": "read"}, {"read"}),
+        ({"action": "core.body.read"}, {"read"}),
         ({"actor": "monitor"}, {"created", "read"}),
         ({"object_type": "core.body"}, {"created", "updated", "read"}),
         ({"sensitive": "on"}, {"read"}),
-        ({"action": "place_updated", "actor": "monitor"}, set()),
+        ({"action": "tests.trail.updated", "actor": "monitor"}, set()),
     ],
 )
 def test_audit_filters(client_for, auditor, trail, query, expected):
@@ -154,7 +158,7 @@ def test_audit_export_streams_the_filtered_list(client_for, auditor, trail):
     lines = text.strip().splitlines()
     assert lines[0].startswith("When,Who,Action")
     assert len(lines) == 3
-    assert "place_updated" not in text
+    assert "updated" not in text
 
 
 def test_audit_export_is_scoped_to_the_body(client_for, head, outsider, body, other_body):
@@ -174,7 +178,7 @@ def test_an_entry_cannot_be_changed_or_deleted_through_the_model(body, head):
     with pytest.raises(PermissionError):
         item.delete()
     item.refresh_from_db()
-    assert item.action == "place_updated"
+    assert item.action == "tests.trail.updated"
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger exists on PostgreSQL")
@@ -185,7 +189,7 @@ def test_the_database_refuses_updates_and_deletes(body, head):
     with pytest.raises(DatabaseError), transaction.atomic():
         AuditEntry.objects.filter(pk=item.pk).delete()
     item.refresh_from_db()
-    assert item.action == "place_updated"
+    assert item.action == "tests.trail.updated"
 
 
 def test_the_admin_cannot_add_change_or_delete_entries(body, head):

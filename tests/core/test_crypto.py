@@ -55,7 +55,7 @@ def test_rotation_re_encrypts_with_the_new_key(body, settings):
     place.refresh_from_db()
     assert place.confidential_notes == "rotate me"
     assert encryption_keys_check() == []
-    assert AuditEntry.objects.filter(action="rotate_keys").exists()
+    assert AuditEntry.objects.filter(action="core.keys.rotate").exists()
 
 
 def test_start_up_refuses_keys_that_cannot_decrypt(body, settings):

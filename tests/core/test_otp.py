@@ -72,7 +72,7 @@ def test_setup_confirms_with_a_first_code(client_for, monitor):
     pending.refresh_from_db()
     assert pending.confirmed
     assert client.session.get("otp_device_id") == pending.persistent_id
-    entry = AuditEntry.objects.get(action="otp_enabled")
+    entry = AuditEntry.objects.get(action="core.otp.enable")
     assert entry.actor == monitor
     assert pending.key not in str(entry.changes)
 
@@ -86,7 +86,7 @@ def test_setup_refuses_a_wrong_code(client_for, monitor):
     assert 'aria-invalid="true"' in response.content.decode()
     pending.refresh_from_db()
     assert not pending.confirmed
-    assert not AuditEntry.objects.filter(action="otp_enabled").exists()
+    assert not AuditEntry.objects.filter(action="core.otp.enable").exists()
 
 
 def test_unverified_user_cannot_replace_or_remove_their_app(client_for, monitor, device):
@@ -104,7 +104,7 @@ def test_verified_user_can_remove_their_app(client_for, monitor, device):
     response = client.post(reverse("otp_setup"), {"action": "remove"})
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=monitor).exists()
-    assert AuditEntry.objects.get(action="otp_disabled").actor == monitor
+    assert AuditEntry.objects.get(action="core.otp.disable").actor == monitor
 
 
 def test_verified_user_can_replace_their_app(client_for, monitor, device):
@@ -156,7 +156,7 @@ def test_required_with_a_device_asks_for_the_code(client_for, monitor, device, r
     response = client.post(reverse("otp_verify"), {"token": wrong_code_for(device), "next": "/"})
     assert response.status_code == 200
     assert client.get(reverse("home")).status_code == 302
-    assert AuditEntry.objects.get(action="otp_failed").actor == monitor
+    assert AuditEntry.objects.get(action="core.otp.fail").actor == monitor
 
     response = client.post(reverse("otp_verify"), {"token": code_for(device), "next": "/"})
     assert response.status_code == 302

@@ -26,12 +26,14 @@ def test_each_body_is_seeded_with_the_design_taxonomy(body):
     assert taxonomy.seed_taxonomy(body) == 0  # idempotent
 
 
-def test_term_create_update_and_retire_are_audited(body, head):
+def test_term_create_update_and_retire_are_audited(body, head_membership):
     term = taxonomy.term_create(
-        actor=head, body=body, kind=TaxonomyKind.PLACE_TYPE, label="Airport transit zone"
+        membership=head_membership, kind=TaxonomyKind.PLACE_TYPE, label="Airport transit zone"
     )
     assert term.code == "airport-transit-zone"
-    taxonomy.term_update(actor=head, term=term, label="Airport transit area", is_active=False)
+    taxonomy.term_update(
+        membership=head_membership, term=term, label="Airport transit area", is_active=False
+    )
     term.refresh_from_db()
     assert term.label == "Airport transit area" and not term.is_active
     actions = list(
@@ -39,9 +41,9 @@ def test_term_create_update_and_retire_are_audited(body, head):
         .order_by("id")
         .values_list("action", flat=True)
     )
-    assert actions == ["create", "update"]
+    assert actions == ["core.term.create", "core.term.update"]
     with pytest.raises(ValidationError):
-        taxonomy.term_create(actor=head, body=body, kind="place_type", label="prison")
+        taxonomy.term_create(membership=head_membership, kind="place_type", label="prison")
 
 
 def test_page_lets_managers_edit_and_others_read(body, persona, client_for):

@@ -56,9 +56,10 @@ def test_membership_pages_by_role(request, client_for, body, role_fixture):
     assert target.is_active is (role_fixture not in MANAGERS)
 
 
-def test_user_without_a_body_gets_403(client_for):
+def test_user_without_a_body_gets_404(client_for):
+    """With no body there is nothing to manage: the page does not exist for them."""
     loner = UserFactory(username="loner")
-    assert client_for(loner).get(reverse("users")).status_code == 403
+    assert client_for(loner).get(reverse("users")).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -91,6 +92,7 @@ def test_permissions_table():
         "manage_settings",
         "view_audit",
         "grant_head",
+        "manage_grants",
     }
     assert permissions.allowed_actions(admin) == {"manage_users", "manage_settings"}
     assert permissions.allowed_actions(auditor) == {"view_audit"}
@@ -143,7 +145,7 @@ def test_add_a_new_account(client_for, admin_user, body):
     assert user.check_password(STRONG_PASSWORD)
     membership = membership_of(user, body)
     assert membership.role == Role.MONITOR
-    entry = AuditEntry.objects.get(action="membership_added")
+    entry = AuditEntry.objects.get(action="core.membership.add")
     assert entry.actor == admin_user
     assert entry.body == body
     assert entry.object_id == str(membership.pk)
@@ -164,7 +166,9 @@ def test_add_refuses_a_weak_initial_password(client_for, admin_user):
 
 def test_add_a_new_account_needs_a_password(admin_user, body):
     with pytest.raises(ValidationError) as error:
-        services.membership_add(actor=admin_user, body=body, username="x", role=Role.MONITOR)
+        services.membership_add(
+            membership=membership_of(admin_user, body), username="x", role=Role.MONITOR
+        )
     assert "password" in error.value.message_dict
 
 
@@ -175,7 +179,7 @@ def test_one_person_in_two_bodies_with_different_roles(client_for, outsider, mon
     assert response.status_code == 302
     assert membership_of(monitor, other_body).role == Role.ANALYST
     assert Membership.objects.get(user=monitor, body__slug="npm").role == Role.MONITOR
-    entry = AuditEntry.objects.get(action="membership_added")
+    entry = AuditEntry.objects.get(action="core.membership.add")
     assert entry.body == other_body
     assert entry.changes["new_account"] == [None, False]
 
@@ -183,8 +187,7 @@ def test_one_person_in_two_bodies_with_different_roles(client_for, outsider, mon
 def test_adding_an_existing_account_cannot_set_its_password(outsider, monitor, other_body):
     with pytest.raises(ValidationError) as error:
         services.membership_add(
-            actor=outsider,
-            body=other_body,
+            membership=membership_of(outsider, other_body),
             username="monitor",
             role=Role.ANALYST,
             password=STRONG_PASSWORD,
@@ -196,14 +199,15 @@ def test_adding_an_existing_account_cannot_set_its_password(outsider, monitor, o
 
 def test_add_refuses_an_existing_member(head, monitor, body):
     with pytest.raises(ValidationError):
-        services.membership_add(actor=head, body=body, username="monitor", role=Role.ANALYST)
+        services.membership_add(
+            membership=membership_of(head, body), username="monitor", role=Role.ANALYST
+        )
 
 
 def test_only_a_head_can_make_a_head(client_for, admin_user, head, body):
     with pytest.raises(PermissionDenied):
         services.membership_add(
-            actor=admin_user,
-            body=body,
+            membership=membership_of(admin_user, body),
             username="boss",
             role=Role.HEAD,
             password=STRONG_PASSWORD,
@@ -211,20 +215,32 @@ def test_only_a_head_can_make_a_head(client_for, admin_user, head, body):
     page = client_for(admin_user).get(reverse("user_add")).content.decode()
     assert 'value="head"' not in page
     services.membership_add(
-        actor=head, body=body, username="boss", role=Role.HEAD, password=STRONG_PASSWORD
+        membership=membership_of(head, body),
+        username="boss",
+        role=Role.HEAD,
+        password=STRONG_PASSWORD,
     )
 
 
 def test_a_non_manager_cannot_add_through_the_service(monitor, body):
     with pytest.raises(PermissionDenied):
-        services.membership_add(actor=monitor, body=body, username="x", role=Role.MONITOR)
-
-
-def test_a_manager_of_another_body_cannot_add_to_body(outsider, body):
-    with pytest.raises(PermissionDenied):
         services.membership_add(
-            actor=outsider, body=body, username="x", role=Role.MONITOR, password=STRONG_PASSWORD
+            membership=membership_of(monitor, body), username="x", role=Role.MONITOR
         )
+
+
+def test_a_manager_of_another_body_cannot_change_its_members(outsider, monitor, other_body, body):
+    target = membership_of(monitor, body)
+    outsider_membership = membership_of(outsider, other_body)
+    for service in (services.membership_deactivate, services.membership_reactivate):
+        with pytest.raises(PermissionDenied):
+            service(membership=outsider_membership, target=target)
+    with pytest.raises(PermissionDenied):
+        services.membership_set_role(
+            membership=outsider_membership, target=target, role=Role.ANALYST
+        )
+    target.refresh_from_db()
+    assert target.is_active and target.role == Role.MONITOR
 
 
 # ---------- membership_set_role ----------
@@ -238,7 +254,7 @@ def test_change_role_is_audited_with_changes(client_for, admin_user, monitor, bo
     assert response.status_code == 302
     target.refresh_from_db()
     assert target.role == Role.ANALYST
-    entry = AuditEntry.objects.get(action="membership_role_changed")
+    entry = AuditEntry.objects.get(action="core.membership.change_role")
     assert entry.actor == admin_user
     assert entry.changes == {"role": [Role.MONITOR, Role.ANALYST]}
 
@@ -246,20 +262,26 @@ def test_change_role_is_audited_with_changes(client_for, admin_user, monitor, bo
 def test_cannot_change_own_role(head, body):
     with pytest.raises(ValidationError):
         services.membership_set_role(
-            actor=head, membership=membership_of(head, body), role=Role.MONITOR
+            membership=membership_of(head, body),
+            target=membership_of(head, body),
+            role=Role.MONITOR,
         )
 
 
 def test_admin_cannot_demote_a_head(admin_user, head, body):
     with pytest.raises(PermissionDenied):
         services.membership_set_role(
-            actor=admin_user, membership=membership_of(head, body), role=Role.MONITOR
+            membership=membership_of(admin_user, body),
+            target=membership_of(head, body),
+            role=Role.MONITOR,
         )
 
 
 def test_head_role_changes_need_a_head(head, body):
     other_head = MembershipFactory(body=body, role=Role.HEAD)
-    services.membership_set_role(actor=head, membership=other_head, role=Role.ANALYST)
+    services.membership_set_role(
+        membership=membership_of(head, body), target=other_head, role=Role.ANALYST
+    )
     other_head.refresh_from_db()
     assert other_head.role == Role.ANALYST
 
@@ -273,17 +295,19 @@ def test_deactivate_and_reactivate_are_audited(client_for, head, monitor, body):
     assert client.post(reverse("user_deactivate", args=[target.pk])).status_code == 302
     target.refresh_from_db()
     assert not target.is_active
-    entry = AuditEntry.objects.get(action="membership_deactivated")
+    entry = AuditEntry.objects.get(action="core.membership.deactivate")
     assert (entry.actor, entry.changes) == (head, {"is_active": [True, False]})
     assert client.post(reverse("user_reactivate", args=[target.pk])).status_code == 302
     target.refresh_from_db()
     assert target.is_active
-    entry = AuditEntry.objects.get(action="membership_reactivated")
+    entry = AuditEntry.objects.get(action="core.membership.reactivate")
     assert (entry.actor, entry.changes) == (head, {"is_active": [False, True]})
 
 
 def test_deactivated_member_loses_the_body(client_for, head, monitor, body):
-    services.membership_deactivate(actor=head, membership=membership_of(monitor, body))
+    services.membership_deactivate(
+        membership=membership_of(head, body), target=membership_of(monitor, body)
+    )
     response = client_for(monitor).get(reverse("home"))
     assert "You are not a member of any body yet" in response.content.decode()
 
@@ -302,16 +326,20 @@ def test_the_body_always_keeps_a_manager(body):
     admin = MembershipFactory(body=body, role=Role.ADMIN)
     # An administrator may not touch a head at all...
     with pytest.raises(PermissionDenied):
-        services.membership_deactivate(actor=admin.user, membership=only_head)
+        services.membership_deactivate(membership=membership_of(admin.user, body), target=only_head)
     # ...the head may remove the administrator, and is then the last manager, whom nobody can
     # deactivate or demote: not themselves, and no one else has the right.
-    services.membership_deactivate(actor=only_head.user, membership=admin)
+    services.membership_deactivate(membership=membership_of(only_head.user, body), target=admin)
     with pytest.raises(ValidationError):
-        services.membership_deactivate(actor=only_head.user, membership=only_head)
+        services.membership_deactivate(
+            membership=membership_of(only_head.user, body), target=only_head
+        )
     with pytest.raises(ValidationError):
-        services.membership_set_role(actor=only_head.user, membership=only_head, role=Role.MONITOR)
+        services.membership_set_role(
+            membership=membership_of(only_head.user, body), target=only_head, role=Role.MONITOR
+        )
     with pytest.raises(PermissionDenied):
-        services.membership_deactivate(actor=admin.user, membership=only_head)
+        services.membership_deactivate(membership=membership_of(admin.user, body), target=only_head)
     only_head.refresh_from_db()
     assert only_head.is_active and only_head.role == Role.HEAD
 
@@ -334,21 +362,20 @@ def test_body_settings_toggle_is_audited(client_for, admin_user, body):
     assert response.status_code == 302
     body.refresh_from_db()
     assert body.require_totp
-    entry = AuditEntry.objects.get(action="body_settings_changed")
+    entry = AuditEntry.objects.get(action="core.body.update_settings")
     assert entry.actor == admin_user
     assert entry.body == body
     assert entry.changes == {"require_totp": [False, True]}
 
 
 def test_body_settings_without_a_change_writes_no_entry(admin_user, body):
-    services.body_update_settings(actor=admin_user, body=body, require_totp=False)
-    assert not AuditEntry.objects.filter(action="body_settings_changed").exists()
+    services.body_update_settings(membership=membership_of(admin_user, body), require_totp=False)
+    assert not AuditEntry.objects.filter(action="core.body.update_settings").exists()
 
 
-def test_body_settings_service_checks_the_role(monitor, outsider, body):
-    for actor in (monitor, outsider):
-        with pytest.raises(PermissionDenied):
-            services.body_update_settings(actor=actor, body=body, require_totp=True)
+def test_body_settings_service_checks_the_role(monitor, body):
+    with pytest.raises(PermissionDenied):
+        services.body_update_settings(membership=membership_of(monitor, body), require_totp=True)
     body.refresh_from_db()
     assert not body.require_totp
 

@@ -60,14 +60,14 @@ def test_create_update_and_delete_go_through_the_services(body, head):
     assert "confidential_notes" not in created
     place = Place.objects.get(pk=created["id"])
     assert place.confidential_notes == "never returned"
-    assert AuditEntry.objects.filter(action="create", object_id=str(place.pk)).exists()
+    assert AuditEntry.objects.filter(action="places.place.create", object_id=str(place.pk)).exists()
 
     patched = client.patch(f"{LIST}{place.pk}/", {"official_capacity": 90}, format="json")
     assert patched.status_code == 200
     assert patched.json()["official_capacity"] == 90
-    assert AuditEntry.objects.get(action="update", object_id=str(place.pk)).changes == {
-        "official_capacity": [None, 90]
-    }
+    assert AuditEntry.objects.get(
+        action="places.place.update", object_id=str(place.pk)
+    ).changes == {"official_capacity": [None, 90]}
     assert client.delete(f"{LIST}{place.pk}/").status_code == 204
     assert client.get(f"{LIST}{place.pk}/").status_code == 404
 

@@ -125,16 +125,13 @@ def import_through_pages(client, data: bytes, name: str = "places.csv", mode: st
 def run_import(membership: Membership, data: bytes, name="places.csv", mode="all", mapping=None):
     """The same steps through the services, run in-process."""
     imp = imports.import_upload(
-        actor=membership.user,
         membership=membership,
         kind="places",
         upload=SimpleUploadedFile(name, data),
     )
     if mapping is not None:
-        imports.import_set_mapping(
-            actor=membership.user, membership=membership, imp=imp, mapping=mapping
-        )
-    imp = imports.import_start(actor=membership.user, membership=membership, imp=imp, mode=mode)
+        imports.import_set_mapping(membership=membership, imp=imp, mapping=mapping)
+    imp = imports.import_start(membership=membership, imp=imp, mode=mode)
     from vigil.core.tasks import run_job
 
     run_job.call(imp.job_id)
@@ -189,9 +186,12 @@ def test_full_import_through_the_pages(fmt, client_for, head, body, sample_rows)
     assert 'data-count="rejected">0<' in html
     assert "hx-trigger" not in html
     assert reverse("places:list") in html
-    entry = AuditEntry.objects.get(action="import", object_id=str(imp.pk))
+    entry = AuditEntry.objects.get(action="core.import.finish", object_id=str(imp.pk))
     assert entry.changes["created"] == [None, 3]
-    assert AuditEntry.objects.filter(action="create", object_type="places.place").count() == 3
+    assert (
+        AuditEntry.objects.filter(action="places.place.create", object_type="places.place").count()
+        == 3
+    )
 
 
 @pytest.mark.django_db
@@ -492,7 +492,7 @@ def test_reimport_updates_by_external_id_without_duplicating(head_membership, bo
     assert prison.official_capacity == 550
     assert prison.name == "Central Prison of the North"
     assert "north" in prison.search_text
-    update = AuditEntry.objects.get(action="update", object_id=str(prison.pk))
+    update = AuditEntry.objects.get(action="places.place.update", object_id=str(prison.pk))
     assert update.changes["official_capacity"] == [500, 550]
     assert update.changes["name"] == ["Central Prison", "Central Prison of the North"]
     assert "region" not in update.changes
@@ -532,7 +532,7 @@ def test_an_updated_value_appears_in_the_place_history(client_for, head, head_me
     place.refresh_from_db()
     assert place.official_capacity == 95
     entry = AuditEntry.objects.get(object_type="places.place", object_id=str(place.pk))
-    assert entry.action == "update"
+    assert entry.action == "places.place.update"
     assert entry.changes["official_capacity"] == [80, 95]
     html = client_for(head).get(reverse("places:detail", args=[place.pk])).content.decode()
     assert "95" in html
@@ -645,13 +645,12 @@ def test_progress_partial_shows_percentage_and_stops_polling(
     client_for, head, head_membership, sample_rows, django_capture_on_commit_callbacks
 ):
     imp = imports.import_upload(
-        actor=head,
         membership=head_membership,
         kind="places",
         upload=SimpleUploadedFile("p.csv", rows_csv(sample_rows)),
     )
     with django_capture_on_commit_callbacks(execute=False):
-        imp = imports.import_start(actor=head, membership=head_membership, imp=imp, mode="all")
+        imp = imports.import_start(membership=head_membership, imp=imp, mode="all")
     imports.report_progress(imp.job, 150, 600)
     client = client_for(head)
     html = client.get(reverse("import_progress", args=[imp.pk])).content.decode()
@@ -670,9 +669,7 @@ def test_progress_partial_shows_percentage_and_stops_polling(
 def test_an_import_cannot_be_started_twice(head_membership, sample_rows):
     imp = run_import(head_membership, rows_csv(sample_rows))
     with pytest.raises(Exception, match="already started"):
-        imports.import_start(
-            actor=head_membership.user, membership=head_membership, imp=imp, mode="all"
-        )
+        imports.import_start(membership=head_membership, imp=imp, mode="all")
     assert Place.objects.count() == 3
 
 
@@ -743,13 +740,11 @@ def test_validation_makes_no_query_per_row(
         return [[f"P-{n}", f"Place {n}", "prison", "North", "women", str(n)] for n in range(count)]
 
     small = imports.import_upload(
-        actor=head_membership.user,
         membership=head_membership,
         kind="places",
         upload=SimpleUploadedFile("s.csv", rows_csv(rows(3), headers)),
     )
     large = imports.import_upload(
-        actor=head_membership.user,
         membership=head_membership,
         kind="places",
         upload=SimpleUploadedFile("l.csv", rows_csv(rows(400), headers)),
@@ -821,9 +816,7 @@ def test_a_large_file_is_checked_in_the_background(
     imp.refresh_from_db()
     assert imp.job.kind == imports.CHECK_JOB_KIND
     with pytest.raises(Exception, match="still being checked"):
-        imports.import_start(
-            actor=head, membership=Membership.objects.get(user=head), imp=imp, mode="all"
-        )
+        imports.import_start(membership=Membership.objects.get(user=head), imp=imp, mode="all")
 
     run_worker()
 

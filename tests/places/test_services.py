@@ -22,14 +22,15 @@ def head_membership(head) -> Membership:
 
 def _entries(obj, action):
     return AuditEntry.objects.filter(
-        object_type=obj._meta.label_lower, object_id=str(obj.pk), action=action
+        object_type=obj._meta.label_lower,
+        object_id=str(obj.pk),
+        action=f"{obj._meta.label_lower}.{action}",
     )
 
 
 def test_create_writes_place_and_audit_entry(body, head, head_membership):
     women = TaxonomyTerm.objects.get(body=body, kind="vulnerable_group", code="women")
     place = services.place_create(
-        actor=head,
         membership=head_membership,
         data={
             "name": "Riverside Remand Centre",
@@ -51,7 +52,6 @@ def test_create_writes_place_and_audit_entry(body, head, head_membership):
 def test_update_records_only_changed_fields(body, head, head_membership):
     place = PlaceFactory(body=body, official_capacity=100)
     services.place_update(
-        actor=head,
         membership=head_membership,
         place=place,
         data={"official_capacity": 120, "name": place.name},
@@ -62,9 +62,7 @@ def test_update_records_only_changed_fields(body, head, head_membership):
 
 def test_update_with_no_change_writes_no_entry(body, head, head_membership):
     place = PlaceFactory(body=body)
-    services.place_update(
-        actor=head, membership=head_membership, place=place, data={"name": place.name}
-    )
+    services.place_update(membership=head_membership, place=place, data={"name": place.name})
     assert not _entries(place, "update").exists()
 
 
@@ -86,7 +84,7 @@ def test_update_with_no_change_writes_no_entry(body, head, head_membership):
 def test_rules_name_the_field_and_change_nothing(body, head, head_membership, data, field):
     place = PlaceFactory(body=body)
     with pytest.raises(ValidationError) as caught:
-        services.place_update(actor=head, membership=head_membership, place=place, data=data)
+        services.place_update(membership=head_membership, place=place, data=data)
     assert field in caught.value.error_dict
     assert not _entries(place, "update").exists()
 
@@ -96,13 +94,11 @@ def test_external_id_is_unique_within_a_body(body, other_body, head, head_member
     PlaceFactory(body=other_body, external_id="P-2")
     with pytest.raises(ValidationError) as caught:
         services.place_create(
-            actor=head,
             membership=head_membership,
             data={"name": "Copy", "place_type": place_type(body), "external_id": "P-1"},
         )
     assert "external_id" in caught.value.error_dict
     services.place_create(
-        actor=head,
         membership=head_membership,
         data={
             "name": "Other body's id is free here",
@@ -116,7 +112,6 @@ def test_type_and_region_of_another_body_are_refused(body, other_body, head, hea
     foreign_region = RegionFactory(body=other_body)
     with pytest.raises(ValidationError) as caught:
         services.place_create(
-            actor=head,
             membership=head_membership,
             data={"name": "X", "place_type": place_type(other_body), "region": foreign_region},
         )
@@ -127,7 +122,6 @@ def test_role_without_right_is_refused_by_the_service(body, persona):
     monitor = persona(Role.MONITOR)
     with pytest.raises(PermissionDenied):
         services.place_create(
-            actor=monitor.user,
             membership=monitor,
             data={"name": "X", "place_type": place_type(body)},
         )
@@ -135,11 +129,11 @@ def test_role_without_right_is_refused_by_the_service(body, persona):
 
 def test_delete_and_restore_are_audited(body, head, head_membership):
     place = PlaceFactory(body=body)
-    services.place_delete(actor=head, membership=head_membership, place=place)
+    services.place_delete(membership=head_membership, place=place)
     place.refresh_from_db()
     assert place.deleted_at is not None
     assert _entries(place, "delete").exists()
-    services.place_restore(actor=head, membership=head_membership, place=place)
+    services.place_restore(membership=head_membership, place=place)
     place.refresh_from_db()
     assert place.deleted_at is None
     assert _entries(place, "restore").exists()
@@ -149,7 +143,6 @@ def test_confidential_notes_are_encrypted_at_rest_and_reveal_is_audited(
     body, head, head_membership
 ):
     place = services.place_create(
-        actor=head,
         membership=head_membership,
         data={
             "name": "Hillside Station",
@@ -164,7 +157,7 @@ def test_confidential_notes_are_encrypted_at_rest_and_reveal_is_audited(
     assert raw.startswith("fernet:")
     # The create entry says the notes were set, never what they say.
     assert "4711" not in str(_entries(place, "create").get().changes)
-    notes = services.reveal_confidential_notes(actor=head, membership=head_membership, place=place)
+    notes = services.reveal_confidential_notes(membership=head_membership, place=place)
     assert notes == "Back gate code 4711; contact Sgt. Example"
     read = _entries(place, "read").get()
     assert read.sensitive is True
@@ -175,23 +168,21 @@ def test_attach_document_is_audited(body, head, head_membership):
     place = PlaceFactory(body=body)
     upload = SimpleUploadedFile("register.csv", b"a,b\n1,2\n")
     document = services.place_attach_document(
-        actor=head, membership=head_membership, place=place, upload=upload, title="Register"
+        membership=head_membership, place=place, upload=upload, title="Register"
     )
     assert document.title == "Register"
     assert _entries(place, "attach_document").get().changes == {"document": [None, "Register"]}
-    services.place_remove_document(actor=head, membership=head_membership, document=document)
+    services.place_remove_document(membership=head_membership, document=document)
     assert _entries(place, "remove_document").exists()
 
 
 def test_merge_keeps_both_histories_and_moves_names(body, head, head_membership):
     region = RegionFactory(body=body)
     keep = services.place_create(
-        actor=head,
         membership=head_membership,
         data={"name": "Northgate Prison", "place_type": place_type(body), "region": region},
     )
     merge = services.place_create(
-        actor=head,
         membership=head_membership,
         data={
             "name": "Northgate Prisons",
@@ -201,10 +192,8 @@ def test_merge_keeps_both_histories_and_moves_names(body, head, head_membership)
             "official_capacity": 300,
         },
     )
-    services.place_update(
-        actor=head, membership=head_membership, place=merge, data={"official_capacity": 320}
-    )
-    services.place_merge(actor=head, membership=head_membership, keep=keep, merge=merge)
+    services.place_update(membership=head_membership, place=merge, data={"official_capacity": 320})
+    services.place_merge(membership=head_membership, keep=keep, merge=merge)
     keep.refresh_from_db()
     merge.refresh_from_db()
     assert keep.address == "7 Hill Lane"
@@ -216,7 +205,7 @@ def test_merge_keeps_both_histories_and_moves_names(body, head, head_membership)
     # The merged place's own past (its creation and its update) is still in the trail.
     assert _entries(merge, "create").exists() and _entries(merge, "update").exists()
     with pytest.raises(ValidationError):
-        services.place_restore(actor=head, membership=head_membership, place=merge)
+        services.place_restore(membership=head_membership, place=merge)
 
 
 def test_similar_names_in_one_region_are_flagged(body, head, head_membership):
@@ -230,15 +219,17 @@ def test_similar_names_in_one_region_are_flagged(body, head, head_membership):
     assert {flag.place_id, flag.other_id} == {first.pk, second.pk}
     # Flagging again does not repeat the pair.
     assert services.flag_possible_duplicates([first, second]) == 0
-    services.duplicate_dismiss(actor=head, membership=head_membership, flag=flag)
+    services.duplicate_dismiss(membership=head_membership, flag=flag)
     flag.refresh_from_db()
     assert flag.status == PossibleDuplicate.Status.DISMISSED
     assert _entries(first, "dismiss_duplicate").exists()
 
 
-def test_region_create_nests_and_is_audited(body, head):
-    parent = services.region_create(actor=head, body=body, name="Coastal Region")
-    child = services.region_create(actor=head, body=body, name="Harbour District", parent=parent)
+def test_region_create_nests_and_is_audited(body, head_membership):
+    parent = services.region_create(membership=head_membership, name="Coastal Region")
+    child = services.region_create(
+        membership=head_membership, name="Harbour District", parent=parent
+    )
     assert child.level == 2
     assert child.path.startswith(parent.path + "/")
     assert _entries(child, "create").exists()
@@ -254,7 +245,6 @@ def test_a_new_place_close_to_another_in_its_region_is_flagged(body, head, head_
     region = RegionFactory(body=body)
     PlaceFactory(body=body, region=region, name="Southport Remand Centre")
     services.place_create(
-        actor=head,
         membership=head_membership,
         data={"name": "Southport Remand Center", "place_type": place_type(body), "region": region},
     )

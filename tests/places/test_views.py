@@ -179,10 +179,13 @@ def test_reveal_of_confidential_notes_is_an_audited_act(body, head, client):
     place = PlaceFactory(body=body, confidential_notes="Night entrance by the river")
     dossier = client.get(place.get_absolute_url())
     assert b"Night entrance" not in dossier.content
-    assert not AuditEntry.objects.filter(action="read").exists()
+    assert not AuditEntry.objects.filter(action="places.place.read").exists()
     revealed = client.post(reverse("places:reveal_notes", args=[place.pk]))
     assert b"Night entrance by the river" in revealed.content
-    assert AuditEntry.objects.filter(action="read", actor=head, sensitive=True).count() == 1
+    assert (
+        AuditEntry.objects.filter(action="places.place.read", actor=head, sensitive=True).count()
+        == 1
+    )
 
 
 def test_csv_export_holds_filtered_places_and_neutralises_formulas(body, client):
@@ -193,7 +196,7 @@ def test_csv_export_holds_filtered_places_and_neutralises_formulas(body, client)
     assert "'=HYPERLINK" in content
     assert "'+cmd" in content
     assert "Kept Apart" not in content
-    assert AuditEntry.objects.filter(action="export").exists()
+    assert AuditEntry.objects.filter(action="places.place.export").exists()
 
 
 def test_xlsx_export_opens_and_neutralises(body, client):

@@ -174,13 +174,22 @@ def change_rows(object_type: str, changes: Any) -> list[tuple[str, str, str]]:
     if not isinstance(changes, dict):
         return [("", "", format_value(changes))] if changes else []
     rows = []
+    model = model_for_type(object_type)
     for field, value in changes.items():
         label = field_label(object_type, field)
-        choices = _FIELD_CHOICES.get(object_type, {}).get(field)
+        choices: dict[Any, Any] = {}
+        registered = _FIELD_CHOICES.get(object_type, {}).get(field)
+        if registered is not None:
+            choices = dict(registered.choices)
+        elif model is not None:
+            try:
+                choices = dict(model._meta.get_field(field).flatchoices or [])  # type: ignore[union-attr]
+            except (FieldDoesNotExist, AttributeError):
+                choices = {}
 
-        def show(item: Any, choices: Any = choices) -> str:
-            if choices is not None and item in choices.values:
-                return str(choices(item).label)
+        def show(item: Any, choices: dict[Any, Any] = choices) -> str:
+            if isinstance(item, str | int) and item in choices:
+                return str(choices[item])
             return format_value(item)
 
         if isinstance(value, list) and len(value) == 2:

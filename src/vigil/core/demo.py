@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 
 from vigil.core.models import Body, Membership, Role
+from vigil.core.personas import MEMBER, NATIONAL, OTHER, PERSONAS
 from vigil.core.taxonomy import seed_taxonomy
 
 SCALES = ("small", "national")
@@ -43,20 +44,6 @@ def register_demo(order: int) -> Callable[[Contributor], Contributor]:
     return register
 
 
-# username, role, body key, description
-PERSONAS = [
-    ("head", Role.HEAD, "npm", "Head of the national mechanism"),
-    ("leader", Role.VISIT_LEADER, "npm", "Visit leader"),
-    ("monitor", Role.MONITOR, "npm", "Monitor"),
-    ("analyst", Role.ANALYST, "npm", "Analyst"),
-    ("admin", Role.ADMIN, "npm", "Administrator (users and settings)"),
-    ("auditor", Role.AUDITOR, "npm", "Auditor (read-only, audit trail)"),
-    ("focal", Role.AUTHORITY_FOCAL_POINT, "npm", "Focal point of the Ministry of Justice"),
-    ("regional", Role.MONITOR, "north", "Monitor of the northern member body"),
-    ("outsider", Role.HEAD, "other", "Head of another mechanism (sees none of the above)"),
-]
-
-
 def _bodies(ctx: DemoContext) -> None:
     npm, _ = Body.objects.get_or_create(
         slug="npm",
@@ -82,14 +69,15 @@ def _bodies(ctx: DemoContext) -> None:
     )
     for body in (npm, north, other):
         seed_taxonomy(body)
-    ctx.bodies = {"npm": npm, "north": north, "other": other}
+    ctx.bodies = {NATIONAL: npm, MEMBER: north, OTHER: other}
 
 
 def _personas(ctx: DemoContext) -> None:
     user_model = get_user_model()
     # The second body of the head shows the body switcher in the demo.
-    for username, role, body_key, description in PERSONAS:
-        first, _, last = description.partition(" ")
+    for persona in PERSONAS:
+        username, role, body_key = persona.username, persona.role, persona.body
+        first, _, last = persona.description.partition(" ")
         user, created = user_model.objects.get_or_create(
             username=username,
             defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
@@ -102,7 +90,7 @@ def _personas(ctx: DemoContext) -> None:
         )
         ctx.users[username] = user
     Membership.objects.get_or_create(
-        user=ctx.users["head"], body=ctx.bodies["north"], defaults={"role": Role.ANALYST}
+        user=ctx.users["head"], body=ctx.bodies[MEMBER], defaults={"role": Role.ANALYST}
     )
 
 

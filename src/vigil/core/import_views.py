@@ -15,7 +15,8 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from vigil.core import imports, tabular
-from vigil.core.access import active_membership, get_visible_or_404
+from vigil.core.access import get_or_404
+from vigil.core.guard import resolve_membership
 from vigil.core.models import JobStatus, Membership, TabularImport
 
 ERRORS_PER_PAGE = 50
@@ -53,21 +54,21 @@ def _importer(kind: str) -> imports.Importer:
 
 
 def _membership(request: HttpRequest, importer: imports.Importer) -> Membership:
-    membership = active_membership(request)
+    """The request guard, with the importer as the permission table of its kind."""
+    membership = resolve_membership(request, None, None)
     if not importer.can_view(membership):
         raise Http404
     if not importer.can_import(membership):
         raise PermissionDenied
-    assert membership is not None
     return membership
 
 
 def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Importer, Membership]:
     """The import, if it belongs to the member's body and their role may import its kind."""
-    membership = active_membership(request)
+    membership = resolve_membership(request, None, None)
     # The file itself (up to VIGIL_MAX_IMPORT_BYTES) is loaded only by the steps that read it,
     # not by every progress poll.
-    imp = get_visible_or_404(
+    imp = get_or_404(
         imports.visible_imports(membership).select_related("job", "body").defer("data"), pk
     )
     importer = _importer(imp.kind)

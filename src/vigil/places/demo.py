@@ -11,6 +11,7 @@ from django.utils import timezone
 from vigil.core.audit import build_entry
 from vigil.core.demo import DemoContext, register_demo
 from vigil.core.models import AuditEntry, Body, TaxonomyTerm
+from vigil.core.personas import MEMBER, NATIONAL, OTHER
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 
@@ -192,7 +193,7 @@ def _groups(body: Body, places: list[Place], ctx: DemoContext) -> None:
 @register_demo(order=10)
 def places_demo(ctx: DemoContext) -> None:
     regions_n, districts_n, municipalities_n, count = SCALE[ctx.scale]
-    for key, share in (("npm", 1.0), ("north", 0.1), ("other", 0.05)):
+    for key, share in ((NATIONAL, 1.0), (MEMBER, 0.1), (OTHER, 0.05)):
         body = ctx.bodies[key]
         if Place.objects.filter(body=body).exists():
             continue
@@ -221,7 +222,7 @@ def places_demo(ctx: DemoContext) -> None:
         )
         ctx.log(f"  {body}: {len(leaves)} municipalities, {len(places)} places")
     # A near-duplicate pair, as an import from a second source would bring.
-    body = ctx.bodies["npm"]
+    body = ctx.bodies[NATIONAL]
     original = Place.objects.filter(body=body, place_type__code="prison").order_by("pk").first()
     if (
         original

@@ -20,7 +20,7 @@ def places_card(request: HttpRequest, membership: Membership) -> dict[str, Any] 
 
 
 def duplicates_card(request: HttpRequest, membership: Membership) -> dict[str, Any] | None:
-    if not PLACES.can(membership, "merge"):
+    if not PLACES.can(membership, "view"):
         return None
     count = (
         visible(membership, PossibleDuplicate)
@@ -31,4 +31,4 @@ def duplicates_card(request: HttpRequest, membership: Membership) -> dict[str, A
         )
         .count()
     )
-    return {"count": count}
+    return {"count": count, "can_review": PLACES.can(membership, "merge")}

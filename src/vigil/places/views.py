@@ -343,7 +343,7 @@ def region_list(request: HttpRequest, *, membership: Membership) -> HttpResponse
         if form.is_valid():
             try:
                 services.region_create(
-                    body=membership.body,
+                    membership=membership,
                     name=form.cleaned_data["name"],
                     code=form.cleaned_data["code"],
                     parent=form.cleaned_data["parent"],

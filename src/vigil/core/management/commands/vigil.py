@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vigil.core import demo
 from vigil.core.crypto import generate_key
+from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
@@ -52,6 +53,6 @@ class Command(BaseCommand):
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("\nDemo logins (every one with the password below):")
-        for username, _role, body, description in demo.PERSONAS:
-            self.stdout.write(f"  {username:<10} {description} [{body}]")
+        for persona in PERSONAS:
+            self.stdout.write(f"  {persona.username:<10} {persona.description} [{persona.body}]")
         self.stdout.write(f"  password:  {password}\n")
