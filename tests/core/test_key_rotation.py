@@ -296,3 +296,18 @@ def test_a_failed_replace_leaves_the_file_whole(tmp_path):
     replace_file_atomically(path, b"the new encrypted content")
     assert path.read_bytes() == b"the new encrypted content"
     assert sorted(item.name for item in tmp_path.iterdir()) == ["stored"]
+
+
+def test_keys_status_without_keys_says_what_to_set(db, settings):
+    settings.VIGIL_ENCRYPTION_KEYS = []
+    with pytest.raises(CommandError, match="VIGIL_ENCRYPTION_KEYS is empty"):
+        call_command("vigil", "keys", "status", stdout=StringIO())
+    with pytest.raises(CommandError, match="VIGIL_ENCRYPTION_KEYS is empty"):
+        call_command("rotate_encryption_keys", stdout=StringIO())
+
+
+def test_the_other_vigil_subcommands_still_work():
+    out = StringIO()
+    call_command("vigil", "generate-key", stdout=out)
+    key = Fernet(out.getvalue().strip().encode())  # a valid key, or ValueError
+    assert key.decrypt(key.encrypt(b"synthetic")) == b"synthetic"

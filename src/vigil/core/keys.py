@@ -227,12 +227,14 @@ def scan(
     return report
 
 
-def scan_sample(keyring: Keyring, *, files: int, values: int) -> tuple[KeyReport, int]:
+def scan_sample(
+    keyring: Keyring, columns: Iterable[Column], *, files: int, values: int
+) -> tuple[KeyReport, int]:
     """A bounded scan for the start-up check: the `files` oldest and `files` newest stored files
-    and the `values` oldest and newest values of each encrypted column. Returns the report and
-    the number of files sampled."""
+    and the `values` oldest and newest values of each of `columns`. Returns the report and the
+    number of files sampled."""
     report = KeyReport(fingerprints=keyring.fingerprints)
-    for column in value_columns():
+    for column in columns:
         for pk, raw in column.sample(values):
             scan_value(report, keyring, column, pk, raw)
     fields = ("pk", "original_name", "storage_name")
@@ -341,7 +343,7 @@ def rotate(
 
 
 def count(number: int, noun: str) -> str:
-    """ "1 file", "2 files"."""
+    """The number and the noun, plural unless the number is one: "1 file", "2 files"."""
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
