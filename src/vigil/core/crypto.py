@@ -97,9 +97,6 @@ class Keyring:
     def from_settings(cls) -> Keyring:
         return cls(tuple(settings.VIGIL_ENCRYPTION_KEYS))
 
-    def __len__(self) -> int:
-        return len(self._fernets)
-
     def find(self, token: bytes) -> tuple[int, bytes] | None:
         """(position of the first key that decrypts `token`, the plaintext), or None when no
         configured key does. The first key is tried alone first, so data already rotated costs
