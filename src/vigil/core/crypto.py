@@ -1,11 +1,14 @@
 """Encryption at rest for sensitive fields and files, with keys kept outside the database.
 
 Keys come from VIGIL_ENCRYPTION_KEYS (comma-separated Fernet keys): the first encrypts, every key
-decrypts, so a new key can be put first and `rotate_encryption_keys` re-encrypts old values.
+decrypts, so a new key can be put first and `rotate_encryption_keys` re-encrypts old values
+(`core/keys.py` finds which key protects what).
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -63,20 +66,51 @@ def decrypt_text(stored: str) -> str:
     return decrypt_bytes(stored[len(TOKEN_PREFIX) :].encode("ascii")).decode("utf-8")
 
 
-def rotate_text(stored: str) -> str:
-    """Re-encrypt a stored token with the first (current) key."""
-    token = stored[len(TOKEN_PREFIX) :].encode("ascii")
-    try:
-        return TOKEN_PREFIX + fernet().rotate(token).decode("ascii")
-    except InvalidToken as exc:
-        raise DecryptionError("No configured key decrypts this value.") from exc
+def fingerprint(key: str) -> str:
+    """A short name for a key that administrators can compare, and that does not reveal it."""
+    return hashlib.sha256(key.encode()).hexdigest()[:8]
 
 
-def rotate_bytes(token: bytes) -> bytes:
-    try:
-        return fernet().rotate(token)
-    except InvalidToken as exc:
-        raise DecryptionError("No configured key decrypts this value.") from exc
+class Keyring:
+    """The configured keys one by one, so a caller learns which key protects a token.
+
+    `fernet()` answers "can any key read this?"; rotation and `vigil keys status` need to know
+    *which* key does, to skip what is already on the first key and to count what an old key still
+    protects.
+    """
+
+    def __init__(self, keys: Sequence[str]) -> None:
+        if not keys:
+            raise ImproperlyConfigured(
+                "VIGIL_ENCRYPTION_KEYS is empty: set at least one key "
+                "(`python manage.py vigil generate-key` prints one)."
+            )
+        try:
+            self._fernets = [Fernet(key.encode()) for key in keys]
+        except ValueError as exc:
+            raise ImproperlyConfigured(
+                f"VIGIL_ENCRYPTION_KEYS holds an invalid key: {exc}"
+            ) from exc
+        self.fingerprints = [fingerprint(key) for key in keys]
+
+    @classmethod
+    def from_settings(cls) -> Keyring:
+        return cls(tuple(settings.VIGIL_ENCRYPTION_KEYS))
+
+    def find(self, token: bytes) -> tuple[int, bytes] | None:
+        """(position of the first key that decrypts `token`, the plaintext), or None when no
+        configured key does. The first key is tried alone first, so data already rotated costs
+        one attempt."""
+        for position, key in enumerate(self._fernets):
+            try:
+                return position, key.decrypt(token)
+            except InvalidToken:
+                continue
+        return None
+
+    def encrypt(self, data: bytes) -> bytes:
+        """Encrypt with the first key, as every new value is."""
+        return self._fernets[0].encrypt(data)
 
 
 class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
@@ -106,7 +140,11 @@ def encrypted_fields() -> list[tuple[type[models.Model], str]]:
 
     found = []
     for model in apps.get_models():
-        for field in model._meta.get_fields():
+        if model._meta.proxy:  # a proxy shares its concrete model's table
+            continue
+        # Local fields only: a field inherited through multi-table inheritance lives in (and is
+        # found through) its parent's table.
+        for field in model._meta.local_concrete_fields:
             if isinstance(field, EncryptedTextField):
                 found.append((model, field.name))
     return found

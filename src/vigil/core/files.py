@@ -5,7 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import secrets
+import stat
+import tempfile
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +46,11 @@ ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
 
 def storage_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "files"
+
+
+def stored_path(stored: StoredFile) -> Path:
+    """Where the encrypted content of a stored file lives on disk."""
+    return storage_root() / stored.storage_name[:2] / stored.storage_name
 
 
 def _strip_image_metadata(data: bytes, extension: str) -> bytes:
@@ -119,8 +128,7 @@ def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
 
 
 def read_file(stored: StoredFile) -> bytes:
-    path = storage_root() / stored.storage_name[:2] / stored.storage_name
-    return decrypt_bytes(path.read_bytes())
+    return decrypt_bytes(stored_path(stored).read_bytes())
 
 
 def download_response(stored: StoredFile, *, actor: Any) -> HttpResponse:
@@ -140,8 +148,33 @@ def _content_disposition(name: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-def rotate_file(stored: StoredFile) -> None:
-    from vigil.core.crypto import rotate_bytes
+def replace_file_atomically(path: Path, data: bytes) -> None:
+    """Replace the content of `path` so that a crash at any moment leaves either the old content
+    or the new one, never a half-written file: write a temporary file beside it, flush it to
+    disk, then rename it over the original (and flush the directory, so the rename survives).
 
-    path = storage_root() / stored.storage_name[:2] / stored.storage_name
-    path.write_bytes(rotate_bytes(path.read_bytes()))
+    The new file keeps the old one's permissions and, where allowed, its owner, so a rotation
+    run by another account does not lock the application out of its own files.
+    """
+    previous = path.stat()
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, stat.S_IMODE(previous.st_mode))
+        with suppress(PermissionError):
+            os.chown(temporary, previous.st_uid, previous.st_gid)
+        os.replace(temporary, path)
+    except BaseException:
+        with suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

@@ -1,62 +1,76 @@
-"""Re-encrypt every encrypted field and stored file with the first key of VIGIL_ENCRYPTION_KEYS."""
+"""Re-encrypt every encrypted field and stored file with the first key of VIGIL_ENCRYPTION_KEYS,
+then verify that nothing is left on an old key."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.management.base import BaseCommand
-from django.db import connection, models, transaction
+from django.core.exceptions import ImproperlyConfigured
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from vigil.core import keys
 from vigil.core.audit import audit
-from vigil.core.crypto import TOKEN_PREFIX, encrypted_fields, rotate_text
-from vigil.core.files import rotate_file
-from vigil.core.models import KeyCheck, StoredFile
-
-
-def rotate_column(model: type[models.Model], field_name: str) -> int:
-    """Rotate the raw tokens of one column in SQL: the plaintext never enters a model instance,
-    and the field's own encryption is not applied a second time."""
-    quote = connection.ops.quote_name
-    table = quote(model._meta.db_table)
-    column = quote(model._meta.get_field(field_name).column)  # type: ignore[union-attr, arg-type]
-    pk = quote(model._meta.pk.column)
-    rotated = 0
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {pk}, {column} FROM {table}")  # noqa: S608  (quoted names)
-        rows = cursor.fetchall()
-        for row_pk, value in rows:
-            if not value or not str(value).startswith(TOKEN_PREFIX):
-                continue
-            cursor.execute(
-                f"UPDATE {table} SET {column} = %s WHERE {pk} = %s",  # noqa: S608
-                [rotate_text(value), row_pk],
-            )
-            rotated += 1
-    return rotated
+from vigil.core.crypto import Keyring
 
 
 class Command(BaseCommand):
     help = (
-        "Put the new key first in VIGIL_ENCRYPTION_KEYS, keep the old ones after it, run this, "
-        "then remove the old keys."
+        "Put the new key first in VIGIL_ENCRYPTION_KEYS, keep the old ones after it, run this "
+        "until it reports nothing left on an old key, then remove the old keys. Safe to run "
+        "again after an interruption: what is already on the first key is skipped. Exits with "
+        "status 1 while anything is on an old key, undecryptable or missing."
     )
+    # The start-up check refuses to run when sampled files cannot be decrypted; the rotation
+    # must still run then, to re-encrypt the rest and list every such file.
+    requires_system_checks: list[str] = []
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--verify-only",
+            action="store_true",
+            help="Re-encrypt nothing: only check that every value and file is on the first key.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        total = 0
-        with transaction.atomic():
-            targets: list[tuple[type[models.Model], str]] = [
-                *encrypted_fields(),
-                (KeyCheck, "token"),
-            ]
-            for model, field_name in targets:
-                rotated = rotate_column(model, field_name)
+        try:
+            keyring = Keyring.from_settings()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        if options["verify_only"]:
+            self.stdout.write("Verifying: decrypting every value and stored file…")
+            report = keys.scan(keyring)
+        else:
+            result, report = keys.rotate(keyring, log=self.stdout.write)
+            audit(
+                actor=None,
+                action="core.keys.rotate",
+                changes={
+                    "values": result.values,
+                    "files": result.files,
+                    "files_not_rewritten": [failure.id for failure in result.files_failed],
+                    "on_old_keys": report.on_old_keys,
+                    "unreadable": report.unreadable,
+                    "missing_files": [problem.id for problem in report.missing_files],
+                },
+            )
+            if result.values_changed_meanwhile:
                 self.stdout.write(
-                    f"{model._meta.label}.{field_name}: {rotated} values re-encrypted"
+                    f"{result.values_changed_meanwhile} values were saved by someone else during "
+                    "the run and were left as saved (the verification below checks them)."
                 )
-                total += rotated
-            audit(actor=None, action="core.keys.rotate", changes={"values": total})
-        files = 0
-        for stored in StoredFile.objects.iterator():
-            rotate_file(stored)
-            files += 1
-        self.stdout.write(f"Stored files: {files} re-encrypted")
+        for line in keys.describe(report):
+            self.stdout.write(line)
+        for line in keys.advice(report):
+            self.stdout.write(line)
+        if not report.complete:
+            left = [
+                f"{report.on_old_keys} still on an old key" if report.on_old_keys else "",
+                f"{report.unreadable} that no configured key decrypts" if report.unreadable else "",
+                f"{keys.count(len(report.missing_files), 'file')} missing on disk"
+                if report.missing_files
+                else "",
+            ]
+            raise CommandError(
+                "Not finished (values and files): " + ", ".join(item for item in left if item) + "."
+            )
+        self.stdout.write("Every value and stored file is on key 1.")

@@ -1,20 +1,22 @@
-"""`vigil demo --scale small|national` and `vigil generate-key`."""
+"""`vigil demo --scale small|national`, `vigil generate-key` and `vigil keys status`."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vigil.core import demo
-from vigil.core.crypto import generate_key
+from vigil.core import demo, keys
+from vigil.core.crypto import Keyring, generate_key
 from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data and key generation."
-    # `vigil generate-key` must work before any key is configured.
+    help = "Vigil's own commands: demo data, key generation and key status."
+    # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
+    # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,10 +29,20 @@ class Command(BaseCommand):
             "--if-empty", action="store_true", help="Do nothing when the database has data."
         )
         sub.add_parser("generate-key", help="Print a new encryption key for VIGIL_ENCRYPTION_KEYS.")
+        keys_parser = sub.add_parser("keys", help="The encryption keys in use.")
+        keys_sub = keys_parser.add_subparsers(dest="keys_action", required=True)
+        keys_sub.add_parser(
+            "status",
+            help="How many values and files each configured key still protects, what no key "
+            "decrypts and which files are missing: an old key may go when it protects nothing.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "generate-key":
             self.stdout.write(generate_key())
+            return
+        if options["action"] == "keys":
+            self.keys_status()
             return
         if options["if_empty"] and not demo.is_empty():
             self.stdout.write("The database already has data; demo data not loaded.")
@@ -50,6 +62,15 @@ class Command(BaseCommand):
             f"Demo data ({options['scale']}) loaded in {time.perf_counter() - started:.1f} s."
         )
         self.print_logins(options["password"])
+
+    def keys_status(self) -> None:
+        try:
+            keyring = Keyring.from_settings()
+        except ImproperlyConfigured as exc:
+            raise CommandError(str(exc)) from exc
+        report = keys.scan(keyring)
+        for line in [*keys.describe(report), *keys.advice(report)]:
+            self.stdout.write(line)
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("\nDemo logins (every one with the password below):")
