@@ -12,3 +12,6 @@ os.environ.setdefault("VIGIL_ENCRYPTION_KEYS", "dmlnaWwtdGVzdC1rZXktc3ludGhldGlj
 from vigil.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# An app that exists only in the tests, with a need-to-know record type (tests/testapp).
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp.apps.TestAppConfig"]  # noqa: F405
