@@ -214,9 +214,6 @@ def test_fields_rows_leave_out_take_their_defaults(body, return_ids):
         assert job.created_by_id is None
         assert job.started_at is None
         assert before <= job.created_at <= timezone.now()
-    # A callable default is called for each row: no two rows share one dict.
-    jobs[0].result["changed"] = True
-    assert jobs[1].result == {}
     if return_ids:
         assert ids == [job.pk for job in jobs]
 
