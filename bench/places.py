@@ -290,7 +290,7 @@ def import_timer(importer: Any) -> PhaseTimer:
     the bulk writes, the duplicate check and the audit entries)."""
     from django.db.models.query import QuerySet
 
-    from vigil.core import imports, tabular
+    from vigil.core import bulk, imports, tabular
     from vigil.places import importer as places_importer
 
     timer = PhaseTimer()
@@ -299,8 +299,10 @@ def import_timer(importer: Any) -> PhaseTimer:
     timer.wrap(importer, "validate_row")
     timer.wrap(importer, "commit")
     timer.wrap(imports, "report_progress")
-    for name in ("flag_possible_duplicates", "build_entry", "_bulk_update"):
+    for name in ("flag_possible_duplicates", "build_entry"):
         timer.wrap(places_importer, name)
+    for name in ("bulk_insert", "bulk_update"):
+        timer.wrap(bulk, name, lambda model, *a, name=name: f"{name}({model.__name__})")
     timer.wrap(
         QuerySet, "bulk_create", lambda queryset, *a: f"bulk_create({queryset.model.__name__})"
     )

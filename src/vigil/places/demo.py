@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.utils import timezone
 
+from vigil.core import bulk
 from vigil.core.audit import build_entry
 from vigil.core.demo import DemoContext, register_demo
 from vigil.core.models import AuditEntry, Body, TaxonomyTerm
@@ -170,14 +170,14 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
             " ".join([place.name, place.aliases, place.address, place.external_id])
         )
         places.append(place)
-    Place.objects.bulk_create(places, batch_size=1000)
+    bulk.bulk_insert(Place, places)
     return places
 
 
 def _groups(body: Body, places: list[Place], ctx: DemoContext) -> None:
     groups = {t.code: t for t in TaxonomyTerm.objects.filter(body=body, kind="vulnerable_group")}
     through = Place.population_groups.through
-    links: list[Any] = []
+    links: list[tuple[int, int]] = []
     for place in places:
         chosen = {"migrants-foreign-nationals"} if ctx.rng.random() < 0.3 else set()
         if place.place_type.code == "juvenile-institution":
@@ -186,8 +186,8 @@ def _groups(body: Body, places: list[Place], ctx: DemoContext) -> None:
             chosen.add("women")
         if place.place_type.code in {"psychiatric-hospital", "social-care-home"}:
             chosen.update({"mental-health-conditions", "older-persons"})
-        links.extend(through(place_id=place.pk, taxonomyterm_id=groups[c].pk) for c in chosen)
-    through.objects.bulk_create(links, batch_size=2000)
+        links.extend((place.pk, groups[code].pk) for code in sorted(chosen))
+    bulk.bulk_insert(through, links, fields=["place", "taxonomyterm"])
 
 
 @register_demo(order=10)
@@ -208,7 +208,8 @@ def places_demo(ctx: DemoContext) -> None:
         )
         places = _places(ctx, body, leaves, max(10, int(count * share)))
         _groups(body, places, ctx)
-        AuditEntry.objects.bulk_create(
+        bulk.bulk_insert(
+            AuditEntry,
             [
                 build_entry(
                     actor="vigil demo",
@@ -218,7 +219,6 @@ def places_demo(ctx: DemoContext) -> None:
                 )
                 for place in places
             ],
-            batch_size=1000,
         )
         ctx.log(f"  {body}: {len(leaves)} municipalities, {len(places)} places")
     # A near-duplicate pair, as an import from a second source would bring.

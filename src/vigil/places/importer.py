@@ -12,13 +12,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import connections, models, router
 from django.db.models import Count, Max
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from vigil.core import bulk
 from vigil.core.audit import build_entry, diff
 from vigil.core.imports import (
     ACTION_KEY,
@@ -648,11 +648,11 @@ class PlaceImporter(Importer):
             if "population_groups" in cleaned["_changes"]:
                 groups_to_set[place.pk] = cleaned["population_groups"]
 
-        _insert_many(Place, new_places)
+        bulk.bulk_insert(Place, new_places)
         changed_fields = {name for _place, changes in changed for name in changes}
         update_fields = [name for name in EDITABLE_FIELDS if name in changed_fields]
         update_fields += ["search_text", "updated_at"]
-        _bulk_update([place for place, _changes in changed], update_fields)
+        bulk.bulk_update(Place, [place for place, _changes in changed], update_fields)
 
         through = Place.population_groups.through
         if groups_to_set:
@@ -663,7 +663,7 @@ class PlaceImporter(Importer):
             for place, terms in zip(new_places, new_groups, strict=True)
             for term in terms
         ]
-        _insert_group_links(links)
+        bulk.bulk_insert(through, links, fields=["place", "taxonomyterm"])
 
         # Labels are translated once per term, not once per row.
         used_terms = {place.place_type for place in new_places if place.place_type_id}
@@ -690,7 +690,7 @@ class PlaceImporter(Importer):
             )
         for entry in entries:
             entry.changes.setdefault("import", [None, imp.pk])
-        _insert_many(AuditEntry, entries)
+        bulk.bulk_insert(AuditEntry, entries)
 
         duplicates = flag_possible_duplicates(new_places)
         return {
@@ -699,142 +699,6 @@ class PlaceImporter(Importer):
             "unchanged": unchanged,
             "duplicates": duplicates,
         }
-
-
-def _insert_many(model: type[models.Model], objects: list[Any]) -> None:
-    """Insert many new rows and give each object its id.
-
-    On PostgreSQL through COPY, with ids taken from the table's sequence first: several times
-    faster than bulk_create, whose UNNEST of arrays escapes every value in Python. Elsewhere
-    through bulk_create."""
-    if not objects:
-        return
-    connection = connections[router.db_for_write(model)]
-    if connection.vendor != "postgresql":
-        model._default_manager.bulk_create(objects, batch_size=1000)
-        return
-    meta = model._meta
-    quote = connection.ops.quote_name
-    pk = meta.pk
-    assert pk is not None
-    fields = [field for field in meta.concrete_fields if not field.primary_key]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [quote(meta.db_table), pk.column, len(objects)],
-        )
-        for obj, (new_id,) in zip(objects, cursor.fetchall(), strict=True):
-            obj.pk = new_id
-            obj._state.adding = False
-            obj._state.db = connection.alias
-        columns = ", ".join(quote(field.column) for field in [pk, *fields])
-        statement = f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN"
-        converters = [_copy_converter(field, connection) for field in fields]
-        with cursor.cursor.copy(statement) as copy:
-            for obj in objects:
-                copy.write_row([obj.pk, *(convert(obj) for convert in converters)])
-
-
-# Field classes (exactly these, not subclasses such as the encrypted text field) whose database
-# value is the Python value itself when that already has the field's type.
-_PLAIN_FIELDS: dict[type[models.Field], tuple[type, ...]] = {
-    models.CharField: (str,),
-    models.TextField: (str,),
-    models.SlugField: (str,),
-    models.BooleanField: (bool,),
-    models.IntegerField: (int,),
-    models.PositiveIntegerField: (int,),
-    models.PositiveSmallIntegerField: (int,),
-    models.BigIntegerField: (int,),
-    models.ForeignKey: (int,),
-}
-
-
-def _copy_converter(field: Any, connection: Any) -> Any:
-    """obj -> the value COPY writes for `field`: Django's own conversion, skipped only where it
-    would return the value unchanged (it is most of the cost of a large insert)."""
-    attname = field.attname
-    plain = _PLAIN_FIELDS.get(type(field))
-    uses_pre_save = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
-    if plain is not None and not uses_pre_save:
-
-        def convert(obj: Any) -> Any:
-            value = getattr(obj, attname)
-            if value is None or type(value) in plain:
-                return value
-            return field.get_db_prep_save(value, connection)
-
-        return convert
-    return lambda obj: field.get_db_prep_save(field.pre_save(obj, True), connection)
-
-
-def _insert_group_links(links: list[tuple[int, int]]) -> None:
-    """Link places to population groups: (place id, term id) pairs, without a model instance
-    per link on PostgreSQL."""
-    if not links:
-        return
-    through = Place.population_groups.through
-    connection = connections[router.db_for_write(through)]
-    if connection.vendor != "postgresql":
-        through.objects.bulk_create(
-            [through(place_id=place_id, taxonomyterm_id=term_id) for place_id, term_id in links],
-            batch_size=1000,
-        )
-        return
-    quote = connection.ops.quote_name
-    concrete = {field.name: field.column for field in through._meta.concrete_fields}
-    columns = ", ".join(quote(concrete[name]) for name in ("place", "taxonomyterm"))
-    statement = f"COPY {quote(through._meta.db_table)} ({columns}) FROM STDIN"
-    with connection.cursor() as cursor, cursor.cursor.copy(statement) as copy:
-        for link in links:
-            copy.write_row(link)
-
-
-def _bulk_update(places: list[Place], field_names: list[str]) -> None:
-    """UPDATE many places in one statement per batch, joined to a VALUES list.
-
-    Django's bulk_update writes one CASE WHEN per row and column, which the database evaluates
-    in quadratic time: thousands of rows took seconds. A join on VALUES is linear."""
-    if not places:
-        return
-    connection = connections[router.db_for_write(Place)]
-    quote = connection.ops.quote_name
-    concrete = {field.name: field for field in Place._meta.concrete_fields}
-    model_fields = [concrete[name] for name in field_names]
-    table = quote(Place._meta.db_table)
-    pk_column = quote(Place._meta.pk.column)
-    columns = [quote(field.column) for field in model_fields]
-    if connection.vendor == "postgresql":
-        # VALUES columns are typed from the literals; say what each column really is.
-        sources = [
-            f"CAST(v.{column} AS {field.db_type(connection)})"
-            for column, field in zip(columns, model_fields, strict=True)
-        ]
-    else:
-        # SQLite's CAST would turn "2024-01-31" into 2024; column affinity converts correctly.
-        sources = [f"v.{column}" for column in columns]
-    assignments = ", ".join(
-        f"{column} = {source}" for column, source in zip(columns, sources, strict=True)
-    )
-    max_params = connection.features.max_query_params or 30_000
-    batch_size = max(1, min(1000, max_params // (len(model_fields) + 1)))
-    placeholders = "(" + ", ".join(["%s"] * (len(model_fields) + 1)) + ")"
-    for start in range(0, len(places), batch_size):
-        batch = places[start : start + batch_size]
-        params: list[Any] = []
-        for place in batch:
-            params.append(place.pk)
-            params.extend(
-                field.get_db_prep_save(getattr(place, field.attname), connection)
-                for field in model_fields
-            )
-        sql = (
-            f"WITH v(vigil_pk, {', '.join(columns)}) AS "  # noqa: S608  (names from the model)
-            f"(VALUES {', '.join([placeholders] * len(batch))}) "
-            f"UPDATE {table} SET {assignments} FROM v WHERE {table}.{pk_column} = v.vigil_pk"
-        )
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
 
 
 def _snapshot_value(value: Any, labels: dict[int, str]) -> Any:
