@@ -66,9 +66,7 @@ def envsecret(name: str, default: str = "", environ: Mapping[str, str] | None = 
         content = Path(file_name).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise ImproperlyConfigured(
-            f"{name}_FILE={file_name!r} cannot be read: {reason}."
-        ) from exc
+        raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {reason}.") from exc
     content = content.rstrip("\r\n")
     if not content.strip():
         raise ImproperlyConfigured(f"{name}_FILE={file_name!r} is empty.")

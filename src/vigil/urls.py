@@ -10,7 +10,12 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/v1/", include("vigil.core.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    # The split view serves Swagger UI's start-up script as a file (/api/docs/?script), not
-    # inline, so the docs page runs under a Content-Security-Policy without inline scripts.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api_docs"),
+    # The split view serves Swagger UI's start-up script as a file (/api/docs/?script), and our
+    # template its styles, so the docs page runs under the Content-Security-Policy without
+    # inline scripts or styles.
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="core/api_docs.html"),
+        name="api_docs",
+    ),
 ]

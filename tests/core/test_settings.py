@@ -72,8 +72,7 @@ def test_a_number_that_is_not_whole_stops_start_up(value):
     with pytest.raises(ImproperlyConfigured) as refused:
         envint("VIGIL_MAX_UPLOAD_MB", 20, environ={"VIGIL_MAX_UPLOAD_MB": value})
     assert str(refused.value) == (
-        f"VIGIL_MAX_UPLOAD_MB={value!r} is not a whole number; "
-        "leave it empty for the default (20)."
+        f"VIGIL_MAX_UPLOAD_MB={value!r} is not a whole number; leave it empty for the default (20)."
     )
 
 
@@ -82,7 +81,9 @@ def test_a_number_below_its_minimum_stops_start_up():
     with pytest.raises(ImproperlyConfigured) as refused:
         envint("VIGIL_TRUSTED_PROXIES", 0, environ=environ, minimum=0)
     assert str(refused.value) == "VIGIL_TRUSTED_PROXIES='-1' is too small: it must be at least 0."
-    assert envint("VIGIL_TRUSTED_PROXIES", 0, environ={"VIGIL_TRUSTED_PROXIES": "0"}, minimum=0) == 0
+    assert (
+        envint("VIGIL_TRUSTED_PROXIES", 0, environ={"VIGIL_TRUSTED_PROXIES": "0"}, minimum=0) == 0
+    )
 
 
 # ---------- Secrets from files ----------

@@ -153,27 +153,24 @@ def map_tiles_source(tiles_url: str) -> str:
 def content_security_policy(*, tiles_url: str = "", api_docs: bool = False) -> str:
     """Vigil's Content-Security-Policy: its own scripts, styles and images only.
 
-    No inline script, event handler or style attribute is allowed: an injected one does not run.
-    The pages keep their JavaScript in static files and their styles in vigil.css (htmx's own
-    indicator styles are switched off in base.html for this). Two exceptions, each as narrow as
-    it can be: the tile server's images on the map, and on the API docs (Swagger UI, served from
-    our static files) inline styles, which Swagger UI writes into its page and its icons as
-    data: images; its scripts stay on 'self'.
+    No inline script, event handler, <style> or style attribute is allowed: an injected one does
+    nothing. The pages keep their JavaScript in static files and their styles in vigil.css
+    (htmx's own indicator styles are switched off in base.html for this). Images may also come
+    from the map's tile server, and be data: images where a library draws its icons or blanks
+    that way: Leaflet once tiles are on, Swagger UI's icons on the API docs. An image cannot run
+    anything.
     """
     image_sources = ["'self'"]
-    style_sources = ["'self'"]
     tiles = map_tiles_source(tiles_url)
     if tiles:
         # data: for the blank image Leaflet swaps into a tile it stops loading.
         image_sources += [tiles, "data:"]
-    if api_docs:
-        style_sources.append("'unsafe-inline'")
-        if "data:" not in image_sources:
-            image_sources.append("data:")
+    elif api_docs:
+        image_sources.append("data:")
     directives = {
         "default-src": ["'self'"],
         "script-src": ["'self'"],
-        "style-src": style_sources,
+        "style-src": ["'self'"],
         "img-src": image_sources,
         "object-src": ["'none'"],
         "base-uri": ["'none'"],
