@@ -59,8 +59,8 @@ def envsecret(name: str, default: str = "", environ: Mapping[str, str] | None = 
         return value or default
     if value:
         raise ImproperlyConfigured(
-            f"Both {name} and {name}_FILE are set; set only one of them "
-            f"({name}_FILE names a file holding the value)."
+            f"Both {name} and {name}_FILE are set (in the environment or the .env file); "
+            f"set only one of them ({name}_FILE names a file holding the value)."
         )
     try:
         content = Path(file_name).read_text(encoding="utf-8")

@@ -121,8 +121,8 @@ def test_a_secret_set_both_ways_stops_start_up(tmp_path):
     with pytest.raises(ImproperlyConfigured) as refused:
         envsecret("DATABASE_URL", environ=environ)
     assert str(refused.value) == (
-        "Both DATABASE_URL and DATABASE_URL_FILE are set; set only one of them "
-        "(DATABASE_URL_FILE names a file holding the value)."
+        "Both DATABASE_URL and DATABASE_URL_FILE are set (in the environment or the .env file); "
+        "set only one of them (DATABASE_URL_FILE names a file holding the value)."
     )
 
 
