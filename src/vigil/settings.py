@@ -5,9 +5,12 @@ variable.
 """
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -27,24 +30,127 @@ def _load_env_file(path: Path) -> None:
 
 _load_env_file(Path(os.environ.get("VIGIL_ENV_FILE", PROJECT_DIR / ".env")))
 
+# The environment helpers below take the environment as an argument (os.environ by default) so the
+# tests can check what they accept and refuse without reloading the settings. A value that makes
+# no sense stops start-up with a message naming the variable: a typo such as VIGIL_HTTPS=ture
+# must not quietly switch HTTPS off.
 
-def envbool(name: str, default: str = "False") -> bool:
-    return os.environ.get(name, default).strip().lower() in {"1", "true", "yes", "on"}
+_TRUE_WORDS = ("1", "true", "yes", "on")
+_FALSE_WORDS = ("0", "false", "no", "off")
 
 
-def envint(name: str, default: int) -> int:
-    return int(os.environ.get(name, str(default)))
+def _environ(environ: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if environ is None else environ
 
 
-def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+def envsecret(name: str, default: str = "", environ: Mapping[str, str] | None = None) -> str:
+    """`name`'s value, or the content of the file `<name>_FILE` names (without its last newline).
+
+    For the settings that hold a password or key (SECRET_KEY, VIGIL_ENCRYPTION_KEYS, DATABASE_URL,
+    EMAIL_URL), which Docker and Kubernetes mount as files.
+
+    Setting both is refused: which one wins would be a guess. So is a file that cannot be read
+    or is empty, rather than starting with a blank secret.
+    """
+    env = _environ(environ)
+    value = env.get(name, "")
+    file_name = env.get(f"{name}_FILE", "").strip()
+    if not file_name:
+        return value or default
+    if value:
+        raise ImproperlyConfigured(
+            f"Both {name} and {name}_FILE are set (in the environment or the .env file); "
+            f"set only one of them ({name}_FILE names a file holding the value)."
+        )
+    try:
+        content = Path(file_name).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ImproperlyConfigured(f"{name}_FILE={file_name!r} cannot be read: {reason}.") from exc
+    content = content.rstrip("\r\n")
+    if not content.strip():
+        raise ImproperlyConfigured(f"{name}_FILE={file_name!r} is empty.")
+    return content
+
+
+def envbool(
+    name: str, default: bool | str = False, environ: Mapping[str, str] | None = None
+) -> bool:
+    """A yes/no variable: 1/0, true/false, yes/no, on/off in any case; empty means the default."""
+    if isinstance(default, str):  # the older spelling, envbool("X", "False")
+        default = default.strip().lower() in _TRUE_WORDS
+    value = _environ(environ).get(name, "").strip().lower()
+    if not value:
+        return default
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={_environ(environ)[name]!r} is not a yes/no value. Use one of "
+        f"{', '.join(_TRUE_WORDS)} (on) or {', '.join(_FALSE_WORDS)} (off), in any case, "
+        f"or leave it empty for the default ({'on' if default else 'off'})."
+    )
+
+
+def envint(
+    name: str,
+    default: int,
+    environ: Mapping[str, str] | None = None,
+    *,
+    minimum: int | None = None,
+) -> int:
+    """A whole-number variable; empty means the default, and less than `minimum` is refused."""
+    raw = _environ(environ).get(name, "")
+    value = raw.strip()
+    if not value:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name}={raw!r} is not a whole number; leave it empty for the default ({default})."
+        ) from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={raw!r} is too small: it must be at least {minimum}.")
+    return number
+
+
+def envlist(
+    name: str, default: str = "", environ: Mapping[str, str] | None = None, *, secret: bool = False
+) -> list[str]:
+    value = envsecret(name, default, environ) if secret else _environ(environ).get(name, default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def envurl(name: str, environ: Mapping[str, str] | None = None) -> str:
+    """An optional http(s) address; anything else (a bare host name, a typo) is refused.
+
+    A {placeholder} may stand for the first label of the host name only (https://{s}.example.org),
+    the one place a Content-Security-Policy can put a wildcard.
+    """
+    value = _environ(environ).get(name, "").strip()
+    if not value:
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ImproperlyConfigured(f"{name}={value!r} is not an http:// or https:// address.")
+    if "{" in "".join(parts.netloc.rsplit("@", 1)[-1].split(".")[1:]):
+        raise ImproperlyConfigured(
+            f"{name}={value!r}: a {{placeholder}} in the host name may only be its first part, "
+            "as in https://{s}.tile.example.org/{z}/{x}/{y}.png."
+        )
+    return value
 
 
 DEBUG = envbool("DEBUG")
-SECRET_KEY = os.environ.get("SECRET_KEY", "")
+_ALLOW_INSECURE_DEFAULTS = envbool("VIGIL_ALLOW_INSECURE_DEFAULTS")
+SECRET_KEY = envsecret("SECRET_KEY")
 if not SECRET_KEY:
-    if not DEBUG and not envbool("VIGIL_ALLOW_INSECURE_DEFAULTS"):
-        raise RuntimeError("Set SECRET_KEY (or DEBUG=1 for local development).")
+    if not DEBUG and not _ALLOW_INSECURE_DEFAULTS:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY or SECRET_KEY_FILE (or DEBUG=1 for local development)."
+        )
     SECRET_KEY = "insecure-local-development-key-" + "x" * 32
 
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
@@ -75,6 +181,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "vigil.core.middleware.SecurityHeadersMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -110,12 +217,12 @@ TEMPLATES = [
 
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'vigil.sqlite3'}"),
-        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0),
+        envsecret("DATABASE_URL", f"sqlite:///{VAR_DIR / 'vigil.sqlite3'}"),
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    if "DATABASE_URL" not in os.environ:
+    if not (os.environ.get("DATABASE_URL") or os.environ.get("DATABASE_URL_FILE")):
         # The zero-setup database lives in var/; make sure it can be created.
         VAR_DIR.mkdir(parents=True, exist_ok=True)
     # WAL lets the task worker write progress while pages read it.
@@ -144,24 +251,35 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 # Sessions end after a working day, or sooner when idle, and when the browser closes.
-SESSION_COOKIE_AGE = envint("VIGIL_SESSION_SECONDS", 8 * 3600)
+SESSION_COOKIE_AGE = envint("VIGIL_SESSION_SECONDS", 8 * 3600, minimum=60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 OTP_TOTP_ISSUER = "Vigil"
-VIGIL_LOGIN_MAX_FAILURES = envint("VIGIL_LOGIN_MAX_FAILURES", 5)
-VIGIL_LOGIN_LOCKOUT_SECONDS = envint("VIGIL_LOGIN_LOCKOUT_SECONDS", 15 * 60)
+VIGIL_LOGIN_MAX_FAILURES = envint("VIGIL_LOGIN_MAX_FAILURES", 5, minimum=1)
+VIGIL_LOGIN_LOCKOUT_SECONDS = envint("VIGIL_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
 
-SECURE_SSL_REDIRECT = envbool("VIGIL_HTTPS", "False")
+SECURE_SSL_REDIRECT = envbool("VIGIL_HTTPS")
 SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
 CSRF_COOKIE_SECURE = SECURE_SSL_REDIRECT
 SECURE_HSTS_SECONDS = 31536000 if SECURE_SSL_REDIRECT else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_SSL_REDIRECT
-SECURE_HSTS_PRELOAD = SECURE_SSL_REDIRECT
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if SECURE_SSL_REDIRECT else None
+# Preloading is a promise to browsers, for the whole domain and its subdomains, that is slow to
+# take back: a separate choice, not a side effect of turning HTTPS on.
+SECURE_HSTS_PRELOAD = envbool("VIGIL_HSTS_PRELOAD")
+if SECURE_HSTS_PRELOAD and not SECURE_SSL_REDIRECT:
+    raise ImproperlyConfigured("VIGIL_HSTS_PRELOAD=1 needs VIGIL_HTTPS=1 (HSTS is sent only then).")
+# How many reverse proxies stand between the clients and Vigil. Only then are X-Forwarded-For and
+# X-Forwarded-Proto believed (core/middleware.py `client_ip`): without a proxy, anyone can send
+# them, and a forged address would dodge the sign-in lockout and lie in the audit trail.
+VIGIL_TRUSTED_PROXIES = envint("VIGIL_TRUSTED_PROXIES", 0, minimum=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if VIGIL_TRUSTED_PROXIES else None
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# `check --deploy` warns when preload is off; here that is a choice (VIGIL_HSTS_PRELOAD), not an
+# oversight.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("fr", _("French")), ("es", _("Spanish"))]
@@ -172,19 +290,20 @@ USE_TZ = True
 
 STATIC_URL = "/static/"
 STATIC_ROOT = Path(os.environ.get("VIGIL_STATIC_ROOT", PROJECT_DIR / "staticfiles"))
+_MANIFEST_STATIC = envbool("VIGIL_MANIFEST_STATIC")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if envbool("VIGIL_MANIFEST_STATIC")
+            if _MANIFEST_STATIC
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = not envbool("VIGIL_MANIFEST_STATIC")
+WHITENOISE_USE_FINDERS = not _MANIFEST_STATIC
 
-EMAIL_URL = os.environ.get("EMAIL_URL", "console://")
+EMAIL_URL = envsecret("EMAIL_URL", "console://")
 if EMAIL_URL.startswith("console:"):
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 else:
@@ -201,13 +320,14 @@ else:
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vigil@localhost")
 
 # Field and file encryption: comma-separated Fernet keys, the first encrypts, all decrypt.
-VIGIL_ENCRYPTION_KEYS = envlist("VIGIL_ENCRYPTION_KEYS")
-VIGIL_MAX_UPLOAD_BYTES = envint("VIGIL_MAX_UPLOAD_MB", 20) * 1024 * 1024
-VIGIL_MAX_IMPORT_BYTES = envint("VIGIL_MAX_IMPORT_MB", 20) * 1024 * 1024
+VIGIL_ENCRYPTION_KEYS = envlist("VIGIL_ENCRYPTION_KEYS", secret=True)
+VIGIL_MAX_UPLOAD_BYTES = envint("VIGIL_MAX_UPLOAD_MB", 20, minimum=1) * 1024 * 1024
+VIGIL_MAX_IMPORT_BYTES = envint("VIGIL_MAX_IMPORT_MB", 20, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Map tiles: empty means plotted points on a plain background (no outside requests).
-VIGIL_MAP_TILES_URL = os.environ.get("VIGIL_MAP_TILES_URL", "")
+# The tile server's origin is allowed in the Content-Security-Policy's img-src (core/middleware.py).
+VIGIL_MAP_TILES_URL = envurl("VIGIL_MAP_TILES_URL")
 VIGIL_MAP_TILES_ATTRIBUTION = os.environ.get("VIGIL_MAP_TILES_ATTRIBUTION", "")
 
 TASKS = {

@@ -114,9 +114,18 @@ def page(browser: Browser, live_server) -> Iterator[Page]:
     )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    # A JavaScript error on a page is a bug even when the test's own checks pass.
+    # A JavaScript error on a page is a bug even when the test's own checks pass, and so is
+    # anything the Content-Security-Policy refused (the browser reports it on the console).
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if "Content Security Policy" in message.text or "Permissions-Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
     assert not errors, f"JavaScript errors on the page: {errors}"

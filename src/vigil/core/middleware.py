@@ -1,26 +1,66 @@
-"""Request plumbing: the caller's IP for the audit trail and the active body on the request."""
+"""Request plumbing: the caller's IP for the audit trail, the active body on the request, and the
+security headers of every response."""
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 from collections.abc import Callable
-from urllib.parse import urlencode
+from functools import lru_cache
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.urls import reverse
+from django.utils.cache import patch_cache_control
 
 from vigil.core.access import active_membership
 from vigil.core.audit import reset_request_ip, set_request_ip
 
+logger = logging.getLogger(__name__)
+
+
+def _ip_or_none(value: str) -> str | None:
+    value = value.strip()
+    candidates = [value]
+    # Some proxies write the port too: "203.0.113.7:51234" or "[2001:db8::1]:51234".
+    if value.startswith("[") and "]" in value:
+        candidates.append(value[1 : value.index("]")])
+    elif value.count(":") == 1:
+        candidates.append(value.split(":", 1)[0])
+    for candidate in candidates:
+        try:
+            return str(ipaddress.ip_address(candidate))
+        except ValueError:
+            continue
+    return None
+
 
 def client_ip(request: HttpRequest) -> str | None:
-    # Behind the reverse proxy of the README the proxy sets X-Forwarded-For; only trust it there.
-    if settings.SECURE_PROXY_SSL_HEADER:
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of the person making the request: what the sign-in lockout counts and the
+    audit trail records.
+
+    Each of the VIGIL_TRUSTED_PROXIES reverse proxies appends the address it saw to
+    X-Forwarded-For, so the client is the N-th value from the right. Values further left were
+    written by the client and can be anything; trusting them would let one person dodge the
+    lockout by inventing a new address per attempt. With no proxy the header is ignored.
+    """
+    remote_addr = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.VIGIL_TRUSTED_PROXIES
+    if proxies <= 0:
+        return remote_addr
+    forwarded = [
+        value.strip()
+        for value in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if value.strip()
+    ]
+    if not forwarded:
+        return remote_addr
+    # Fewer values than proxies: the request came in past the outer proxies, and the leftmost
+    # value was still written by a proxy of ours.
+    chosen = forwarded[-proxies] if len(forwarded) >= proxies else forwarded[0]
+    return _ip_or_none(chosen) or remote_addr
 
 
 OTP_ENROLLED_SESSION_KEY = "vigil_otp_enrolled"
@@ -64,3 +104,135 @@ class ActiveBodyMiddleware:
             return True
         membership = active_membership(request)
         return membership is not None and membership.body.require_totp  # type: ignore[union-attr]
+
+
+# ---------- Security headers ----------
+
+# Powerful browser features no page of Vigil uses: denied, so injected content cannot use them.
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "encrypted-media",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+
+
+def map_tiles_source(tiles_url: str) -> str:
+    """The CSP source that lets the map load `tiles_url`'s images ("" when there is no server).
+
+    A {placeholder} in the host, as in https://{s}.tile.example.org/{z}/{x}/{y}.png, becomes
+    the wildcard *.tile.example.org (settings.py refuses one anywhere but the first label).
+    """
+    if not tiles_url:
+        return ""
+    parts = urlsplit(tiles_url)
+    labels = parts.netloc.rsplit("@", 1)[-1].split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    return f"{parts.scheme}://{'.'.join(labels)}"
+
+
+@lru_cache(maxsize=8)
+def content_security_policy(*, tiles_url: str = "", api_docs: bool = False) -> str:
+    """Vigil's Content-Security-Policy: its own scripts, styles and images only.
+
+    No inline script, event handler, <style> or style attribute is allowed: an injected one does
+    nothing. The pages keep their JavaScript in static files and their styles in vigil.css
+    (htmx's own indicator styles are switched off in base.html for this). Images may also come
+    from the map's tile server, and be data: images where a library draws its icons or blanks
+    that way: Leaflet once tiles are on, Swagger UI's icons on the API docs. An image cannot run
+    anything.
+    """
+    image_sources = ["'self'"]
+    tiles = map_tiles_source(tiles_url)
+    if tiles:
+        # data: for the blank image Leaflet swaps into a tile it stops loading.
+        image_sources += [tiles, "data:"]
+    elif api_docs:
+        image_sources.append("data:")
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": image_sources,
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
+def _is_authenticated(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user is not None and user.is_authenticated)
+
+
+class SecurityHeadersMiddleware:
+    """Content-Security-Policy, Permissions-Policy and, for anything personal, no caching.
+
+    First in MIDDLEWARE, so it also marks the answers that stop early (HTTPS redirects, static
+    files served by WhiteNoise).
+    """
+
+    _warned_untrusted_forwarding = False
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        self._warn_about_an_untrusted_proxy(request)
+        response = self.get_response(request)
+        path = request.path_info
+        if "Content-Security-Policy" not in response and not self._debug_error_page(response):
+            match = getattr(request, "resolver_match", None)
+            response["Content-Security-Policy"] = content_security_policy(
+                tiles_url=settings.VIGIL_MAP_TILES_URL,
+                api_docs=match is not None and match.url_name == "api_docs",
+            )
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
+        # Pages and API answers with personal or confidential data must not stay in a shared or
+        # browser cache (a kiosk, a shared office computer); static files may.
+        if not path.startswith(settings.STATIC_URL) and (
+            path.startswith("/api/") or _is_authenticated(request)
+        ):
+            patch_cache_control(response, no_store=True)
+        return response
+
+    @staticmethod
+    def _debug_error_page(response: HttpResponse) -> bool:
+        # Django's debug error pages style and script themselves inline; they exist only with
+        # DEBUG on, never in production.
+        return settings.DEBUG and response.status_code >= 400
+
+    @classmethod
+    def _warn_about_an_untrusted_proxy(cls, request: HttpRequest) -> None:
+        # Upgrading from a release where VIGIL_HTTPS also trusted the proxy: behind one with
+        # VIGIL_TRUSTED_PROXIES unset, HTTPS redirects loop and every client has the proxy's
+        # address. Say so once in the log, with the fix.
+        if cls._warned_untrusted_forwarding or settings.VIGIL_TRUSTED_PROXIES:
+            return
+        if "HTTP_X_FORWARDED_PROTO" in request.META or "HTTP_X_FORWARDED_FOR" in request.META:
+            cls._warned_untrusted_forwarding = True
+            logger.warning(
+                "A request came with X-Forwarded-For or X-Forwarded-Proto, which Vigil ignores "
+                "because VIGIL_TRUSTED_PROXIES is 0. If Vigil runs behind a reverse proxy, set "
+                "VIGIL_TRUSTED_PROXIES to the number of proxies (see the README)."
+            )
