@@ -7,23 +7,51 @@ STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 WORKERS ?= 2
 
-.PHONY: run test install install-dev messages system-packages env lint check worker serve clean
+# pip-compile, for `make lock`, lives in a venv of its own so that it never mixes with Vigil's.
+TOOLS := .venv-tools
+PIP_COMPILE := $(TOOLS)/bin/pip-compile
+PIP_TOOLS_PINS := pip==26.3 pip-tools==7.6.2
+# How the locks are compiled; .ci/check-lock runs this same `make lock` to find a stale lock.
+LOCK_FLAGS := --quiet --generate-hashes --no-reuse-hashes --allow-unsafe --strip-extras \
+  --no-emit-index-url --no-emit-find-links $(if $(UPGRADE),--upgrade)
+
+.PHONY: run test install install-dev messages system-packages env lint check worker serve clean \
+  lock lock-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt pyproject.toml | $(PY)
-	$(BIN)/pip install --quiet -r requirements.txt
+# Exactly the releases in the locks, each checked against its hash; then Vigil itself, without
+# letting pip pick any other version of a dependency.
+$(STAMP): requirements.lock pyproject.toml | $(PY)
+	$(BIN)/pip install --quiet --require-hashes -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(DEV_STAMP): requirements-dev.txt $(STAMP)
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+$(DEV_STAMP): requirements-dev.lock $(STAMP)
+	$(BIN)/pip install --quiet --require-hashes -r requirements-dev.lock
 	touch $@
 
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
+
+$(PIP_COMPILE):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet $(PIP_TOOLS_PINS)
+
+# Re-resolve the locks from pyproject.toml's ranges, keeping every pin that still fits them;
+# `make lock UPGRADE=1` moves every pin to the newest release the ranges allow. The dev lock is
+# constrained by the runtime lock, so both install the same version of a shared dependency.
+lock: $(PIP_COMPILE)
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) $(LOCK_FLAGS) \
+	  --output-file=requirements.lock pyproject.toml
+	CUSTOM_COMPILE_COMMAND="make lock" $(PIP_COMPILE) $(LOCK_FLAGS) --extra dev \
+	  -c requirements.lock --output-file=requirements-dev.lock pyproject.toml
+
+# Fails when the locks no longer match pyproject.toml (CI runs it).
+lock-check:
+	$(PYTHON) .ci/check-lock
 
 # gettext (msgfmt) for the translations; Chromium for the browser tests. Installed only when
 # missing, with apt-get (Debian/Ubuntu); elsewhere install them with your package manager.
@@ -68,4 +96,4 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy src
 
 clean:
-	rm -rf $(VENV) staticfiles
+	rm -rf $(VENV) $(TOOLS) staticfiles
