@@ -121,7 +121,11 @@ def test_a_grant_opens_a_record_until_it_ends_and_is_audited(head_membership, pe
 def test_a_revoked_grant_closes_the_record_and_is_audited(head_membership, persona, note):
     analyst = persona(Role.ANALYST)
     grant = grants.grant_create(
-        membership=head_membership, grantee=analyst, obj=note, reason="Review", expires_at=in_days(3)
+        membership=head_membership,
+        grantee=analyst,
+        obj=note,
+        reason="Review",
+        expires_at=in_days(3),
     )
     grants.grant_revoke(membership=head_membership, grant=grant)
     assert not can_see(analyst, note)
