@@ -10,13 +10,14 @@ route of a viewset over the object's model (detail 404, list and export without 
 
 from __future__ import annotations
 
+import contextlib
 import io
 from typing import Any
 
 from django.db import models
 from django.forms.models import model_to_dict
 from django.test import Client
-from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from vigil.core.models import Membership
 
@@ -78,10 +79,8 @@ def _api_routes(model: type[models.Model]) -> tuple[list[str], list[str]]:
         view_class = getattr(pattern.callback, "cls", None)
         if view_class is None or getattr(view_class, "model", None) is not model:
             continue
-        if (
-            not pattern.name
-            or (pattern.name.endswith(("-list", "-detail")) is False
-            and ("export" not in pattern.name))
+        if not pattern.name or (
+            pattern.name.endswith(("-list", "-detail")) is False and ("export" not in pattern.name)
         ):
             continue
         params = list(pattern.pattern.regex.groupindex)

@@ -177,7 +177,13 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "vigil.core",
-    "vigil.places",
+    # Every domain app under src/vigil/ (a package with an apps.py), found rather than listed, so
+    # adding an app is creating its folder.
+    *sorted(
+        f"vigil.{config.parent.name}"
+        for config in BASE_DIR.glob("*/apps.py")
+        if config.parent.name != "core"
+    ),
 ]
 
 MIDDLEWARE = [

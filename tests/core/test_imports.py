@@ -108,7 +108,6 @@ def test_upload_of_unknown_kind_or_without_role(importer, body, persona):
 @pytest.mark.django_db
 def test_mapping_rules(importer, head_membership):
     imp = upload(head_membership, "A,B,C\r\n1,2,3\r\n")
-    user = head_membership.user
 
     def set_mapping(mapping):
         return imports.import_set_mapping(membership=head_membership, imp=imp, mapping=mapping)

@@ -131,5 +131,5 @@ def test_an_unregistered_action_is_refused(body, head):
 def test_a_bare_action_name_cannot_be_registered():
     from vigil.core.audit import register_action_labels
 
-    with pytest.raises(ValueError, match="app.model.verb"):
+    with pytest.raises(ValueError, match=r"app\.model\.verb"):
         register_action_labels({"delete": "deleted"})
