@@ -11,7 +11,7 @@ import datetime
 from typing import Any
 
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,7 +39,7 @@ def grant_target(*, membership: Membership, object_type: str, object_id: Any) ->
         raise ValidationError({"object_type": [_("Choose a type of record that is restricted.")]})
     try:
         obj = model._default_manager.get(pk=object_id)
-    except (model.DoesNotExist, ValueError, TypeError, OverflowError):
+    except (ObjectDoesNotExist, ValueError, TypeError, OverflowError):
         obj = None
     # A record outside the head's reach reads exactly as one that does not exist.
     if (

@@ -66,19 +66,17 @@ class MemberViewSetMixin:
     permissions: ClassVar[Permissions]
     model: ClassVar[type[models.Model]]
     action_permissions: ClassVar[Mapping[str, str]] = {}
-    request: Request
-    action: str | None
-    kwargs: dict[str, Any]
 
     @property
     def membership(self) -> Membership:
         cached = getattr(self, "_membership", None)
         if cached is None:
             try:
+                view: Any = self
                 cached = resolve_membership(
-                    self.request._request,
+                    view.request._request,
                     self.permissions,
-                    self.action_permissions.get(self.action or ""),
+                    self.action_permissions.get(view.action or ""),
                 )
             except Http404 as exc:
                 raise exceptions.NotFound from exc
@@ -102,8 +100,9 @@ class MemberViewSetMixin:
         return self.scope_queryset(visible(self.membership, self.model))
 
     def get_object(self) -> Any:
-        obj = get_or_404(self.get_queryset(), self.kwargs["pk"])
-        self.check_object_permissions(self.request, obj)  # type: ignore[attr-defined]
+        view: Any = self
+        obj = get_or_404(self.get_queryset(), view.kwargs["pk"])
+        view.check_object_permissions(view.request, obj)
         return obj
 
     def require(self, action: str, obj: Any = None) -> None:
