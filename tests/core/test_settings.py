@@ -356,7 +356,7 @@ def test_forged_forwarded_addresses_do_not_dodge_the_sign_in_lockout(settings, m
     assert statuses[:20] == [200] * 20
     assert statuses[20:] == [429] * 5
     assert set(LoginFailure.objects.values_list("ip_address", flat=True)) == {CLIENT}
-    failed = AuditEntry.objects.filter(action="login_failed")
+    failed = AuditEntry.objects.filter(action="core.user.login_failed")
     assert failed.count() == 20
     assert set(failed.values_list("ip_address", flat=True)) == {CLIENT}
     # Even the right password of a real account is refused from that address now.
@@ -373,5 +373,5 @@ def test_forged_forwarded_addresses_do_not_dodge_the_sign_in_lockout(settings, m
         HTTP_X_FORWARDED_FOR="203.0.113.8",
     )
     assert response.status_code == 302
-    entry = AuditEntry.objects.get(action="login")
+    entry = AuditEntry.objects.get(action="core.user.login")
     assert entry.ip_address == "203.0.113.8"
