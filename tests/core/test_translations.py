@@ -15,10 +15,12 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils import translation
 
 from tests.factories import PlaceFactory
-from vigil.core.models import TaxonomyKind, TaxonomyTerm
+from tests.testapp.models import Note
+from vigil.core.models import Role, TaxonomyKind, TaxonomyTerm
 from vigil.core.taxonomy import DEFAULT_PLACE_TYPES, DEFAULT_THEMES, DEFAULT_VULNERABLE_GROUPS
 
 LANGUAGES = ["fr", "es"]
@@ -242,6 +244,27 @@ def test_english_stays_the_default(client_for, head, body):
     html = client_for(head).get("/places/").content.decode()
     assert '<html lang="en"' in html
     assert "Places of deprivation of liberty" in html
+
+
+@pytest.mark.django_db
+def test_the_grants_page_and_its_errors_are_translated(client_for, head, persona, body):
+    note = Note.objects.create(body=body, title="Team-only note", is_restricted=True)
+    client = client_for(head)
+    client.post("/i18n/setlang/", {"language": "fr", "next": "/"})
+    html = client.get(reverse("grants")).content.decode()
+    assert "Autorisations d'accès" in html and "Access grants" not in html
+    assert "Aucune autorisation n'est en vigueur" in html
+    response = client.post(
+        reverse("grants"),
+        {
+            "object_type": "testapp.note",
+            "object_id": note.pk,
+            "grantee": persona(Role.ANALYST).pk,
+            "reason": "Prépare la visite de suivi",
+            "ends_on": "2001-01-01",
+        },
+    )
+    assert "La date de fin est déjà passée" in response.content.decode()
 
 
 def test_the_server_error_page_is_translated():
