@@ -354,10 +354,10 @@ def test_every_row_error_names_row_column_and_reason(head_membership, body, nort
         "Row 3, column ‘Type’: “castle” is not a type of place of your body",
         "Row 4, column ‘Region’: “Atlantis” is not a region of your body",
         "Row 5, column ‘Capacity’: must not be negative",
-        "Row 6, column ‘Population date’: give the date the population was counted",
+        "Row 6, column ‘Population date’: Give the date the population was counted.",
         "Row 7, column ‘Population date’: must be a date such as 2024-03-31 or 31/03/2024",
         "Row 8, column ‘Status’: “demolished” is not a status; use “Open”, “Temporary”, “Closed”",
-        "Row 9: give the date the place closed",
+        "Row 9: Give the date the place closed.",
         "Row 10, column ‘Groups’: “giants” is not a population group of your body",
     ]
     assert Place.objects.count() == 0
@@ -405,8 +405,8 @@ def test_coordinates_dates_and_region_paths(head_membership, body):
         "Row 3, column ‘Region’: “Lakes” matches several regions; give the path, as "
         "“Region > District”",
         "Row 4, column ‘Latitude’: must be between -90 and 90",
-        "Row 5, column ‘Longitude’: give both latitude and longitude, or neither",
-        "Row 6, column ‘Closed on’: the closing date is before the opening date",
+        "Row 5, column ‘Longitude’: Give both latitude and longitude, or neither.",
+        "Row 6, column ‘Closed on’: The closing date is before the opening date.",
     ]
     place = Place.objects.get(name="A")
     assert place.region == district

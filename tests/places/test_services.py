@@ -249,3 +249,34 @@ def test_a_new_place_close_to_another_in_its_region_is_flagged(body, head, head_
         data={"name": "Southport Remand Center", "place_type": place_type(body), "region": region},
     )
     assert PossibleDuplicate.objects.filter(status="open").count() == 1
+
+
+def test_form_api_and_import_say_the_same_about_the_same_bad_value(
+    body, head, head_membership, client_for
+):
+    """One rule, one message: a closed place without a closing date, three ways in."""
+    from rest_framework.test import APIClient
+
+    from tests.places.test_import import run_import
+    from vigil.core.imports import format_error
+
+    expected = "Give the date the place closed."
+    page = client_for(head).post(
+        "/places/new/",
+        {"name": "Old Fort", "place_type": place_type(body).pk, "status": "closed"},
+    )
+    assert expected in page.content.decode()
+    api = APIClient()
+    api.force_authenticate(head)
+    response = api.post(
+        "/api/v1/places/", {"name": "Old Fort", "place_type": "prison", "status": "closed"}
+    )
+    assert response.status_code == 400
+    assert response.json()["closed_on"] == [expected]
+    imp = run_import(
+        head_membership,
+        b"Name,Type,Status\r\nOld Fort,prison,closed\r\n",
+        mapping={"0": "name", "1": "place_type", "2": "status"},
+    )
+    assert [format_error(error) for error in imp.errors] == [f"Row 2: {expected}"]
+    assert not Place.objects.filter(name="Old Fort").exists()

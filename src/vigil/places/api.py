@@ -21,6 +21,7 @@ from vigil.places.filters import PlaceFilter
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.permissions import PLACES
 from vigil.places.queries import visible_places
+from vigil.places.spec import API_FIELDS
 
 
 class LinesField(serializers.ListField):
@@ -52,34 +53,8 @@ class PlaceOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Place
-        fields = [
-            "id",
-            "body",
-            "external_id",
-            "name",
-            "place_type",
-            "place_type_label",
-            "subtype",
-            "authority_name",
-            "region",
-            "region_name",
-            "address",
-            "latitude",
-            "longitude",
-            "official_capacity",
-            "population",
-            "population_date",
-            "population_groups",
-            "status",
-            "opened_on",
-            "closed_on",
-            "aliases",
-            "former_names",
-            "notes",
-            "is_confidential",
-            "created_at",
-            "updated_at",
-        ]
+        # The place's fields from places.spec, and the labels the pages show beside them.
+        fields = [*API_FIELDS, "place_type_label", "region_name"]
         read_only_fields = fields
 
 

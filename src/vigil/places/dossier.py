@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import FieldDoesNotExist
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.audit import action_label, history
+from vigil.core.audit import describe, history
 from vigil.core.dossier import DossierSection, register_section
 from vigil.core.models import Membership
 from vigil.places import permissions
-from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate
+from vigil.places.models import Place, PlaceDocument, PossibleDuplicate
 
 HISTORY_LIMIT = 50
 
@@ -51,47 +50,11 @@ def _duplicates(
     return {"duplicate_places": others}
 
 
-EXTRA_LABELS = {
-    "merged": _("merged place"),
-    "merged_into": _("merged into"),
-    "trash": _("in the trash"),
-    "document": _("document"),
-    "other": _("other place"),
-}
-
-
-def field_label(name: str) -> str:
-    """The words a person reads for a field name stored in the audit trail."""
-    if name in EXTRA_LABELS:
-        return str(EXTRA_LABELS[name])
-    try:
-        return str(Place._meta.get_field(name).verbose_name)  # type: ignore[union-attr]
-    except FieldDoesNotExist:
-        return name
-
-
-def field_value(name: str, value: Any) -> Any:
-    """A recorded value as a person reads it: labels for statuses, lists joined, yes/no."""
-    if isinstance(value, list):
-        return "; ".join(str(item) for item in value) or None
-    if isinstance(value, bool):
-        return _("yes") if value else _("no")
-    if name == "status" and value in PlaceStatus.values:
-        return PlaceStatus(value).label
-    return value
-
-
 def _history(request: HttpRequest, membership: Membership, place: Place) -> dict[str, Any]:
     # A merged place's past stays visible on the place it was merged into.
     ids = [place.pk, *Place.objects.filter(merged_into=place).values_list("pk", flat=True)]
-    entries = list(history("places.place", ids)[:HISTORY_LIMIT])
-    for entry in entries:
-        entry.action_label = action_label(entry.action) or entry.action  # type: ignore[attr-defined]
-        entry.change_rows = [  # type: ignore[attr-defined]
-            (field_label(field), field_value(field, values[0]), field_value(field, values[1]))
-            for field, values in entry.changes.items()
-            if isinstance(values, list) and len(values) == 2
-        ]
+    # The words of the audit trail page (core.audit.describe): one way to read a change.
+    entries = [describe(entry) for entry in history("places.place", ids)[:HISTORY_LIMIT]]
     return {"entries": entries, "history_limit": HISTORY_LIMIT}
 
 

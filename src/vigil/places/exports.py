@@ -14,60 +14,17 @@ from django.utils.translation import gettext as _
 
 from vigil.core.tabular import stream_csv, write_xlsx
 from vigil.places.models import Place, PlaceStatus
+from vigil.places.spec import COLUMNS, GROUPS_HEADER
 
 CHUNK = 2000
 
-COLUMNS = [
-    "id",
-    "external_id",
-    "name",
-    "place_type__label",
-    "subtype",
-    "authority_name",
-    "region__name",
-    "address",
-    "latitude",
-    "longitude",
-    "official_capacity",
-    "population",
-    "population_date",
-    "status",
-    "opened_on",
-    "closed_on",
-    "aliases",
-    "former_names",
-    "notes",
-]
-
 
 def EXPORT_HEADERS() -> list[str]:
-    return [
-        _("Vigil ID"),
-        _("External identifier"),
-        _("Name"),
-        _("Type"),
-        _("Sub-type"),
-        _("Responsible authority"),
-        _("Region"),
-        _("Address"),
-        _("Latitude"),
-        _("Longitude"),
-        _("Official capacity"),
-        _("Current population"),
-        _("Population counted on"),
-        _("Status"),
-        _("Opened on"),
-        _("Closed on"),
-        _("Other names"),
-        _("Former names"),
-        _("Notes"),
-        _("Population groups held"),
-    ]
+    return [*(str(column.header) for column in COLUMNS), str(GROUPS_HEADER)]
 
 
 def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
     """One list per place; population groups are fetched per chunk, never per row."""
-    statuses = {value: str(label) for value, label in PlaceStatus.choices}
     translated: dict[str, str] = {}  # type and group labels, translated once per export
 
     def label(text: str) -> str:
@@ -75,7 +32,12 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
             translated[text] = _(text)
         return translated[text]
 
-    rows = queryset.values_list(*COLUMNS).iterator(chunk_size=CHUNK)
+    lookups = {
+        "statuses": {value: str(text) for value, text in PlaceStatus.choices},
+        "label": label,
+    }
+    renders = [(index, column.render) for index, column in enumerate(COLUMNS) if column.render]
+    rows = queryset.values_list(*(column.name for column in COLUMNS)).iterator(chunk_size=CHUNK)
     while True:
         chunk = list(islice(rows, CHUNK))
         if not chunk:
@@ -88,14 +50,8 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
             groups[place_id].append(label(group_label))
         for row in chunk:
             values = list(row)
-            kind = values[3]
-            values[3] = (translated.get(kind) or label(kind)) if kind else ""
-            values[13] = statuses.get(values[13], values[13])
-            for index in (16, 17):
-                if values[index]:  # most places have no other or former names
-                    values[index] = "; ".join(
-                        line.strip() for line in values[index].splitlines() if line.strip()
-                    )
+            for index, render in renders:
+                values[index] = render(values[index], lookups)  # type: ignore[misc]
             found = groups.get(row[0])
             values.append("; ".join(sorted(found)) if found else "")
             yield values

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.places.models import Place, Region
 from vigil.places.queries import visible_regions
-from vigil.places.services import EDITABLE_FIELDS
+from vigil.places.spec import EDITABLE_FIELDS
 
 
 class PlaceForm(forms.ModelForm):

@@ -34,26 +34,13 @@ from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTer
 from vigil.places import permissions
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.queries import normalise_text
-from vigil.places.services import (
-    EDITABLE_FIELDS,
-    compute_search_text,
-    flag_possible_duplicates,
-)
+from vigil.places.services import compute_search_text, flag_possible_duplicates
+from vigil.places.spec import EDITABLE_FIELDS, TEXT_LIMITS, place_errors
 
 MAX_POSITIVE_INT = 2_147_483_647
 _LIST_SEPARATOR = re.compile(r"[;\n]")
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _SIX_PLACES = Decimal("0.000001")
-
-# Text columns and their model limits; the importer checks lengths so the database never has to.
-_TEXT_FIELDS: dict[str, int | None] = {
-    "external_id": 100,
-    "name": 300,
-    "subtype": 200,
-    "authority_name": 300,
-    "address": None,
-    "notes": None,
-}
 
 
 def _key(text: str) -> str:
@@ -298,7 +285,7 @@ class PlaceImporter(Importer):
         errors: list[tuple[str, str]] = []
         cleaned: dict[str, Any] = {}
 
-        for name, limit in _TEXT_FIELDS.items():
+        for name, limit in TEXT_LIMITS.items():
             if name in values:
                 text = values[name].strip()
                 if limit and len(text) > limit:
@@ -519,34 +506,21 @@ class PlaceImporter(Importer):
         data: dict[str, Any],
         errors: list[tuple[str, str]],
     ) -> None:
-        """validate_place's rules, on the place as it will be after this row, without queries."""
+        """The place's rules (places.spec.place_errors), on the place as it will be after this
+        row, without queries; a field whose own value was refused is not judged again."""
         failed = {name for name, _message in errors}
-
-        def value(name: str) -> Any:
-            if name in cleaned:
-                return cleaned[name]
-            if name == "status":
-                return place.status if place is not None else PlaceStatus.OPEN
-            return getattr(place, name) if place is not None else None
-
-        latitude, longitude = value("latitude"), value("longitude")
-        if not failed & {"latitude", "longitude"} and (latitude is None) != (longitude is None):
-            missing = "longitude" if longitude is None else "latitude"
-            errors.append((missing, _("give both latitude and longitude, or neither")))
-        opened_on, closed_on = value("opened_on"), value("closed_on")
-        if opened_on and closed_on and closed_on < opened_on:
-            errors.append(("closed_on", _("the closing date is before the opening date")))
-        if value("status") == PlaceStatus.CLOSED and not closed_on and "closed_on" not in failed:
-            errors.append(("closed_on", _("give the date the place closed")))
-        population_date = value("population_date")
-        if (
-            value("population") is not None
-            and population_date is None
-            and "population_date" not in failed
-        ):
-            errors.append(("population_date", _("give the date the population was counted")))
-        if population_date and population_date > data["today"]:
-            errors.append(("population_date", _("the date is in the future")))
+        after = {
+            name: cleaned[name] if name in cleaned else getattr(place, name, None)
+            for name in EDITABLE_FIELDS
+        }
+        if place is None and after.get("status") is None:
+            after["status"] = PlaceStatus.OPEN
+        for field, messages in place_errors(after, today=data["today"]).items():
+            if field in failed or (field == "longitude" and "latitude" in failed):
+                continue
+            if field == "latitude" and "longitude" in failed:
+                continue
+            errors.extend((field, message) for message in messages)
 
     def _check_repeats(
         self,

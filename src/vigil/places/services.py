@@ -17,32 +17,10 @@ from vigil.core.audit import audit, audit_read, diff, snapshot
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
 from vigil.places import permissions
-from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
+from vigil.places.models import Place, PlaceDocument, PossibleDuplicate, Region
 from vigil.places.queries import normalise_text
+from vigil.places.spec import EDITABLE_FIELDS, MERGE_FILL_FIELDS, TRACKED_FIELDS, place_errors
 
-# Fields a person edits; the history shows changes to these.
-EDITABLE_FIELDS = [
-    "external_id",
-    "name",
-    "place_type",
-    "subtype",
-    "authority_name",
-    "region",
-    "address",
-    "latitude",
-    "longitude",
-    "official_capacity",
-    "population",
-    "population_date",
-    "status",
-    "opened_on",
-    "closed_on",
-    "aliases",
-    "former_names",
-    "notes",
-    "is_confidential",
-]
-TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
 DUPLICATE_THRESHOLD = 0.88
 
 
@@ -63,21 +41,10 @@ def validate_place(place: Place) -> None:
         errors["place_type"].append(_("Choose a type of place of this body."))
     if place.region is not None and place.region.body_id != place.body_id:
         errors["region"].append(_("Choose a region of this body."))
-    if place.latitude is not None and not -90 <= place.latitude <= 90:
-        errors["latitude"].append(_("Latitude is between -90 and 90."))
-    if place.longitude is not None and not -180 <= place.longitude <= 180:
-        errors["longitude"].append(_("Longitude is between -180 and 180."))
-    if (place.latitude is None) != (place.longitude is None):
-        field = "longitude" if place.longitude is None else "latitude"
-        errors[field].append(_("Give both latitude and longitude, or neither."))
-    if place.opened_on and place.closed_on and place.closed_on < place.opened_on:
-        errors["closed_on"].append(_("The closing date is before the opening date."))
-    if place.status == PlaceStatus.CLOSED and place.closed_on is None:
-        errors["closed_on"].append(_("Give the date the place closed."))
-    if place.population is not None and place.population_date is None:
-        errors["population_date"].append(_("Give the date the population was counted."))
-    if place.population_date and place.population_date > timezone.localdate():
-        errors["population_date"].append(_("The date is in the future."))
+    for field, messages in place_errors(
+        {name: getattr(place, name) for name in EDITABLE_FIELDS}
+    ).items():
+        errors[field].extend(messages)
     if place.external_id:
         clash = Place.objects.filter(
             body_id=place.body_id, external_id=place.external_id, deleted_at__isnull=True
@@ -225,23 +192,6 @@ def place_remove_document(*, membership: Membership, document: PlaceDocument) ->
         obj=document.place,
         changes={"document": [document.title, None]},
     )
-
-
-MERGE_FILL_FIELDS = [
-    "external_id",
-    "subtype",
-    "authority_name",
-    "region",
-    "address",
-    "latitude",
-    "longitude",
-    "official_capacity",
-    "population",
-    "population_date",
-    "opened_on",
-    "closed_on",
-    "notes",
-]
 
 
 @transaction.atomic

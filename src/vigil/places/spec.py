@@ -1,0 +1,152 @@
+"""A place's fields and rules, written once.
+
+The service, the form, the importer, the API and the export all read this module: which fields a
+person edits, which a merge fills, which columns an export has and how each is shown, and the
+rules a place's values must keep (`place_errors`). Each says the same thing about the same bad
+value, whichever way it came in.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from vigil.places.models import PlaceStatus
+
+
+@dataclass(frozen=True)
+class PlaceField:
+    name: str
+    # Edited by a person (form, API, import); the history shows changes to it.
+    editable: bool = True
+    # Filled from the merged place when the kept place has no value.
+    merge_fill: bool = False
+    # The longest text the model holds (None: unlimited, or not text).
+    max_length: int | None = None
+    # Text the importer reads as it is (after trimming).
+    plain_text: bool = False
+
+
+FIELDS = [
+    PlaceField("external_id", merge_fill=True, max_length=100, plain_text=True),
+    PlaceField("name", max_length=300, plain_text=True),
+    PlaceField("place_type"),
+    PlaceField("subtype", merge_fill=True, max_length=200, plain_text=True),
+    PlaceField("authority_name", merge_fill=True, max_length=300, plain_text=True),
+    PlaceField("region", merge_fill=True),
+    PlaceField("address", merge_fill=True, plain_text=True),
+    PlaceField("latitude", merge_fill=True),
+    PlaceField("longitude", merge_fill=True),
+    PlaceField("official_capacity", merge_fill=True),
+    PlaceField("population", merge_fill=True),
+    PlaceField("population_date", merge_fill=True),
+    PlaceField("status"),
+    PlaceField("opened_on", merge_fill=True),
+    PlaceField("closed_on", merge_fill=True),
+    PlaceField("aliases"),
+    PlaceField("former_names"),
+    PlaceField("notes", merge_fill=True, plain_text=True),
+    PlaceField("is_confidential"),
+]
+
+EDITABLE_FIELDS = [field.name for field in FIELDS if field.editable]
+TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
+MERGE_FILL_FIELDS = [field.name for field in FIELDS if field.merge_fill]
+TEXT_LIMITS = {field.name: field.max_length for field in FIELDS if field.plain_text}
+# What the API returns beside the editable fields (and never the confidential notes).
+API_FIELDS = ["id", "body", *EDITABLE_FIELDS, "population_groups", "created_at", "updated_at"]
+
+
+def place_errors(
+    values: Mapping[str, Any], *, today: datetime.date | None = None
+) -> dict[str, list[str]]:
+    """The rules between a place's values, as {field: [messages]}; `values` holds the place as
+    it will be after the write (every field of EDITABLE_FIELDS that has a value). No query:
+    the importer checks thousands of rows with it."""
+    from django.utils import timezone
+
+    today = today or timezone.localdate()
+    errors: dict[str, list[str]] = {}
+
+    def add(field: str, message: str) -> None:
+        errors.setdefault(field, []).append(message)
+
+    latitude, longitude = values.get("latitude"), values.get("longitude")
+    if latitude is not None and not -90 <= latitude <= 90:
+        add("latitude", _("Latitude is between -90 and 90."))
+    if longitude is not None and not -180 <= longitude <= 180:
+        add("longitude", _("Longitude is between -180 and 180."))
+    if (latitude is None) != (longitude is None):
+        add(
+            "longitude" if longitude is None else "latitude",
+            _("Give both latitude and longitude, or neither."),
+        )
+    opened_on, closed_on = values.get("opened_on"), values.get("closed_on")
+    if opened_on and closed_on and closed_on < opened_on:
+        add("closed_on", _("The closing date is before the opening date."))
+    if values.get("status", PlaceStatus.OPEN) == PlaceStatus.CLOSED and closed_on is None:
+        add("closed_on", _("Give the date the place closed."))
+    population_date = values.get("population_date")
+    if values.get("population") is not None and population_date is None:
+        add("population_date", _("Give the date the population was counted."))
+    if population_date and population_date > today:
+        add("population_date", _("The date is in the future."))
+    return errors
+
+
+# ---------- The export's columns ----------
+
+
+@dataclass(frozen=True)
+class Column:
+    """One export column: the value it reads (a `values_list` path), its header, and how a
+    value is shown (given the export's per-run lookups)."""
+
+    name: str
+    header: Any
+    render: Callable[[Any, dict[str, Any]], Any] | None = None
+
+
+def _names(value: Any, _lookups: dict[str, Any]) -> str:
+    # Most places have no other or former names.
+    if not value:
+        return ""
+    return "; ".join(line.strip() for line in value.splitlines() if line.strip())
+
+
+def _status(value: Any, lookups: dict[str, Any]) -> str:
+    return lookups["statuses"].get(value, value)
+
+
+def _term(value: Any, lookups: dict[str, Any]) -> str:
+    return lookups["label"](value) if value else ""
+
+
+COLUMNS = [
+    Column("id", gettext_lazy("Vigil ID")),
+    Column("external_id", gettext_lazy("External identifier")),
+    Column("name", gettext_lazy("Name")),
+    Column("place_type__label", gettext_lazy("Type"), _term),
+    Column("subtype", gettext_lazy("Sub-type")),
+    Column("authority_name", gettext_lazy("Responsible authority")),
+    Column("region__name", gettext_lazy("Region")),
+    Column("address", gettext_lazy("Address")),
+    Column("latitude", gettext_lazy("Latitude")),
+    Column("longitude", gettext_lazy("Longitude")),
+    Column("official_capacity", gettext_lazy("Official capacity")),
+    Column("population", gettext_lazy("Current population")),
+    Column("population_date", gettext_lazy("Population counted on")),
+    Column("status", gettext_lazy("Status"), _status),
+    Column("opened_on", gettext_lazy("Opened on")),
+    Column("closed_on", gettext_lazy("Closed on")),
+    Column("aliases", gettext_lazy("Other names"), _names),
+    Column("former_names", gettext_lazy("Former names"), _names),
+    Column("notes", gettext_lazy("Notes")),
+]
+# Written after the columns above, from the population groups fetched per chunk.
+GROUPS_HEADER = gettext_lazy("Population groups held")
