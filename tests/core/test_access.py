@@ -263,3 +263,48 @@ def test_grants_api(head_membership, persona, note):
     assert api.get(f"/api/v1/grants/{grant_id}/").status_code == 404
     api.force_authenticate(head_membership.user)
     assert api.post(f"/api/v1/grants/{grant_id}/revoke/").json()["is_live"] is False
+
+
+# ---------- The audit trail follows the rules ----------
+
+
+def test_the_trail_withholds_a_restricted_record_from_an_auditor(client_for, body, persona, note):
+    from vigil.core.audit import audit
+
+    head, auditor = persona(Role.HEAD), persona(Role.AUDITOR)
+    audit(actor=head.user, action="testapp.note.create", obj=note, changes={"title": [None, "x"]})
+    html = client_for(auditor).get(reverse("audit")).content.decode()
+    assert "created a note" in html  # that the entry exists, its action and actor...
+    assert "restricted record" in html
+    assert "Team-only note" not in html  # ...never the record's name or changes
+    csv = b"".join(client_for(auditor).get(reverse("audit_export")).streaming_content).decode()
+    assert "created a note" in csv and "Team-only note" not in csv
+    searched = client_for(auditor).get(reverse("audit"), {"q": "Team-only"})
+    assert list(searched.context["page"].object_list) == []
+    # A head is not restricted: the full entry shows.
+    assert "Team-only note" in client_for(head).get(reverse("audit")).content.decode()
+    # A grant lets the auditor read it in full.
+    grants.grant_create(
+        membership=head, grantee=auditor, obj=note, reason="Audit of access", expires_at=in_days(1)
+    )
+    assert "Team-only note" in client_for(auditor).get(reverse("audit")).content.decode()
+
+
+def test_worker_audit_entries_carry_the_address_of_the_request(body, head_membership):
+    from vigil.core.audit import reset_request_ip, set_request_ip
+    from vigil.core.tasks import job_runner, run_job, start_job
+
+    @job_runner("tests.audited")
+    def audited(job):  # type: ignore[no-untyped-def]
+        from vigil.core.audit import audit
+
+        audit(actor=job.created_by, action="core.body.read", obj=job.body)
+        return {}
+
+    token = set_request_ip("203.0.113.7")
+    try:
+        job = start_job(actor=head_membership.user, body=body, kind="tests.audited", title="x")
+    finally:
+        reset_request_ip(token)
+    run_job.call(job.pk)
+    assert AuditEntry.objects.get(action="core.body.read").ip_address == "203.0.113.7"
