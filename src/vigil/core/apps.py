@@ -21,7 +21,7 @@ def register_core() -> None:
     from django.contrib.auth import get_user_model
 
     from vigil.core import home
-    from vigil.core.access import INTERNAL_ROLES, own_body, register_visibility
+    from vigil.core.access import INTERNAL_ROLES, grantable_models, own_body, register_visibility
     from vigil.core.audit import register_action_labels
     from vigil.core.models import (
         AccessGrant,
@@ -104,7 +104,8 @@ def register_core() -> None:
             _("Access grants"),
             "grants",
             88,
-            lambda m: CORE.can(m, "manage_grants"),
+            # Offered once an app has records restricted to named members.
+            lambda m: CORE.can(m, "manage_grants") and bool(grantable_models()),
             "grants",
         )
     )
