@@ -14,7 +14,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -154,7 +159,9 @@ class NotificationSerializer(serializers.ModelSerializer):
         ]
     )
 )
-class NotificationViewSet(
+# The ignore: MemberViewSetMixin annotates `request` and `action` more narrowly than DRF's bases
+# (every viewset using it has this mypy error; the fix belongs in core/guard.py).
+class NotificationViewSet(  # type: ignore[misc]
     MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -181,7 +188,12 @@ class NotificationViewSet(
         )
         return Response(NotificationSerializer(notification).data)
 
-    @extend_schema(request=None, responses={200: {"type": "object"}})
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "NotificationsMarkedRead", {"marked_read": serializers.IntegerField()}
+        ),
+    )
     @action(detail=False, methods=["post"], url_path="read-all")
     def read_all(self, request: Request) -> Response:
         count = notify.notification_mark_all_read(membership=self.membership)
