@@ -20,13 +20,15 @@ def register_core() -> None:
     """Core's own entries in the registries every app fills (labels, rules, navigation)."""
     from django.contrib.auth import get_user_model
 
-    from vigil.core import home
+    from vigil.core import home, imports, notify
     from vigil.core.access import INTERNAL_ROLES, grantable_models, own_body, register_visibility
     from vigil.core.audit import register_action_labels
     from vigil.core.models import (
         AccessGrant,
         Job,
         Membership,
+        Notification,
+        Role,
         StoredFile,
         TabularImport,
         TaxonomyTerm,
@@ -88,8 +90,31 @@ def register_core() -> None:
             "core.grant.create": _("Gave need-to-know access"),
             "core.grant.revoke": _("Revoked need-to-know access"),
             "core.audit.export": _("Downloaded the audit trail"),
+            "core.notification.send": _("Sent a notification"),
         }
     )
+    register_visibility(Notification, notify.notification_rule, roles=frozenset(Role))
+    for key, label, email_text in (
+        (
+            imports.FINISHED_NOTIFICATION,
+            _("An import finished"),
+            _("An import you started has finished."),
+        ),
+        (
+            imports.FAILED_NOTIFICATION,
+            _("An import failed"),
+            _("An import you started has failed."),
+        ),
+    ):
+        notify.register_notification_kind(
+            notify.NotificationKind(
+                key=key,
+                label=label,
+                describe=imports.describe_import,
+                email_default=True,
+                email_text=email_text,
+            )
+        )
 
     def internal(membership):  # type: ignore[no-untyped-def]
         return membership.role in INTERNAL_ROLES
