@@ -519,11 +519,14 @@ def test_email_choices_are_saved_per_kind(flagged, head_membership, client_for):
         {"email-core-import-finished": "on", "email-core-import-failed": "on"},
     )
     assert response.status_code == 302
-    assert notify_module.email_preferences(head_membership) == {
+    chosen = notify_module.email_preferences(head_membership)
+    assert {key: chosen[key] for key in ("core.import.finished", "core.import.failed", KIND)} == {
         "core.import.finished": True,
         "core.import.failed": True,
         KIND: False,
     }
+    # Kinds of other apps not on the form are unticked too (the form lists every kind).
+    assert not any(value for key, value in chosen.items() if key.startswith("visits."))
     form = client.get(reverse("notifications")).context["form"]
     assert form["email-tests-place-flagged"].value() is False
     assert form["email-core-import-finished"].value() is True

@@ -34,7 +34,13 @@ def register_core() -> None:
         TaxonomyTerm,
     )
     from vigil.core.permissions import CORE
-    from vigil.core.registry import HomeCard, NavEntry, register_home_card, register_nav
+    from vigil.core.registry import (
+        HomeCard,
+        NavEntry,
+        register_api_enums,
+        register_home_card,
+        register_nav,
+    )
 
     def own_jobs(membership, queryset):  # type: ignore[no-untyped-def]
         # A job (its title names a file) is seen by the person who started it.
@@ -140,6 +146,7 @@ def register_core() -> None:
         )
     )
     register_home_card(HomeCard("users", 80, "core/_home_users.html", home.users_card))
+    register_api_enums({"TaxonomyKindEnum": "vigil.core.models.TaxonomyKind"})
 
 
 def ensure_key_check(**kwargs: object) -> None:
