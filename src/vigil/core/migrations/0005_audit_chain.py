@@ -91,6 +91,9 @@ def seal_existing(apps, schema_editor):
         return
     postgres = connection.vendor == "postgresql"
     if postgres:
+        # ALTER TABLE refuses to run while foreign key checks wait for the commit: they are
+        # made now (rows written in this same transaction, as in the tests, have some).
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         schema_editor.execute(
             "ALTER TABLE core_auditentry DISABLE TRIGGER core_auditentry_append_only"
         )
@@ -127,6 +130,7 @@ def seal_existing(apps, schema_editor):
         schema_editor.execute(
             "ALTER TABLE core_auditentry ENABLE TRIGGER core_auditentry_append_only"
         )
+        schema_editor.execute("SET CONSTRAINTS ALL DEFERRED")
 
 
 # The trail and its heads refuse TRUNCATE, which skips row triggers. The test suite empties
