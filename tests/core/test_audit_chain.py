@@ -326,8 +326,7 @@ def test_a_damaged_anchors_file_is_refused(tmp_path, body, head):
 
 def _chain_migration():
     names = [
-        path.stem
-        for path in Path(vigil.core.migrations.__file__).parent.glob("*_audit_chain.py")
+        path.stem for path in Path(vigil.core.migrations.__file__).parent.glob("*_audit_chain.py")
     ]
     assert len(names) == 1
     return importlib.import_module(f"vigil.core.migrations.{names[0]}")
@@ -418,7 +417,7 @@ def test_concurrent_writers_take_turns_in_a_chain(body, head):
                                 for _ in range(3)
                             ],
                         )
-        except BaseException as error:  # noqa: BLE001  (reported by the test below)
+        except BaseException as error:
             errors.append(error)
         finally:
             connections.close_all()

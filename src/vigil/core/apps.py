@@ -71,6 +71,7 @@ def register_core() -> None:
             "core.otp.enable": _("Turned on two-factor sign-in"),
             "core.otp.disable": _("Turned off two-factor sign-in"),
             "core.otp.fail": _("Wrong two-factor code"),
+            "core.otp.verify": _("Confirmed a sign-in with a two-factor code"),
             "core.membership.add": _("Added a member"),
             "core.membership.change_role": _("Changed a role"),
             "core.membership.deactivate": _("Deactivated a member"),
@@ -83,10 +84,13 @@ def register_core() -> None:
             "core.import.map": _("Chose the columns of an import"),
             "core.import.start": _("Started an import"),
             "core.import.finish": _("Finished an import"),
+            "core.import.download_rejected": _("Downloaded the rejected rows of an import"),
             "core.term.create": _("Added a term"),
             "core.term.update": _("Changed a term"),
+            "core.taxonomyterm.list_api": _("Read a large page of terms through the API"),
             "core.grant.create": _("Gave need-to-know access"),
             "core.grant.revoke": _("Revoked need-to-know access"),
+            "core.accessgrant.list_api": _("Read a large page of access grants through the API"),
             "core.audit.export": _("Downloaded the audit trail"),
         }
     )

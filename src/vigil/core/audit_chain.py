@@ -252,9 +252,7 @@ def _verify(anchors: Mapping[int, tuple[int, str]] | None, using: str) -> list[C
     return reports
 
 
-def _walk(
-    report: ChainReport, entries: Any, anchor: tuple[int, str] | None
-) -> None:
+def _walk(report: ChainReport, entries: Any, anchor: tuple[int, str] | None) -> None:
     rows: Iterator[dict[str, Any]] = (
         entries.exclude(chain_position=None)
         .order_by("chain_position", "id")
@@ -342,9 +340,7 @@ def _walk(
 def _check_head(report: ChainReport, head: AuditChainHead | None) -> None:
     if head is None:
         if report.entries:
-            report.problems.append(
-                Problem("head", "The chain's head is missing: it was deleted.")
-            )
+            report.problems.append(Problem("head", "The chain's head is missing: it was deleted."))
         return
     if head.count > report.last_position:
         report.problems.append(

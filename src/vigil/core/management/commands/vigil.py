@@ -101,7 +101,9 @@ class Command(BaseCommand):
     def audit_verify(self, anchors_path: Path | None, *, show_all: bool) -> None:
         anchors = _read_anchors(anchors_path) if anchors_path else None
         if anchors_path and anchors is None:
-            self.stdout.write(f"No anchors at {anchors_path} yet: they are written after this check.")
+            self.stdout.write(
+                f"No anchors at {anchors_path} yet: they are written after this check."
+            )
         reports = audit_chain.verify(anchors=anchors)
         entries = sum(report.entries for report in reports)
         self.stdout.write(f"Audit trail: {len(reports)} chains, {entries} sealed entries.")
@@ -119,8 +121,7 @@ class Command(BaseCommand):
                 self.stdout.write(f"          {problem.message}")
             if len(report.problems) > len(shown):
                 self.stdout.write(
-                    f"          … and {len(report.problems) - len(shown)} more "
-                    "(--all lists them)."
+                    f"          … and {len(report.problems) - len(shown)} more (--all lists them)."
                 )
         if broken:
             problems = sum(len(report.problems) for report in broken)
