@@ -14,19 +14,17 @@ from types import SimpleNamespace
 
 import pytest
 from django.apps import apps as django_apps
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, IntegrityError, connection, connections, transaction
 
 import vigil.core.migrations
 from tests.factories import PlaceFactory
-from tests.places.test_import import rows_csv
-from vigil.core import bulk, imports, services
+from tests.places.test_import import rows_csv, run_import
+from vigil.core import bulk, services
 from vigil.core.audit import audit, audit_read, build_entry
 from vigil.core.audit_chain import BODYLESS_CHAIN, digest, entry_digest, verify
 from vigil.core.models import AuditChainHead, AuditEntry, Membership, Role
-from vigil.core.tasks import run_job
 from vigil.places import services as place_services
 
 pytestmark = pytest.mark.django_db
@@ -113,11 +111,7 @@ def test_every_way_of_writing_entries_keeps_each_chain_whole(body, other_body, h
             ["P-2", "Harbour Station", "prison", "", "2 Quay", "", "", "", "", ""],
         ]
     )
-    imp = imports.import_upload(
-        membership=head_membership, kind="places", upload=SimpleUploadedFile("p.csv", data)
-    )
-    imp = imports.import_start(membership=head_membership, imp=imp, mode="all")
-    run_job.call(imp.job_id)
+    run_import(head_membership, data)
     assert AuditEntry.objects.filter(action="places.place.create", body=body).count() == 2
     # Entries of two bodies in one bulk write, and the places service's bulk audit.
     bulk.bulk_insert(
@@ -209,7 +203,7 @@ def test_a_removed_entry_leaves_a_gap(body, head):
     assert [(problem.kind, problem.entry_id) for problem in problems] == [("gap", entries[2].pk)]
     output, error = run_verify()
     assert error is not None
-    assert f"position 2 missing before entry {entries[2].pk}" in output
+    assert f"Position 2 missing before entry {entries[2].pk}" in output
 
 
 def test_entries_cut_off_at_the_end_are_found_by_the_head(body, head):
@@ -308,6 +302,21 @@ def test_a_rewritten_chain_is_found_only_with_the_anchors(body, head, tmp_path):
     assert "was rewritten" in output
     assert "anchors file was left as it was" in str(error)
     assert json.loads(anchors.read_text())["chains"][str(body.pk)]["hash"] == entries[-1].hash
+
+
+def test_an_end_cut_off_with_its_head_moved_back_is_found_with_the_anchors(body, head, tmp_path):
+    entries = some_entries(body, head, 4)
+    anchors = tmp_path / "anchors.json"
+    assert run_verify("--anchors", str(anchors))[1] is None
+    tamper("DELETE FROM core_auditentry WHERE id IN (%s, %s)", [entries[2].pk, entries[3].pk])
+    tamper(
+        "UPDATE core_auditchainhead SET count = 2, last_hash = %s WHERE chain = %s",
+        [entries[1].hash, body.pk],
+    )
+    assert run_verify()[1] is None
+    output, error = run_verify("--anchors", str(anchors))
+    assert error is not None
+    assert "An earlier check recorded 4 entries; the chain now ends at position 2" in output
 
 
 def test_a_damaged_anchors_file_is_refused(tmp_path, body, head):

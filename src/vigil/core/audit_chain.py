@@ -273,9 +273,9 @@ def _walk(report: ChainReport, entries: Any, anchor: tuple[int, str] | None) -> 
             )
         elif position > expected:
             missing = (
-                f"position {expected}"
+                f"Position {expected}"
                 if position == expected + 1
-                else f"positions {expected} to {position - 1}"
+                else f"Positions {expected} to {position - 1}"
             )
             report.problems.append(
                 Problem(
@@ -313,13 +313,17 @@ def _walk(report: ChainReport, entries: Any, anchor: tuple[int, str] | None) -> 
         report.last_position = position
         report.last_hash = row["hash"]
     if not anchor_seen and anchor is not None:
-        report.problems.append(
-            Problem(
-                "anchor",
+        if report.last_position < anchor[0]:
+            message = (
                 f"An earlier check recorded {anchor[0]} entries; the chain now ends at position "
-                f"{report.last_position}: entries were removed from its end.",
+                f"{report.last_position}: entries were removed from its end."
             )
-        )
+        else:
+            message = (
+                f"The entry an earlier check recorded at position {anchor[0]} is missing: "
+                "entries were removed."
+            )
+        report.problems.append(Problem("anchor", message, position=anchor[0]))
     unsealed = entries.filter(chain_position=None).order_by("created_at", "id")
     count = unsealed.count()
     if count:
