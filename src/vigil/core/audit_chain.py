@@ -17,6 +17,7 @@ only heads kept elsewhere (the anchors file of `vigil audit verify --anchors`) c
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import ipaddress
 import json
@@ -57,16 +58,11 @@ def chain_of(body_id: int | None) -> int:
     return body_id or BODYLESS_CHAIN
 
 
-def _json_value(value: Any) -> Any:
-    """A JSON value as every database gives it back: PostgreSQL's jsonb returns 1e16 and 2.0 as
-    whole numbers, so whole floats are sealed as whole numbers."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _json_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_value(item) for item in value]
-    return value
+def _json_number(text: str) -> int | float:
+    """A JSON number with a fraction or exponent as every database gives it back: PostgreSQL's
+    jsonb returns 1e16 and 2.0 as whole numbers, so whole ones are sealed as whole numbers."""
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 def _moment(value: datetime.datetime) -> str:
@@ -75,6 +71,7 @@ def _moment(value: datetime.datetime) -> str:
     return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
 
 
+@functools.lru_cache(maxsize=1024)
 def _address(value: Any) -> str | None:
     if not value:
         return None
@@ -99,7 +96,7 @@ def digest(values: Mapping[str, Any]) -> str:
         "object_id": values["object_id"],
         "object_repr": values["object_repr"],
         # Through JSON first: tuples become lists and keys strings, as the database stores them.
-        "changes": _json_value(json.loads(json.dumps(values["changes"]))),
+        "changes": json.loads(json.dumps(values["changes"]), parse_float=_json_number),
         "ip": _address(values["ip_address"]),
         "sensitive": bool(values["sensitive"]),
         "prev": values["prev_hash"],

@@ -20,14 +20,9 @@ from django.db import migrations, models
 BATCH = 1000
 
 
-def _json_value(value):
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _json_value(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_json_value(item) for item in value]
-    return value
+def _json_number(text):
+    number = float(text)
+    return int(number) if number.is_integer() else number
 
 
 def _address(value):
@@ -53,7 +48,7 @@ def digest_v1(row):
         "object_type": row["object_type"],
         "object_id": row["object_id"],
         "object_repr": row["object_repr"],
-        "changes": _json_value(json.loads(json.dumps(row["changes"]))),
+        "changes": json.loads(json.dumps(row["changes"]), parse_float=_json_number),
         "ip": _address(row["ip_address"]),
         "sensitive": bool(row["sensitive"]),
         "prev": row["prev_hash"],
