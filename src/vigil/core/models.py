@@ -161,6 +161,8 @@ class AuditChainHead(models.Model):
     count = models.PositiveBigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, blank=True)
 
+    objects: models.Manager[AuditChainHead] = models.Manager()
+
     class Meta:
         verbose_name = _("audit chain head")
 
