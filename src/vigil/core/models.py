@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -74,8 +74,23 @@ class Membership(models.Model):
         return f"{self.user} — {self.body} ({self.get_role_display()})"
 
 
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AuditEntry]:
+        # Every way of writing entries seals them into their body's chain (core/audit_chain.py).
+        from vigil.core.audit_chain import seal
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            seal(objs, using=self.db)
+            return super().bulk_create(objs, *args, **kwargs)
+
+
 class AuditEntry(models.Model):
-    """One line of the append-only audit trail, written by services in the same transaction."""
+    """One line of the append-only audit trail, written by services in the same transaction.
+
+    Each entry is sealed into its body's hash chain when written (`chain_position`, `prev_hash`,
+    `hash`; entries of no body form one chain of their own): `manage.py vigil audit verify`
+    finds an entry changed, removed or slipped in afterwards."""
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     body = models.ForeignKey(Body, null=True, blank=True, on_delete=models.PROTECT)
@@ -90,10 +105,28 @@ class AuditEntry(models.Model):
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     sensitive = models.BooleanField(_("sensitive read"), default=False)
+    chain_position = models.PositiveBigIntegerField(
+        _("position in the chain"), null=True, blank=True, editable=False
+    )
+    prev_hash = models.CharField(_("previous seal"), max_length=64, blank=True, editable=False)
+    hash = models.CharField(_("seal"), max_length=64, blank=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "-created_at"])]
+        constraints = [
+            # Two entries at one position would fork the chain: refused rather than hidden.
+            models.UniqueConstraint(
+                fields=["body", "chain_position"], name="one_audit_entry_per_chain_position"
+            ),
+            models.UniqueConstraint(
+                fields=["chain_position"],
+                condition=models.Q(body__isnull=True),
+                name="one_bodyless_audit_entry_per_chain_position",
+            ),
+        ]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
 
@@ -106,10 +139,35 @@ class AuditEntry(models.Model):
         # Append-only: an entry is written once and never changed.
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("Audit entries cannot be changed.")
-        super().save(*args, **kwargs)
+        from vigil.core.audit_chain import seal
+
+        using = kwargs.get("using") or router.db_for_write(AuditEntry, instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            seal([self], using=using)
+            super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("Audit entries cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """Where one chain of the audit trail ends: its length and its last entry's seal.
+
+    Writers lock this row to append, so two transactions never take the same position; `vigil
+    audit verify` compares it with the trail, so entries cut off at the end are found too."""
+
+    # The body's id; 0 for the entries of no body (failed sign-ins of unknown usernames).
+    chain = models.PositiveBigIntegerField(primary_key=True)
+    count = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    objects: models.Manager[AuditChainHead] = models.Manager()
+
+    class Meta:
+        verbose_name = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"chain {self.chain}: {self.count} entries"
 
 
 class TaxonomyKind(models.TextChoices):

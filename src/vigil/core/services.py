@@ -226,6 +226,12 @@ def otp_record_failure(*, user: Any) -> None:
     _audit_person_event(actor=user, action="core.otp.fail", user=user, changes={})
 
 
+@transaction.atomic
+def otp_record_success(*, user: Any) -> None:
+    """The second factor accepted: the sign-in (recorded after the password) is complete."""
+    _audit_person_event(actor=user, action="core.otp.verify", user=user, changes={})
+
+
 # ---------- Members and roles of a body ----------
 
 
@@ -429,6 +435,21 @@ def body_update_settings(*, membership: Membership, require_totp: bool) -> Body:
 
 
 # ---------- The audit trail ----------
+
+
+@transaction.atomic
+def api_list_record(
+    *, membership: Membership, model: type[Model], page_size: int, returned: int, filters: str
+) -> None:
+    """A large page of records read through the API is recorded, as an export is: a program
+    paging through a whole registry leaves a trace (`<app>.<model>.list_api`, which the app
+    registers a label for)."""
+    audit(
+        actor=membership.user,
+        action=f"{model._meta.app_label}.{model._meta.model_name}.list_api",
+        body=membership.body,
+        changes={"page_size": page_size, "returned": returned, "filters": filters},
+    )
 
 
 @transaction.atomic

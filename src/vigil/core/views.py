@@ -32,10 +32,12 @@ from django_otp import login as otp_login
 from vigil.core import forms, services
 from vigil.core.access import SESSION_BODY_KEY, active_membership, get_visible_or_404, visible
 from vigil.core.audit import (
+    OWN_ADDRESS_DAYS,
     action_label,
     audit_export_rows,
     describe,
     type_label,
+    unknown_signin_failures,
     visible_audit_entries,
 )
 from vigil.core.guard import member_required
@@ -45,6 +47,7 @@ from vigil.core.permissions import CORE
 from vigil.core.registry import home_cards
 
 AUDIT_PAGE_SIZE = 50
+UNKNOWN_SIGNINS_SHOWN = 20
 
 # ---------- Helpers ----------
 
@@ -207,6 +210,7 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if device.verify_token(form.cleaned_data["token"]):
             otp_login(request, device)
+            services.otp_record_success(user=user)
             return redirect(_safe_next(request))
         services.otp_record_failure(user=user)
         form.add_error(
@@ -466,10 +470,20 @@ def audit(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         describe(entry)
     query = request.GET.copy()
     query.pop("page", None)
+    # Shown apart from the body's own trail: these attempts named no member of any body.
+    unknown_signins = list(unknown_signin_failures(membership)[: UNKNOWN_SIGNINS_SHOWN + 1])
     return render(
         request,
         "core/audit.html",
-        {"form": form, "page": page, "query": query.urlencode(), "is_filtered": bool(query)},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "is_filtered": bool(query),
+            "unknown_signins": unknown_signins[:UNKNOWN_SIGNINS_SHOWN],
+            "more_unknown_signins": len(unknown_signins) > UNKNOWN_SIGNINS_SHOWN,
+            "own_address_days": OWN_ADDRESS_DAYS,
+        },
     )
 
 
