@@ -99,6 +99,7 @@ def register_core() -> None:
             "core.grant.create": _("Gave need-to-know access"),
             "core.grant.revoke": _("Revoked need-to-know access"),
             "core.accessgrant.list_api": _("Read a large page of access grants through the API"),
+            "core.notification.list_api": _("Read a large page of notifications through the API"),
             "core.audit.export": _("Downloaded the audit trail"),
             "core.notification.send": _("Sent a notification"),
         }
