@@ -168,6 +168,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_otp",
+    # django-otp's TOTP devices and DRF's tokens are no longer used (core's AuthenticatorDevice
+    # and ApiToken replace them: no plaintext seed or token in the database); the two apps stay
+    # installed so that core's migration 0008 can move their old rows.
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "rest_framework.authtoken",
@@ -347,9 +350,12 @@ TASKS = {
     }
 }
 
+# The API schema and docs answer anyone, not only signed-in people.
+VIGIL_PUBLIC_API_DOCS = envbool("VIGIL_PUBLIC_API_DOCS")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vigil.core.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -366,6 +372,8 @@ SPECTACULAR_SETTINGS = {
     "send the body's slug in the X-Vigil-Body header when you belong to several.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Signed-in people only, unless VIGIL_PUBLIC_API_DOCS (read at each request).
+    "SERVE_PERMISSIONS": ["vigil.core.api_auth.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files: nothing is fetched from outside.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -12,8 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import get_resolver, reverse
 from django.utils import timezone, translation
-from django_otp.plugins.otp_totp.models import TOTPDevice
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.core.test_otp import code_for, wrong_code_for
@@ -23,7 +21,7 @@ from vigil.core import imports
 from vigil.core.audit import action_label, build_entry, registered_actions
 from vigil.core.audit_chain import verify
 from vigil.core.guard import MemberViewSetMixin
-from vigil.core.models import AuditEntry, TabularImport
+from vigil.core.models import ApiToken, AuditEntry, AuthenticatorDevice, TabularImport
 
 pytestmark = pytest.mark.django_db
 
@@ -33,8 +31,8 @@ ELSEWHERE = "203.0.113.5"
 
 def api(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.issue(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
@@ -162,7 +160,7 @@ def test_an_accepted_second_factor_is_recorded_after_the_sign_in(
     client_for, monitor, requiring_body, settings
 ):
     settings.OTP_TOTP_THROTTLE_FACTOR = 0
-    device = TOTPDevice.objects.create(user=monitor, name="phone", confirmed=True)
+    device = AuthenticatorDevice.objects.create(user=monitor, name="phone", confirmed=True)
     client = client_for(monitor)
     client.post(reverse("otp_verify"), {"token": wrong_code_for(device), "next": "/"})
     assert not AuditEntry.objects.filter(action="core.otp.verify").exists()

@@ -80,6 +80,7 @@ def register_core() -> None:
             "core.otp.disable": _("Turned off two-factor sign-in"),
             "core.otp.fail": _("Wrong two-factor code"),
             "core.otp.verify": _("Confirmed a sign-in with a two-factor code"),
+            "core.otp.reset": _("Reset a member's two-factor sign-in"),
             "core.membership.add": _("Added a member"),
             "core.membership.change_role": _("Changed a role"),
             "core.membership.deactivate": _("Deactivated a member"),
