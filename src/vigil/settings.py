@@ -329,6 +329,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vigil@localhost")
 VIGIL_ENCRYPTION_KEYS = envlist("VIGIL_ENCRYPTION_KEYS", secret=True)
 VIGIL_MAX_UPLOAD_BYTES = envint("VIGIL_MAX_UPLOAD_MB", 20, minimum=1) * 1024 * 1024
 VIGIL_MAX_IMPORT_BYTES = envint("VIGIL_MAX_IMPORT_MB", 20, minimum=1) * 1024 * 1024
+# What an import file may hold; reading stops at the first limit passed (core/tabular.py).
+VIGIL_IMPORT_MAX_COLUMNS = envint("VIGIL_IMPORT_MAX_COLUMNS", 500, minimum=1)
+VIGIL_IMPORT_MAX_ROWS = envint("VIGIL_IMPORT_MAX_ROWS", 200_000, minimum=1)
+VIGIL_IMPORT_MAX_CELL_CHARS = envint("VIGIL_IMPORT_MAX_CELL_CHARS", 10_000, minimum=1)
+VIGIL_IMPORT_MAX_XLSX_BYTES = envint("VIGIL_IMPORT_MAX_XLSX_MB", 100, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Map tiles: empty means plotted points on a plain background (no outside requests).

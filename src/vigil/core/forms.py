@@ -9,7 +9,7 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.models import Role
+from vigil.core.models import MAX_IMPORT_RETENTION_DAYS, Role
 
 
 def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
@@ -133,6 +133,15 @@ class BodySettingsForm(AccessibleFormMixin, forms.Form):
         help_text=_(
             "Every member must confirm each sign-in with a one-time code from an authenticator "
             "app. Members who have not set one up yet will be asked to at their next page."
+        ),
+    )
+    import_retention_days = forms.IntegerField(
+        label=_("Delete import files after (days)"),
+        min_value=1,
+        max_value=MAX_IMPORT_RETENTION_DAYS,
+        help_text=_(
+            "Files uploaded to import records, and the rejected rows Vigil keeps of them, are "
+            "deleted this many days after the upload, at the latest (from 1 to 365 days)."
         ),
     )
 

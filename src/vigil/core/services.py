@@ -412,15 +412,20 @@ def membership_reactivate(*, membership: Membership, target: Membership) -> Memb
 
 # ---------- Body settings ----------
 
-BODY_SETTINGS_FIELDS = ["require_totp"]
+BODY_SETTINGS_FIELDS = ["require_totp", "import_retention_days"]
 
 
 @transaction.atomic
-def body_update_settings(*, membership: Membership, require_totp: bool) -> Body:
+def body_update_settings(
+    *, membership: Membership, require_totp: bool, import_retention_days: int | None = None
+) -> Body:
     _require(membership, "manage_settings")
     body = membership.body
     before = snapshot(body, BODY_SETTINGS_FIELDS)
     body.require_totp = bool(require_totp)
+    if import_retention_days is not None:
+        body.import_retention_days = import_retention_days
+        body.full_clean(validate_unique=False, validate_constraints=False)
     changes = diff(before, snapshot(body, BODY_SETTINGS_FIELDS))
     if changes:
         body.save(update_fields=BODY_SETTINGS_FIELDS)

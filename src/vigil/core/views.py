@@ -368,10 +368,18 @@ def user_reactivate(
 @member_required(CORE, "manage_settings")
 def body_settings(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     body = membership.body
-    form = forms.BodySettingsForm(request.POST or None, initial={"require_totp": body.require_totp})
+    form = forms.BodySettingsForm(
+        request.POST or None,
+        initial={
+            "require_totp": body.require_totp,
+            "import_retention_days": body.import_retention_days,
+        },
+    )
     if request.method == "POST" and form.is_valid():
         services.body_update_settings(
-            membership=membership, require_totp=form.cleaned_data["require_totp"]
+            membership=membership,
+            require_totp=form.cleaned_data["require_totp"],
+            import_retention_days=form.cleaned_data["import_retention_days"],
         )
         messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
         return redirect("body_settings")
