@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET
 
 from vigil.core import imports, tabular
 from vigil.core.access import get_or_404
+from vigil.core.forms import VigilFormMixin
 from vigil.core.guard import resolve_membership
 from vigil.core.models import JobStatus, Membership, TabularImport
 
@@ -32,7 +33,7 @@ OPEN = {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}
 HEADER_CHARS = 80
 
 
-class UploadForm(forms.Form):
+class UploadForm(VigilFormMixin, forms.Form):
     # Empty files reach the service, which names the file in its message.
     file = forms.FileField(
         allow_empty_file=True,
@@ -42,7 +43,7 @@ class UploadForm(forms.Form):
     )
 
 
-class ModeForm(forms.Form):
+class ModeForm(VigilFormMixin, forms.Form):
     mode = forms.ChoiceField(
         label=gettext_lazy("If some rows have errors"),
         choices=TabularImport.Mode.choices,
