@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Model
 from django.http import Http404
-from rest_framework import exceptions, pagination, parsers
+from rest_framework import exceptions, pagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -35,19 +35,6 @@ class VigilSerializerMixin:
         meta = getattr(self, "Meta", None)
         inputs.bound_serializer_integers(fields, self.storage_model or getattr(meta, "model", None))
         return fields
-
-
-class MultiPartParser(parsers.MultiPartParser):
-    """DRF's multipart parser, refusing NUL characters in the fields as the request guard
-    (`core.middleware.InputGuardMiddleware`) does for POST forms: a PUT or PATCH multipart
-    body is parsed only here."""
-
-    def parse(self, stream: Any, media_type: Any = None, parser_context: Any = None) -> Any:
-        parsed = super().parse(stream, media_type, parser_context)
-        for key, values in parsed.data.lists():
-            if "\x00" in key or any("\x00" in value for value in values):
-                raise exceptions.ParseError(inputs.nul_message(key))
-        return parsed
 
 
 class DefaultCursorPagination(pagination.CursorPagination):

@@ -62,14 +62,14 @@ def bound_form_integers(form: forms.BaseForm, model: type[models.Model] | None) 
             field.widget.attrs["min"] = low
 
 
-def bound_serializer_integers(
-    fields: Any, model: type[models.Model] | None
-) -> None:  # fields: a DRF BindingDict
+def bound_serializer_integers(fields: Any, model: type[models.Model] | None) -> None:
     """The same for the integer fields of a serializer, with DRF's own messages."""
     for name, field in fields.items():
         if not isinstance(field, serializers.IntegerField) or field.read_only:
             continue
-        source = field.source if field.source and "." not in field.source else name
+        source = field.source if isinstance(field.source, str) and field.source else name
+        if "." in source:
+            source = name
         low, high = storage_range(_model_field(model, source))
         if field.max_value is None or field.max_value > high:
             field.max_value = high
