@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import time
 import zipfile
 from io import StringIO
 
@@ -384,6 +385,8 @@ def test_a_large_file_is_read_whole_only_in_the_background(
     imp.refresh_from_db()
     assert imp.status == TabularImport.Status.VALIDATED
     assert (imp.rows_counted, imp.row_count) == (True, 50)
+    imp.job.refresh_from_db()
+    assert imp.job.progress_total == 50
 
 
 @pytest.mark.django_db
@@ -405,3 +408,22 @@ def test_a_large_file_that_breaks_a_limit_past_its_first_rows_fails_with_the_mes
     assert imp.data == b""
     page = client_for(head_membership).get(reverse("import_detail", args=[imp.pk]))
     assert message in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_the_mapping_page_stays_small_for_the_widest_file_with_the_longest_cells(
+    importer, head_membership, client_for
+):
+    # 500 columns (the limit) whose headers and first values are 10,000 characters long (the
+    # limit): 15 MB of text, of which the page shows a bounded part.
+    headers = [f"{number:03d}" + "h" * 9_997 for number in range(500)]
+    rows = [["v" * 10_000] * 500 for _row in range(3)]
+    text = "\r\n".join(",".join(row) for row in [headers, *rows]) + "\r\n"
+    imp = upload(head_membership, text)
+
+    started = time.perf_counter()
+    response = client_for(head_membership).get(reverse("import_mapping", args=[imp.pk]))
+
+    assert response.status_code == 200
+    assert len(response.content) < 1_000_000
+    assert time.perf_counter() - started < 5

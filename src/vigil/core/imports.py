@@ -431,7 +431,10 @@ def import_set_mapping(
 
 
 def import_validate(
-    imp: TabularImport, *, on_progress: Callable[[int], None] | None = None
+    imp: TabularImport,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Check every row against the current state of the body and store the preview.
 
@@ -441,6 +444,8 @@ def import_validate(
     read whole only here."""
     importer = get_importer(imp.kind)
     table = _read(imp)
+    if on_read is not None:
+        on_read(len(table.rows))  # a large file's rows are counted only now
     validation = _validate_table(importer, imp, table, on_progress=on_progress)
     imp.summary = {
         **_file_facts(imp.summary),
@@ -704,7 +709,11 @@ def run_tabular_check(job: Job) -> dict[str, Any]:
     mapping = dict(imp.mapping)
     report_progress(job, 0, imp.row_count, _("Checking the rows"))
     try:
-        summary = import_validate(imp, on_progress=lambda done: report_progress(job, done))
+        summary = import_validate(
+            imp,
+            on_progress=lambda done: report_progress(job, done),
+            on_read=lambda total: report_progress(job, 0, total),
+        )
     except ValidationError as exc:
         # A large file read whole for the first time, and refused (a limit, a broken row):
         # the import cannot go on, and nothing of the file is kept.

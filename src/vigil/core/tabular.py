@@ -57,6 +57,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _CSV_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 _XLSX_EXTENSION = ".xlsx"
 _DELIMITERS = (",", ";", "\t")  # order matters: it breaks ties in favour of the comma
+_SNIFF_CHARS = 64 * 1024
 _NON_ALPHANUMERIC_RE = re.compile(r"[\W_]+")
 # Excel refuses these in sheet names and caps the length at 31 characters.
 _SHEET_TITLE_FORBIDDEN_RE = re.compile(r"[\[\]:*?/\\]")
@@ -351,11 +352,12 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 
 def _sniff_delimiter(text: str) -> str:
-    """Pick the separator that occurs most often, outside quotes, in the first non-blank line."""
+    """Pick the separator that occurs most often, outside quotes, in the first non-blank line
+    (its first 64 KB: enough to tell, and a bound on the work for a hostile file)."""
     counts = dict.fromkeys(_DELIMITERS, 0)
     in_quotes = False
     started = False
-    for char in text:
+    for char in text[:_SNIFF_CHARS]:
         if char == '"':
             in_quotes = not in_quotes
         elif not in_quotes and char in "\r\n":
