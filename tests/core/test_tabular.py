@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 import os
+import time
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -448,6 +449,24 @@ def test_a_workbook_that_decompresses_past_the_limit_is_refused_before_it_is_ope
     )
     with pytest.raises(TabularError, match=r"would take 1\.9 MB"):
         parse_size(data, "bomb.xlsx", limits=limits)
+
+
+def test_a_workbook_declaring_400_mb_is_refused_at_the_default_limit_without_inflating() -> None:
+    # The 2 MB workbook of 200,000 rows of 50 inline cells that timed the web worker out
+    # decompresses to about 400 MB. Its directory says so, and that is all that is read: here
+    # the declared size is forged over a tiny part, which inflating would expose as a lie.
+    data = bytearray(zip_workbook({"xl/worksheets/sheet1.xml": "<worksheet/>"}))
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 24 : directory + 28] = (400 * 1024 * 1024).to_bytes(4, "little")
+
+    started = time.perf_counter()
+    message = error_message(bytes(data), "inline.xlsx")
+
+    assert message.startswith(
+        "“inline.xlsx” would take 400.0 MB once uncompressed; Vigil opens workbooks of at most "
+        "100.0 MB."
+    )
+    assert time.perf_counter() - started < 0.5
 
 
 def test_a_shared_strings_bomb_is_refused_before_it_is_loaded() -> None:
