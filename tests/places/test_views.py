@@ -150,7 +150,8 @@ def test_invalid_form_keeps_what_was_typed_and_names_the_field(body, client):
             "notes": "Long notes typed by a monitor",
         },
     )
-    assert response.status_code == 200
+    # 400, as every page that refuses input answers: nothing was saved.
+    assert response.status_code == 400
     assert Place.objects.count() == 0
     assert response.context["form"].errors["longitude"]
     assert b"Long notes typed by a monitor" in response.content

@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from vigil.core.api import DefaultCursorPagination, api_membership
+from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin, api_membership
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import validate_visible_text
@@ -37,7 +37,7 @@ class LinesField(serializers.ListField):
         return "\n".join(name.strip() for name in super().to_internal_value(data) if name.strip())
 
 
-class PlaceOutputSerializer(serializers.ModelSerializer):
+class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     body: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -59,7 +59,9 @@ class PlaceOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlaceInputSerializer(serializers.Serializer):
+class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Place
+
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     name = serializers.CharField(max_length=300, validators=[validate_visible_text])
     place_type = serializers.SlugRelatedField(
@@ -118,7 +120,7 @@ class PlaceInputSerializer(serializers.Serializer):
             fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
 
 
-class RegionSerializer(serializers.ModelSerializer):
+class RegionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Region
         fields = ["id", "name", "code", "parent", "level"]

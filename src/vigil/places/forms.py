@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from vigil.core.forms import VigilFormMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import NameField, validate_visible_text
 from vigil.places.models import Place, Region
@@ -14,7 +15,7 @@ from vigil.places.queries import visible_regions
 from vigil.places.spec import EDITABLE_FIELDS
 
 
-class PlaceForm(forms.ModelForm):
+class PlaceForm(VigilFormMixin, forms.ModelForm):
     class Meta:
         model = Place
         # The service's editable fields, plus the two it takes separately; the template lays
@@ -67,7 +68,7 @@ class PlaceForm(forms.ModelForm):
         return data
 
 
-class DocumentForm(forms.Form):
+class DocumentForm(VigilFormMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=300, required=False)
     file = forms.FileField(
         label=_("File"),
@@ -78,10 +79,16 @@ class DocumentForm(forms.Form):
     )
 
 
-class MergeForm(forms.Form):
+class MergeForm(VigilFormMixin, forms.Form):
     other = forms.ModelChoiceField(
         label=_("Place to merge into this one"),
         queryset=Place.objects.none(),
+        error_messages={
+            "invalid_choice": _(
+                "“%(value)s” is not a place of your body that can be merged into this one; "
+                "choose one from the list."
+            )
+        },
         help_text=_(
             "Its names become other names of this place; its documents and history are "
             "kept here; it goes to the trash."
@@ -94,7 +101,7 @@ class MergeForm(forms.Form):
         fields["other"].queryset = queryset
 
 
-class RegionForm(forms.Form):
+class RegionForm(VigilFormMixin, forms.Form):
     name = NameField(label=_("Name"), max_length=200)
     code = forms.CharField(label=_("Code"), max_length=40, required=False)
     parent = forms.ModelChoiceField(

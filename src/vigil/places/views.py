@@ -142,7 +142,12 @@ def place_create(request: HttpRequest, *, membership: Membership) -> HttpRespons
         else:
             messages.success(request, _("The place was added."))
             return redirect(place)
-    return render(request, "places/form.html", {"form": form, "place": None})
+    return render(
+        request,
+        "places/form.html",
+        {"form": form, "place": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @member_required(PLACES)
@@ -164,7 +169,12 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
         else:
             messages.success(request, _("The changes were saved."))
             return redirect(place)
-    return render(request, "places/form.html", {"form": form, "place": place})
+    return render(
+        request,
+        "places/form.html",
+        {"form": form, "place": place},
+        status=400 if form.errors else 200,
+    )
 
 
 @member_required(PLACES)
@@ -253,8 +263,19 @@ def place_merge(request: HttpRequest, pk: int, *, membership: Membership) -> Htt
     if form.is_bound and form.is_valid():
         other = form.cleaned_data["other"]
     elif initial.get("other"):
-        other = candidates.filter(pk=initial["other"]).first()
-    return render(request, "places/merge.html", {"place": place, "form": form, "other": other})
+        # The place proposed in the address goes through the form's own check, which says
+        # what is wrong with "?other=abc" instead of failing on it.
+        proposed = MergeForm({"other": initial["other"]}, queryset=candidates)
+        if proposed.is_valid():
+            other = proposed.cleaned_data["other"]
+        else:
+            form = proposed
+    return render(
+        request,
+        "places/merge.html",
+        {"place": place, "form": form, "other": other},
+        status=400 if form.errors else 200,
+    )
 
 
 @member_required(PLACES, "merge")

@@ -1,5 +1,5 @@
 """`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status` and
-`vigil audit verify`."""
+`vigil audit verify` and `vigil imports purge`."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vigil.core import audit_chain, demo, keys
 from vigil.core.crypto import Keyring, generate_key
+from vigil.core.imports import import_purge_expired
 from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data, key generation, key status, audit trail checks."
+    help = "Vigil's own commands: demo data, keys, audit trail checks and import files."
     # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
     # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
@@ -40,6 +41,14 @@ class Command(BaseCommand):
             "status",
             help="How many values and files each configured key still protects, what no key "
             "decrypts and which files are missing: an old key may go when it protects nothing.",
+        )
+        imports_parser = sub.add_parser("imports", help="Files uploaded to import records.")
+        imports_sub = imports_parser.add_subparsers(dest="imports_action", required=True)
+        imports_sub.add_parser(
+            "purge",
+            help="Delete the import files (and the rows kept of them) uploaded longer ago than "
+            "their body's retention period. Each import job also does this when it starts; "
+            "run it daily (cron) so that files go on time even when nobody imports.",
         )
 
         audit_parser = sub.add_parser("audit", help="Checks of the audit trail.")
@@ -69,6 +78,13 @@ class Command(BaseCommand):
             return
         if options["action"] == "audit":
             self.audit_verify(options["anchors"], show_all=options["all"])
+            return
+        if options["action"] == "imports":
+            purged = import_purge_expired()
+            self.stdout.write(
+                f"Deleted the files of {purged} import{'' if purged == 1 else 's'} past their "
+                "retention period."
+            )
             return
         if options["if_empty"] and not demo.is_empty():
             self.stdout.write("The database already has data; demo data not loaded.")
