@@ -1,8 +1,8 @@
 /* Vigil progressive enhancements. Every page works without this file; it only saves clicks.
  *
  * - <form data-confirm="Text"> (or a submit button with data-confirm) asks before submitting.
- * - <select data-autosubmit> submits its form on change; the form keeps a real submit button
- *   for people without JavaScript.
+ * - Choosing a language or a body takes effect with its form's visible button, never on change
+ *   of the list (WCAG 3.2.2, on input: a setting does not move the person to another page).
  * - htmx requests to this site carry the CSRF token from <meta name="csrf-token" content="...">.
  */
 (function () {
@@ -19,18 +19,6 @@
       event.stopPropagation();
     }
   }, true);
-
-  document.addEventListener("change", function (event) {
-    var select = event.target;
-    if (!select.matches || !select.matches("select[data-autosubmit]") || !select.form) {
-      return;
-    }
-    if (typeof select.form.requestSubmit === "function") {
-      select.form.requestSubmit();   // fires "submit", so data-confirm and htmx still apply
-    } else {
-      select.form.submit();
-    }
-  });
 
   document.addEventListener("htmx:configRequest", function (event) {
     var meta = document.querySelector('meta[name="csrf-token"]');
