@@ -192,6 +192,11 @@ def test_full_import_through_the_pages(fmt, client_for, head, body, sample_rows)
         AuditEntry.objects.filter(action="places.place.create", object_type="places.place").count()
         == 3
     )
+    # A created place's entry lists what the file gave it, not every empty field.
+    created = AuditEntry.objects.get(action="places.place.create", object_id=str(station.pk))
+    assert created.changes["name"] == [None, station.name]
+    assert all(value not in (None, "", []) for _old, value in created.changes.values())
+    assert "former_names" not in created.changes and "notes" not in created.changes
 
 
 @pytest.mark.django_db

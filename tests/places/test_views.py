@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import openpyxl
 import pytest
@@ -341,3 +342,56 @@ def test_map_points_carry_type_and_status_for_the_popup(body, client):
     content = client.get(reverse("places:map")).content.decode()
     assert '"type": "Prison"' in content
     assert '"status_label": "Open"' in content
+
+
+def _input_attributes(html: str, name: str) -> dict[str, str]:
+    [tag] = re.findall(rf'<input[^>]* name="{name}"[^>]*>', html)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def test_the_place_form_checks_coordinate_ranges_in_the_browser_in_the_services_words(client):
+    html = client.get(reverse("places:create")).content.decode()
+    latitude = _input_attributes(html, "latitude")
+    assert latitude["type"] == "number"
+    assert (latitude["min"], latitude["max"], latitude["step"]) == ("-90", "90", "any")
+    assert latitude["data-range-message"] == "Latitude is between -90 and 90."
+    longitude = _input_attributes(html, "longitude")
+    assert (longitude["min"], longitude["max"], longitude["step"]) == ("-180", "180", "any")
+    assert longitude["data-range-message"] == "Longitude is between -180 and 180."
+
+
+def test_the_place_form_says_the_range_in_french_as_the_service_does(body, client):
+    client.post(reverse("set_language"), {"language": "fr"})
+    html = client.get(reverse("places:create")).content.decode()
+    response = client.post(
+        reverse("places:create"),
+        {
+            "name": "X",
+            "place_type": place_type(body).pk,
+            "status": "open",
+            "latitude": "95",
+            "longitude": "1",
+        },
+    )
+    [message] = response.context["form"].errors["latitude"]
+    assert message != "Latitude is between -90 and 90."  # translated
+    assert _input_attributes(html, "latitude")["data-range-message"] == message
+
+
+def test_a_new_places_history_lists_what_was_set_with_names_separated(body, client):
+    client.post(
+        reverse("places:create"),
+        {
+            "name": "Hilltop Police Station",
+            "place_type": place_type(body, "police-custody").pk,
+            "status": "open",
+            "aliases": "Hilltop Station\r\nStation 4",
+        },
+    )
+    place = Place.objects.get(name="Hilltop Police Station")
+    html = client.get(place.get_absolute_url()).content.decode()
+    history = html[html.index('class="history"') :]
+    assert "<td>Other names</td><td>—</td><td>Hilltop Station; Station 4</td>" in history
+    assert "<td>Name</td><td>—</td><td>Hilltop Police Station</td>" in history
+    for unset in ("Former names", "Notes", "Address", "Latitude", "Official capacity"):
+        assert f"<td>{unset}</td>" not in history
