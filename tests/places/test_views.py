@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime
 import io
 import re
+from decimal import Decimal
 
 import openpyxl
 import pytest
@@ -395,3 +397,20 @@ def test_a_new_places_history_lists_what_was_set_with_names_separated(body, clie
     assert "<td>Name</td><td>—</td><td>Hilltop Police Station</td>" in history
     for unset in ("Former names", "Notes", "Address", "Latitude", "Official capacity"):
         assert f"<td>{unset}</td>" not in history
+
+
+def test_the_dossier_in_french_has_dates_in_french_and_coordinates_without_ambiguity(body, client):
+    place = PlaceFactory(
+        body=body,
+        latitude=Decimal("10.629714"),
+        longitude=Decimal("22.294361"),
+        population=12,
+        population_date=datetime.date(2024, 1, 31),
+        opened_on=datetime.date(2001, 11, 1),
+    )
+    client.post(reverse("set_language"), {"language": "fr"})
+    html = client.get(place.get_absolute_url()).content.decode()
+    assert "10.629714, 22.294361" in html
+    assert "10,629714" not in html
+    assert "31 janvier 2024" in html
+    assert "1 novembre 2001" in html
