@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 from django.utils import formats, timezone, translation
 
@@ -38,4 +39,6 @@ def test_the_audit_trail_shows_the_languages_date_and_time(
     html = client.get(reverse("audit")).content.decode()
     with translation.override(language):
         expected = formats.date_format(timezone.localtime(entry.created_at), "DATETIME_FORMAT")
+    # The requests switched this thread's language; later tests expect the default.
+    translation.activate(settings.LANGUAGE_CODE)
     assert f">{expected}</time>" in html

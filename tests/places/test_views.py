@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from tests.factories import PlaceFactory, RegionFactory, place_type
@@ -23,6 +25,15 @@ from vigil.places.models import Place, PlaceStatus
 @pytest.fixture
 def client(head, client_for):
     return client_for(head)
+
+
+@pytest.fixture
+def in_french(client):
+    """The client's pages in French; afterwards this thread speaks English again, as the later
+    tests (and background jobs run in them) expect."""
+    client.post(reverse("set_language"), {"language": "fr"})
+    yield client
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _names(response) -> list[str]:
@@ -362,8 +373,8 @@ def test_the_place_form_checks_coordinate_ranges_in_the_browser_in_the_services_
     assert longitude["data-range-message"] == "Longitude is between -180 and 180."
 
 
-def test_the_place_form_says_the_range_in_french_as_the_service_does(body, client):
-    client.post(reverse("set_language"), {"language": "fr"})
+def test_the_place_form_says_the_range_in_french_as_the_service_does(body, in_french):
+    client = in_french
     html = client.get(reverse("places:create")).content.decode()
     response = client.post(
         reverse("places:create"),
@@ -399,7 +410,10 @@ def test_a_new_places_history_lists_what_was_set_with_names_separated(body, clie
         assert f"<td>{unset}</td>" not in history
 
 
-def test_the_dossier_in_french_has_dates_in_french_and_coordinates_without_ambiguity(body, client):
+def test_the_dossier_in_french_has_dates_in_french_and_coordinates_without_ambiguity(
+    body, in_french
+):
+    client = in_french
     place = PlaceFactory(
         body=body,
         latitude=Decimal("10.629714"),
@@ -408,7 +422,6 @@ def test_the_dossier_in_french_has_dates_in_french_and_coordinates_without_ambig
         population_date=datetime.date(2024, 1, 31),
         opened_on=datetime.date(2001, 11, 1),
     )
-    client.post(reverse("set_language"), {"language": "fr"})
     html = client.get(place.get_absolute_url()).content.decode()
     assert "10.629714, 22.294361" in html
     assert "10,629714" not in html
