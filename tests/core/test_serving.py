@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import include, path, reverse
 
 from vigil.core.log_filters import ClientErrorsWithoutTraceback
 
@@ -43,6 +43,28 @@ def test_without_debug_a_missing_page_is_vigils_own_404(settings, client_for, mo
     assert "This page does not exist" in html
     assert "Back to the overview" in html
     assert "technical_404" not in html and "Django" not in html
+
+
+def broken_view(request):
+    raise RuntimeError("a fault on the server's side")
+
+
+urlpatterns = [path("broken/", broken_view), path("", include("vigil.urls"))]
+
+
+@pytest.mark.urls(__name__)
+def test_without_debug_a_server_fault_is_vigils_own_500_and_logged_with_its_traceback(
+    settings, request_log
+):
+    settings.DEBUG = False
+    response = Client(raise_request_exception=False).get("/broken/")
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong on our side" in html
+    assert "Traceback" not in html and "RuntimeError" not in html
+    log = request_log.getvalue()
+    assert log.startswith("Internal Server Error: /broken/")
+    assert "Traceback" in log and "a fault on the server's side" in log
 
 
 def test_without_debug_static_files_are_served_by_whitenoise(settings):

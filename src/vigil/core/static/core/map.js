@@ -158,18 +158,26 @@
   }
 
   // A div icon that names itself: Leaflet gives a marker role="button" and tabindex="0", and a
-  // button needs a name (the place, or how many places a bubble holds).
-  var NamedIcon = L.DivIcon.extend({
-    createIcon: function (oldIcon) {
-      var element = L.DivIcon.prototype.createIcon.call(this, oldIcon);
-      element.setAttribute("aria-label", this.options.label);
-      return element;
+  // button needs a name (the place, or how many places a bubble holds). Made on first use, as
+  // Leaflet may not have loaded (then no map is drawn at all).
+  var NamedIcon = null;
+
+  function namedIcon(options) {
+    if (NamedIcon === null) {
+      NamedIcon = L.DivIcon.extend({
+        createIcon: function (oldIcon) {
+          var element = L.DivIcon.prototype.createIcon.call(this, oldIcon);
+          element.setAttribute("aria-label", this.options.label);
+          return element;
+        }
+      });
     }
-  });
+    return new NamedIcon(options);
+  }
 
   function markerIcon(point) {
     var status = STATUSES.indexOf(point.status) === -1 ? "open" : point.status;
-    return new NamedIcon({
+    return namedIcon({
       className: "map-marker " + status,
       html: false,
       iconSize: [MARKER_SIZE, MARKER_SIZE],
@@ -183,7 +191,7 @@
     var number = document.createElement("span");
     number.textContent = String(count);
     number.setAttribute("aria-hidden", "true");
-    return new NamedIcon({
+    return namedIcon({
       className: "map-cluster" + (count < 10 ? "" : (count < 100 ? " medium" : " large")),
       html: number,
       iconSize: [size, size],
