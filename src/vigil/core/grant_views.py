@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -99,7 +99,7 @@ def grant_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
                 _("%(user)s may now read this record until %(day)s.")
                 % {
                     "user": data["grantee"].user.get_username(),
-                    "day": data["ends_on"].isoformat(),
+                    "day": formats.date_format(data["ends_on"], "DATE_FORMAT"),
                 },
             )
             return redirect("grants")

@@ -217,6 +217,15 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("import_detail", imp.pk)
     summary = imp.summary or {}
     errors_page = Paginator(imp.errors or [], ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    labels = [
+        importer.fields[name].label if name in importer.fields else name
+        for name in summary.get("preview_fields", [])
+    ]
+    # Each value with its column's name, which a phone shows beside it (the table stacks).
+    preview = [
+        {**row, "cells": list(zip(labels, row.get("values", []), strict=False))}
+        for row in imp.preview or []
+    ]
     return render(
         request,
         "core/import_preview.html",
@@ -224,12 +233,8 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "imp": imp,
             "importer": importer,
             "counts": summary.get("counts", {}),
-            "preview": imp.preview or [],
-            "preview_labels": [
-                importer.fields[name].label
-                for name in summary.get("preview_fields", [])
-                if name in importer.fields
-            ],
+            "preview": preview,
+            "preview_labels": labels,
             "errors_page": errors_page,
             "error_texts": [imports.format_error(error) for error in errors_page.object_list],
             "form": form,

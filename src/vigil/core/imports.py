@@ -31,7 +31,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -141,8 +141,10 @@ class Importer(ABC):
             return ""
         if isinstance(value, bool):
             return _("yes") if value else _("no")
+        if isinstance(value, dt.datetime):
+            return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
         if isinstance(value, dt.date):
-            return value.isoformat()
+            return formats.date_format(value, "DATE_FORMAT")
         if isinstance(value, list | tuple | set):
             return "; ".join(self.display(item) for item in value)
         if isinstance(value, decimal.Decimal):

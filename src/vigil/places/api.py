@@ -22,7 +22,13 @@ from vigil.places.filters import PlaceFilter
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.permissions import PLACES
 from vigil.places.queries import visible_places
-from vigil.places.spec import API_FIELDS
+from vigil.places.spec import API_FIELDS, COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES
+
+
+def _range_messages(name: str) -> dict[str, Any]:
+    # A coordinate out of range gets the words of the form and of place_errors.
+    message = COORDINATE_RANGE_MESSAGES[name]
+    return {"min_value": message, "max_value": message}
 
 
 class LinesField(serializers.ListField):
@@ -78,15 +84,22 @@ class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
     )
     address = serializers.CharField(required=False, allow_blank=True)
     latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
+        max_digits=9,
+        decimal_places=6,
+        min_value=-COORDINATE_LIMITS["latitude"],
+        max_value=COORDINATE_LIMITS["latitude"],
+        required=False,
+        allow_null=True,
+        error_messages=_range_messages("latitude"),
     )
     longitude = serializers.DecimalField(
         max_digits=9,
         decimal_places=6,
-        min_value=-180,
-        max_value=180,
+        min_value=-COORDINATE_LIMITS["longitude"],
+        max_value=COORDINATE_LIMITS["longitude"],
         required=False,
         allow_null=True,
+        error_messages=_range_messages("longitude"),
     )
     official_capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     population = serializers.IntegerField(min_value=0, required=False, allow_null=True)

@@ -12,7 +12,7 @@ from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import NameField, validate_visible_text
 from vigil.places.models import Place, Region
 from vigil.places.queries import visible_regions
-from vigil.places.spec import EDITABLE_FIELDS
+from vigil.places.spec import COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES, EDITABLE_FIELDS
 
 
 class PlaceForm(VigilFormMixin, forms.ModelForm):
@@ -48,8 +48,18 @@ class PlaceForm(VigilFormMixin, forms.ModelForm):
             self.fields["confidential_notes"].help_text = _(
                 "Leave empty to keep the current confidential notes; what you type replaces them."
             )
-        for name in ("latitude", "longitude"):
-            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
+        # The browser checks the range too (vigil.js shows data-range-message beside the field
+        # when the value leaves it), in the words the service would use on submit.
+        for name, limit in COORDINATE_LIMITS.items():
+            self.fields[name].widget.attrs.update(
+                {
+                    "min": -limit,
+                    "max": limit,
+                    "step": "any",
+                    "inputmode": "decimal",
+                    "data-range-message": COORDINATE_RANGE_MESSAGES[name],
+                }
+            )
         # Names others read: nothing hidden in them (core.text).
         for name in ("name", "authority_name", "aliases", "former_names"):
             self.fields[name].validators.append(validate_visible_text)

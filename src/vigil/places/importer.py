@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from vigil.core import bulk
-from vigil.core.audit import build_entry, diff
+from vigil.core.audit import build_entry, diff, diff_new
 from vigil.core.imports import (
     ACTION_KEY,
     CREATE,
@@ -652,7 +652,7 @@ class PlaceImporter(Importer):
                     actor=actor,
                     action="places.place.create",
                     obj=place,
-                    changes=diff({}, after),
+                    changes=diff_new(after),
                     body=body,
                 )
             )

@@ -60,6 +60,10 @@ def _query_without(request: HttpRequest, *keys: str) -> str:
     return query.urlencode()
 
 
+def _is_filtered(request: HttpRequest, place_filter: PlaceFilter) -> bool:
+    return any(request.GET.get(key) for key in place_filter.filters if key != "sort")
+
+
 @member_required(PLACES)
 def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
@@ -72,7 +76,7 @@ def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         "query_without_page": _query_without(request, "page"),
         "query_without_sort": _query_without(request, "page", "sort"),
         "query": _query_without(request),
-        "filtered": any(request.GET.get(key) for key in place_filter.filters if key != "sort"),
+        "filtered": _is_filtered(request, place_filter),
         "actions": permissions.allowed_actions(membership),
     }
     template = "places/_results.html" if request.headers.get("HX-Request") else "places/list.html"
@@ -110,6 +114,8 @@ def place_map(request: HttpRequest, *, membership: Membership) -> HttpResponse:
             "filter": place_filter,
             # Escaped like json_script, so a name holding "</script>" stays data.
             "points_json": json.dumps(points).translate(JSON_SCRIPT_ESCAPES),
+            "filtered": _is_filtered(request, place_filter),
+            "statuses": PlaceStatus.choices,
             "plotted": len(points),
             "without_coordinates": total - len(points),
             "query": _query_without(request),
