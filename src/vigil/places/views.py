@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from vigil.core.access import get_or_404, get_visible_or_404, visible
+from vigil.core.concurrency import StaleVersion, form_after_conflict
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
@@ -151,6 +153,7 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
     if not permissions.can(membership, "edit", place):
         raise PermissionDenied
     form = PlaceForm(request.POST or None, instance=place, membership=membership)
+    conflict = None
     if request.method == "POST" and form.is_valid():
         try:
             place = services.place_update(
@@ -158,13 +161,31 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
                 place=place,
                 data=form.service_data(),
                 population_groups=form.cleaned_data["population_groups"],
+                expected_version=form.cleaned_data.get("version"),
             )
+        except StaleVersion as stale:
+            # Someone saved since this form was opened: nothing is saved; the form shows their
+            # changes beside what this person typed, and now carries the new version.
+            current = stale.current
+
+            def make_form(data: Any = None) -> PlaceForm:
+                return PlaceForm(data, instance=current, membership=membership)
+
+            form, conflict = form_after_conflict(
+                form, stale, make_form, secret_fields=["confidential_notes"]
+            )
+            place = current
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
             messages.success(request, _("The changes were saved."))
             return redirect(place)
-    return render(request, "places/form.html", {"form": form, "place": place})
+    return render(
+        request,
+        "places/form.html",
+        {"form": form, "place": place, "conflict": conflict},
+        status=409 if conflict else 200,
+    )
 
 
 @member_required(PLACES)
