@@ -63,9 +63,7 @@ def prison(body) -> Place:
     )
 
 
-def test_the_second_save_shows_both_values_and_changes_nothing(
-    body, prison, persona, client_for
-):
+def test_the_second_save_shows_both_values_and_changes_nothing(body, prison, persona, client_for):
     leader = client_for(persona(Role.VISIT_LEADER))
     analyst = client_for(persona(Role.ANALYST))
     leader_form = opened_form(leader, prison)
@@ -361,7 +359,9 @@ def test_an_import_update_raises_the_version(body, head_membership, persona, cli
     prison = PlaceFactory(body=body, external_id="P-1", name="Central Prison")
     analyst = client_for(persona(Role.ANALYST))
     analyst_form = opened_form(analyst, prison)
-    imp = run_places_import(head_membership, "ID,Name,Type,Capacity\r\nP-1,Central Prison,prison,300\r\n")
+    imp = run_places_import(
+        head_membership, "ID,Name,Type,Capacity\r\nP-1,Central Prison,prison,300\r\n"
+    )
     assert imp.summary["result"]["updated"] == 1
     prison.refresh_from_db()
     assert (prison.official_capacity, prison.version) == (300, 2)
@@ -388,9 +388,7 @@ def test_an_import_refuses_to_undo_a_change_made_after_its_check(body, head_memb
     importer = PlaceImporter()
     table = tabular.read_table(bytes(imp.data), imp.file_name)
     validation = imports._validate_table(importer, imp, table)
-    services.place_update(
-        membership=head_membership, place=prison, data={"official_capacity": 50}
-    )
+    services.place_update(membership=head_membership, place=prison, data={"official_capacity": 50})
     with pytest.raises(ValidationError, match="was changed by someone else"), transaction.atomic():
         importer.commit(job=None, imp=imp, valid_rows=validation.rows, actor=head_membership.user)
     prison.refresh_from_db()

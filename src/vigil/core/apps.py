@@ -83,6 +83,7 @@ def register_core() -> None:
             "core.import.map": _("Chose the columns of an import"),
             "core.import.start": _("Started an import"),
             "core.import.finish": _("Finished an import"),
+            "core.import.retry": _("Started a failed import again"),
             "core.term.create": _("Added a term"),
             "core.term.update": _("Changed a term"),
             "core.grant.create": _("Gave need-to-know access"),

@@ -17,7 +17,7 @@ import decimal
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -28,6 +28,8 @@ from django.utils.translation import gettext as _
 
 from vigil.core.audit import change_rows, history, object_type, snapshot
 from vigil.core.models import AuditEntry
+
+FormT = TypeVar("FormT", bound=forms.BaseForm)
 
 VERSION_KEY = "version"
 # Keys of a recorded change that say how the write happened, not what it changed.
@@ -109,9 +111,11 @@ class StaleVersion(ValidationError):
     def _entries_since(obj: models.Model, expected_version: int) -> list[AuditEntry]:
         """The object's versioned audit entries after `expected_version`, newest first."""
         entries = []
-        for entry in history(object_type(obj), [obj.pk]).filter(
-            changes__has_key=VERSION_KEY
-        ).order_by("-created_at", "-id")[:MAX_ENTRIES]:
+        for entry in (
+            history(object_type(obj), [obj.pk])
+            .filter(changes__has_key=VERSION_KEY)
+            .order_by("-created_at", "-id")[:MAX_ENTRIES]
+        ):
             version = _recorded_version(entry)
             if version is None:
                 continue
@@ -254,11 +258,11 @@ def _set_value(data: QueryDict, form: forms.BaseForm, name: str, value: Any) -> 
 def form_after_conflict(
     submitted: forms.BaseForm,
     conflict: StaleVersion,
-    make_form: Callable[..., forms.BaseForm],
+    make_form: Callable[..., FormT],
     *,
     version_field: str = VERSION_KEY,
     secret_fields: Iterable[str] = (),
-) -> tuple[forms.BaseForm, FormConflict]:
+) -> tuple[FormT, FormConflict]:
     """The form to show after `conflict`: what the person typed, the new version, and a note on
     each field the other person changed.
 
@@ -309,7 +313,8 @@ def form_after_conflict(
         note = dataclasses.replace(note, who=conflict.changed_by, anchor=bound.auto_id or "")
         placed.append(note)
         field = form.fields[note.field]
-        field.conflict = note  # type: ignore[attr-defined]  (read by the field template)
+        # Read by the field templates (core/_conflict_note.html).
+        field.conflict = note  # type: ignore[attr-defined]
         # A screen reader reads the note with the field.
         described_by = field.widget.attrs.get("aria-describedby", "").split()
         field.widget.attrs["aria-describedby"] = " ".join(
@@ -322,4 +327,3 @@ def form_after_conflict(
         changed_at=conflict.changed_at,
         notes=notes,
     )
-

@@ -7,6 +7,7 @@ valid rows are written in bulk) and registers it; pages, API and tasks then call
 
 from __future__ import annotations
 
+import datetime
 import datetime as dt
 import decimal
 from abc import ABC, abstractmethod
@@ -26,7 +27,14 @@ from vigil.core import tabular
 from vigil.core.access import visible
 from vigil.core.audit import audit
 from vigil.core.models import Body, Job, Membership, TabularImport
-from vigil.core.tasks import job_runner, report_progress, start_job
+from vigil.core.tasks import (
+    JobAbandoned,
+    abandoned_message,
+    job_runner,
+    on_job_abandoned,
+    report_progress,
+    start_job,
+)
 
 JOB_KIND = "tabular_import"
 CHECK_JOB_KIND = "tabular_check"
@@ -465,6 +473,71 @@ def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> Ta
     return imp
 
 
+# What a stopped run leaves in the summary, and a new run starts without.
+_RUN_KEYS = ("failure", "abandoned_since", "result")
+
+
+def can_retry(imp: TabularImport) -> bool:
+    """Whether the same file can be imported again as it is: the run failed, nothing of it was
+    kept (a run commits all at once or nothing), and the file and mapping are still here."""
+    return imp.status == TabularImport.Status.FAILED
+
+
+@transaction.atomic
+def import_retry(*, membership: Membership, imp: TabularImport) -> TabularImport:
+    """Queue a failed import again: the same uploaded file, the same columns, the same choice for
+    rows with errors. The rows are checked again against the records as they are now."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
+    if not can_retry(imp):
+        raise ValidationError(
+            _("Only an import that failed can be started again; this one is “%(status)s”.")
+            % {"status": imp.get_status_display()}
+        )
+    failed_job = imp.job
+    job = start_job(
+        actor=membership.user,
+        body=imp.body,
+        kind=JOB_KIND,
+        title=(_("Import of %(file)s") % {"file": imp.file_name})[:200],
+    )
+    imp.job = job
+    imp.status = TabularImport.Status.QUEUED
+    imp.summary = {key: value for key, value in (imp.summary or {}).items() if key not in _RUN_KEYS}
+    imp.save(update_fields=["job", "status", "summary"])
+    audit(
+        actor=membership.user,
+        action="core.import.retry",
+        obj=imp,
+        changes={"job": [failed_job.pk if failed_job else None, job.pk]},
+    )
+    return imp
+
+
+def failure_text(imp: TabularImport) -> str:
+    """Why an import failed, in the reader's language."""
+    summary = imp.summary or {}
+    since = summary.get("abandoned_since")
+    if since:
+        try:
+            moment = datetime.datetime.fromisoformat(since)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return " ".join(
+                [
+                    abandoned_message(moment),
+                    _(
+                        "Nothing was imported: an import saves all its rows at once or none. "
+                        "You can start it again."
+                    ),
+                ]
+            )
+    return str(summary.get("failure") or "")
+
+
 def rejected_rows_csv(imp: TabularImport) -> bytes:
     """The rows with errors, as uploaded, with their row number and every problem found."""
     table = tabular.read_table(bytes(imp.data), imp.file_name)
@@ -523,7 +596,10 @@ def _finish(
 
 @job_runner(JOB_KIND)
 def run_tabular_import(job: Job) -> dict[str, Any]:
-    imp = TabularImport.objects.select_related("body", "created_by").get(job=job)
+    imp = TabularImport.objects.select_related("body", "created_by").filter(job=job).first()
+    if imp is None:
+        # The import was started again with another job.
+        return {"status": "superseded"}
     if imp.status not in {TabularImport.Status.QUEUED, TabularImport.Status.RUNNING}:
         return {"status": imp.status}
     importer = get_importer(imp.kind)
@@ -537,7 +613,14 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         )
         if not importer.can_import(membership):
             raise PermissionDenied(_("Your role no longer allows this import."))
-        _set_status(imp, TabularImport.Status.RUNNING)
+        started = TabularImport.objects.filter(
+            pk=imp.pk,
+            job=job,
+            status__in=[TabularImport.Status.QUEUED, TabularImport.Status.RUNNING],
+        ).update(status=TabularImport.Status.RUNNING)
+        if not started:
+            raise JobAbandoned(f"Import {imp.pk} no longer belongs to job {job.pk}.")
+        imp.status = TabularImport.Status.RUNNING
         table = tabular.read_table(bytes(imp.data), imp.file_name)
         total = len(table.rows)
         report_progress(job, 0, total, _("Checking the rows"))
@@ -551,19 +634,56 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             # One import of a body at a time: two imports of the same file running side by side
             # would otherwise both create the places the other is creating.
             Body.objects.select_for_update().filter(pk=imp.body_id).exists()
+            # This run may have been declared lost while it checked the rows (a long pause, a
+            # frozen worker) and the import failed or started again: then it writes nothing.
+            owner = (
+                TabularImport.objects.select_for_update()
+                .filter(pk=imp.pk)
+                .values_list("status", "job_id")
+                .first()
+            )
+            if owner != (TabularImport.Status.RUNNING, job.pk):
+                raise JobAbandoned(f"Import {imp.pk} no longer belongs to job {job.pk}.")
             if importer.state_token(imp.body) != state:
                 # Records changed while the rows were checked: check them again, under the lock.
                 validation = _validate_table(importer, imp, table)
             result = _finish(importer, job, imp, validation, actor)
         return {"status": imp.status, **result}
+    except JobAbandoned:
+        raise  # the import is someone else's now: leave it as it is
     except Exception as exc:
         message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""
+        # Only while the import is still this job's: a run declared lost and started again
+        # belongs to the new job.
+        TabularImport.objects.filter(pk=imp.pk, job=job).update(
+            status=TabularImport.Status.FAILED,
+            summary={**(imp.summary or {}), "failure": message},
+        )
+        imp.status = TabularImport.Status.FAILED
+        raise
+
+
+@on_job_abandoned(JOB_KIND)
+def _import_abandoned(job: Job, since: datetime.datetime) -> bool:
+    """The worker of an import was lost: the import failed, and nothing of it was kept (its
+    rows are committed in one transaction, which a lost worker never commits)."""
+    imp = (
+        # Locked by a worker that is committing it: that worker is alive.
+        TabularImport.objects.select_for_update(skip_locked=True)
+        .filter(job=job)
+        .only("pk", "status", "summary")
+        .first()
+    )
+    if imp is None:
+        # Locked, or started again with another job: nothing to mark here.
+        return not TabularImport.objects.filter(job=job).exists()
+    if imp.status in {TabularImport.Status.QUEUED, TabularImport.Status.RUNNING}:
         _set_status(
             imp,
             TabularImport.Status.FAILED,
-            summary={**(imp.summary or {}), "failure": message},
+            summary={**(imp.summary or {}), "abandoned_since": since.isoformat()},
         )
-        raise
+    return True
 
 
 @job_runner(CHECK_JOB_KIND)

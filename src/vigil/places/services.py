@@ -236,9 +236,7 @@ def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
     merge.deleted_at = timezone.now()
     merge.deleted_by = membership.user
     merged_changes = bump_version(merge, {"merged_into": [None, keep.pk]})
-    merge.save(
-        update_fields=["external_id", "merged_into", "deleted_at", "deleted_by", "version"]
-    )
+    merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by", "version"])
     keep.search_text = compute_search_text(keep)
     keep.updated_at = timezone.now()
     kept_version = bump_version(keep)

@@ -167,6 +167,7 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
             # Someone saved since this form was opened: nothing is saved; the form shows their
             # changes beside what this person typed, and now carries the new version.
             current = stale.current
+            assert isinstance(current, Place)
 
             def make_form(data: Any = None) -> PlaceForm:
                 return PlaceForm(data, instance=current, membership=membership)

@@ -1,4 +1,5 @@
-"""`vigil demo --scale small|national`, `vigil generate-key` and `vigil keys status`."""
+"""`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status` and
+`vigil jobs sweep`."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data, key generation and key status."
+    help = "Vigil's own commands: demo data, key generation, key status and lost jobs."
     # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
     # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
@@ -36,6 +37,14 @@ class Command(BaseCommand):
             help="How many values and files each configured key still protects, what no key "
             "decrypts and which files are missing: an old key may go when it protects nothing.",
         )
+        jobs_parser = sub.add_parser("jobs", help="Background jobs.")
+        jobs_sub = jobs_parser.add_subparsers(dest="jobs_action", required=True)
+        jobs_sub.add_parser(
+            "sweep",
+            help="Mark failed the running jobs whose worker stopped (no sign of life for "
+            "VIGIL_JOB_STALE_SECONDS), so that they can be started again. Safe to run often, "
+            "e.g. every few minutes from cron or a systemd timer.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "generate-key":
@@ -43,6 +52,9 @@ class Command(BaseCommand):
             return
         if options["action"] == "keys":
             self.keys_status()
+            return
+        if options["action"] == "jobs":
+            self.jobs_sweep()
             return
         if options["if_empty"] and not demo.is_empty():
             self.stdout.write("The database already has data; demo data not loaded.")
@@ -71,6 +83,18 @@ class Command(BaseCommand):
         report = keys.scan(keyring)
         for line in [*keys.describe(report), *keys.advice(report)]:
             self.stdout.write(line)
+
+    def jobs_sweep(self) -> None:
+        from vigil.core.tasks import fail_abandoned_jobs
+
+        marked = fail_abandoned_jobs()
+        if marked:
+            self.stdout.write(
+                f"{len(marked)} job(s) had no sign of life and were marked failed: "
+                + ", ".join(str(job_id) for job_id in marked)
+            )
+        else:
+            self.stdout.write("No lost jobs.")
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("\nDemo logins (every one with the password below):")
