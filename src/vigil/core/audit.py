@@ -167,6 +167,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_moment(value: datetime.datetime) -> str:
+    """When something happened, as a person reads it in a sentence: "14:02" today, the date and
+    time otherwise, in the reader's time zone."""
+    local = timezone.localtime(value)
+    if local.date() == timezone.localdate():
+        return formats.date_format(local, "H:i")
+    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+
+
 def change_rows(object_type: str, changes: Any) -> list[tuple[str, str, str]]:
     """The `changes` JSON as (field, old, new) rows for people: verbose field names, formatted
     values; values that are not an [old, new] pair (a list of fields read, a purpose) show as

@@ -23,10 +23,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.http import QueryDict
-from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from vigil.core.audit import change_rows, history, object_type, snapshot
+from vigil.core.audit import change_rows, format_moment, history, object_type, snapshot
 from vigil.core.models import AuditEntry
 
 FormT = TypeVar("FormT", bound=forms.BaseForm)
@@ -71,14 +70,6 @@ class FieldChange:
     now: Any
     was_display: str
     now_display: str
-
-
-def _moment(value: datetime.datetime) -> str:
-    """ "14:02" today, the date and time otherwise."""
-    local = timezone.localtime(value)
-    if local.date() == timezone.localdate():
-        return formats.date_format(local, "H:i")
-    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
 def _recorded_version(entry: AuditEntry) -> int | None:
@@ -159,7 +150,7 @@ class StaleVersion(ValidationError):
         if self.changed_by and self.changed_at is not None:
             return _("Changed by %(who)s at %(time)s since you opened it.") % {
                 "who": self.changed_by,
-                "time": _moment(self.changed_at),
+                "time": format_moment(self.changed_at),
             }
         return _("Someone else changed this record since you opened it.")
 
@@ -284,7 +275,10 @@ def form_after_conflict(
     for change in conflict.changes:
         in_form = change.field in submitted.fields and change.field in fresh.fields
         if not in_form or change.field in secret:
-            notes.append(ConflictNote(change, in_form=in_form, taken=False, secret=in_form))
+            # Not on this form (e.g. moved to the trash), or never shown: only named.
+            notes.append(
+                ConflictNote(change, in_form=in_form, taken=False, secret=change.field in secret)
+            )
             continue
         typed = _typed(submitted, change.field)
         numeric = isinstance(submitted.fields[change.field], forms.DecimalField | forms.FloatField)

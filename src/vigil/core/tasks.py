@@ -21,11 +21,11 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, connections, transaction
 from django.db.models import Q
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django_tasks import task
 
-from vigil.core.audit import current_ip, reset_request_ip, set_request_ip
+from vigil.core.audit import current_ip, format_moment, reset_request_ip, set_request_ip
 from vigil.core.models import Body, Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -119,14 +119,6 @@ def _silent_since(cutoff: datetime.datetime) -> Q:
 
 def last_sign_of_life(job: Job) -> datetime.datetime:
     return job.heartbeat_at or job.started_at or job.created_at
-
-
-def format_moment(value: datetime.datetime) -> str:
-    """ "14:02" today, the date and time otherwise, in the reader's time zone."""
-    local = timezone.localtime(value)
-    if local.date() == timezone.localdate():
-        return formats.date_format(local, "H:i")
-    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
 def abandoned_message(since: datetime.datetime) -> str:
