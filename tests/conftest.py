@@ -37,6 +37,10 @@ def member_body(body) -> Body:
 
 
 def _membership(body: Body, username: str, role: str) -> Membership:
+    """The persona's membership, created on first use and the same one afterwards."""
+    existing = Membership.objects.filter(user__username=username, body=body).first()
+    if existing is not None:
+        return existing
     return MembershipFactory(user=UserFactory(username=username), body=body, role=role)
 
 

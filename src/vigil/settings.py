@@ -324,6 +324,8 @@ else:
     EMAIL_USE_TLS = _email.scheme in {"smtp+tls", "submission"}
     EMAIL_USE_SSL = _email.scheme == "smtps"
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vigil@localhost")
+# Where people reach Vigil: the links in its emails start with it.
+VIGIL_BASE_URL = os.environ.get("VIGIL_BASE_URL", "http://127.0.0.1:8000")
 
 # Field and file encryption: comma-separated Fernet keys, the first encrypts, all decrypt.
 VIGIL_ENCRYPTION_KEYS = envlist("VIGIL_ENCRYPTION_KEYS", secret=True)

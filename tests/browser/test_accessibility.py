@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import DESKTOP, PHONE, axe_problems, login
 from tests.factories import PASSWORD
-from vigil.core.models import Membership
+from vigil.core.models import Membership, Notification
 from vigil.places import services
 from vigil.places.models import Place, PossibleDuplicate
 
@@ -139,6 +139,16 @@ def test_pages_of_people_settings_and_audit(page, head, monitor, body):
     expect(page.get_by_role("alert")).to_be_visible()
     pages.check("password change, with errors", "Change your password")
     pages.visit("/account/two-factor/", "Set up two-factor sign-in")
+    head_membership = Membership.objects.get(user=head, body=body)
+    for number in range(30):
+        Notification.objects.create(
+            recipient=head_membership,
+            kind="core.import.finished",
+            text=f"Your import of “places-{number}.csv” finished: 3 records created.",
+            url="/places/",
+            read_at=timezone.now() if number % 2 else None,
+        )
+    pages.visit("/notifications/", "Notifications", "notifications, some unread, two pages")
     pages.assert_clean()
 
 
@@ -151,6 +161,7 @@ def test_pages_of_a_body_with_nothing_yet(page, outsider):
     pages.visit("/places/trash/", "Places in the trash", "empty trash")
     pages.visit("/places/duplicates/", "Possible duplicates", "nothing to review")
     pages.visit("/places/regions/", "Regions and administrative units", "no regions")
+    pages.visit("/notifications/", "Notifications", "no notifications")
     pages.assert_clean()
 
 
@@ -169,4 +180,13 @@ def test_the_busiest_pages_on_a_phone(page, head, full_registry):
     pages.check("form with errors", "Edit Central Prison")
     pages.visit("/users/", "Users and roles")
     pages.visit("/audit/", "Audit trail")
+    membership = Membership.objects.get(user=head, body=full_registry.central.body)
+    Notification.objects.create(
+        recipient=membership,
+        kind="core.import.finished",
+        text="Your import of “a-file-with-a-rather-long-name-2024-north.csv” finished: "
+        "120 records created, 4 records updated, 3 rows rejected.",
+        url="/places/",
+    )
+    pages.visit("/notifications/", "Notifications")
     pages.assert_clean()

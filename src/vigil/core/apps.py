@@ -20,19 +20,27 @@ def register_core() -> None:
     """Core's own entries in the registries every app fills (labels, rules, navigation)."""
     from django.contrib.auth import get_user_model
 
-    from vigil.core import home
-    from vigil.core.access import INTERNAL_ROLES, own_body, register_visibility
+    from vigil.core import home, imports, notify
+    from vigil.core.access import INTERNAL_ROLES, grantable_models, own_body, register_visibility
     from vigil.core.audit import register_action_labels
     from vigil.core.models import (
         AccessGrant,
         Job,
         Membership,
+        Notification,
+        Role,
         StoredFile,
         TabularImport,
         TaxonomyTerm,
     )
     from vigil.core.permissions import CORE
-    from vigil.core.registry import HomeCard, NavEntry, register_home_card, register_nav
+    from vigil.core.registry import (
+        HomeCard,
+        NavEntry,
+        register_api_enums,
+        register_home_card,
+        register_nav,
+    )
 
     def own_jobs(membership, queryset):  # type: ignore[no-untyped-def]
         # A job (its title names a file) is seen by the person who started it.
@@ -89,8 +97,31 @@ def register_core() -> None:
             "core.grant.create": _("Gave need-to-know access"),
             "core.grant.revoke": _("Revoked need-to-know access"),
             "core.audit.export": _("Downloaded the audit trail"),
+            "core.notification.send": _("Sent a notification"),
         }
     )
+    register_visibility(Notification, notify.notification_rule, roles=frozenset(Role))
+    for key, label, email_text in (
+        (
+            imports.FINISHED_NOTIFICATION,
+            _("An import finished"),
+            _("An import you started has finished."),
+        ),
+        (
+            imports.FAILED_NOTIFICATION,
+            _("An import failed"),
+            _("An import you started has failed."),
+        ),
+    ):
+        notify.register_notification_kind(
+            notify.NotificationKind(
+                key=key,
+                label=label,
+                describe=imports.describe_import,
+                email_default=True,
+                email_text=email_text,
+            )
+        )
 
     def internal(membership):  # type: ignore[no-untyped-def]
         return membership.role in INTERNAL_ROLES
@@ -105,7 +136,8 @@ def register_core() -> None:
             _("Access grants"),
             "grants",
             88,
-            lambda m: CORE.can(m, "manage_grants"),
+            # Offered once an app has records restricted to named members.
+            lambda m: CORE.can(m, "manage_grants") and bool(grantable_models()),
             "grants",
         )
     )
@@ -115,6 +147,7 @@ def register_core() -> None:
         )
     )
     register_home_card(HomeCard("users", 80, "core/_home_users.html", home.users_card))
+    register_api_enums({"TaxonomyKindEnum": "vigil.core.models.TaxonomyKind"})
 
 
 def ensure_key_check(**kwargs: object) -> None:

@@ -7,9 +7,9 @@ valid rows are written in bulk) and registers it; pages, API and tasks then call
 
 from __future__ import annotations
 
-import datetime
 import datetime as dt
 import decimal
+import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
+from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
@@ -27,6 +28,7 @@ from vigil.core import tabular
 from vigil.core.access import visible
 from vigil.core.audit import audit
 from vigil.core.models import Body, Job, Membership, TabularImport
+from vigil.core.notify import notify
 from vigil.core.tasks import (
     JobAbandoned,
     abandoned_message,
@@ -35,6 +37,13 @@ from vigil.core.tasks import (
     report_progress,
     start_job,
 )
+
+logger = logging.getLogger(__name__)
+
+# Notification kinds (registered in core.apps): the person who started an import hears how it
+# ended, in Vigil and (unless they chose otherwise) by email.
+FINISHED_NOTIFICATION = "core.import.finished"
+FAILED_NOTIFICATION = "core.import.failed"
 
 JOB_KIND = "tabular_import"
 CHECK_JOB_KIND = "tabular_check"
@@ -522,7 +531,7 @@ def failure_text(imp: TabularImport) -> str:
     since = summary.get("abandoned_since")
     if since:
         try:
-            moment = datetime.datetime.fromisoformat(since)
+            moment = dt.datetime.fromisoformat(since)
         except ValueError:
             moment = None
         if moment is not None:
@@ -591,6 +600,7 @@ def _finish(
             **{key: [None, value] for key, value in result.items()},
         },
     )
+    notify(FINISHED_NOTIFICATION, imp, _starter(imp))
     return result
 
 
@@ -655,16 +665,26 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""
         # Only while the import is still this job's: a run declared lost and started again
         # belongs to the new job.
-        TabularImport.objects.filter(pk=imp.pk, job=job).update(
+        still_ours = TabularImport.objects.filter(pk=imp.pk, job=job).update(
             status=TabularImport.Status.FAILED,
             summary={**(imp.summary or {}), "failure": message},
         )
-        imp.status = TabularImport.Status.FAILED
+        if still_ours:
+            imp.status = TabularImport.Status.FAILED
+            _notify_failure(imp)
         raise
 
 
+def _notify_failure(imp: TabularImport) -> None:
+    try:
+        notify(FAILED_NOTIFICATION, imp, _starter(imp))
+    except Exception:
+        # Telling the person must not hide why the import failed.
+        logger.exception("Could not notify the failure of import %s", imp.pk)
+
+
 @on_job_abandoned(JOB_KIND)
-def _import_abandoned(job: Job, since: datetime.datetime) -> bool:
+def _import_abandoned(job: Job, since: dt.datetime) -> bool:
     """The worker of an import was lost: the import failed, and nothing of it was kept (its
     rows are committed in one transaction, which a lost worker never commits)."""
     imp = (
@@ -683,6 +703,7 @@ def _import_abandoned(job: Job, since: datetime.datetime) -> bool:
             TabularImport.Status.FAILED,
             summary={**(imp.summary or {}), "abandoned_since": since.isoformat()},
         )
+        _notify_failure(imp)
     return True
 
 
@@ -699,6 +720,61 @@ def run_tabular_check(job: Job) -> dict[str, Any]:
     if imp.mapping != mapping:
         TabularImport.objects.filter(pk=imp.pk).update(status=TabularImport.Status.UPLOADED)
     return {"counts": summary["counts"]}
+
+
+# --- Notifications ---------------------------------------------------------------------------
+
+
+def _starter(imp: TabularImport) -> models.QuerySet[Membership]:
+    """The membership, in the import's body, of the person who started it."""
+    if imp.created_by_id is None:  # their account was deleted since
+        return Membership.objects.none()
+    return Membership.objects.filter(user_id=imp.created_by_id, body_id=imp.body_id)
+
+
+def describe_import(imp: TabularImport) -> tuple[str, str]:
+    """The notice of how an import ended: its file (the starter's own) and the counts."""
+    url = reverse("import_detail", args=[imp.pk])
+    names = {"file": imp.file_name}
+    result = (imp.summary or {}).get("result") or {}
+    if imp.status == TabularImport.Status.FAILED:
+        return _("Your import of “%(file)s” failed: nothing was imported.") % names, url
+    rejected = int(result.get("rejected", 0))
+    if imp.status == TabularImport.Status.REJECTED:
+        text = ngettext(
+            "Your import of “%(file)s” imported nothing: %(count)d row has errors.",
+            "Your import of “%(file)s” imported nothing: %(count)d rows have errors.",
+            rejected,
+        )
+        return text % {**names, "count": rejected}, url
+    parts = []
+    created = int(result.get("created", 0))
+    updated = int(result.get("updated", 0))
+    unchanged = int(result.get("unchanged", 0))
+    if created:
+        parts.append(
+            ngettext("%(count)d record created", "%(count)d records created", created)
+            % {"count": created}
+        )
+    if updated:
+        parts.append(
+            ngettext("%(count)d record updated", "%(count)d records updated", updated)
+            % {"count": updated}
+        )
+    if unchanged:
+        parts.append(
+            ngettext("%(count)d record unchanged", "%(count)d records unchanged", unchanged)
+            % {"count": unchanged}
+        )
+    if rejected:
+        parts.append(
+            ngettext("%(count)d row rejected", "%(count)d rows rejected", rejected)
+            % {"count": rejected}
+        )
+    if not parts:
+        return _("Your import of “%(file)s” finished: there was nothing to import.") % names, url
+    text = _("Your import of “%(file)s” finished: %(counts)s.")
+    return text % {**names, "counts": ", ".join(parts)}, url
 
 
 def visible_imports(membership: Membership | None) -> models.QuerySet[TabularImport]:

@@ -323,3 +323,65 @@ class AccessGrant(models.Model):
     @property
     def is_live(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class Notification(models.Model):
+    """One notice to one member in one body: a neutral line and a link to the object, which the
+    member must still be allowed to see for the notice to show (core.notify)."""
+
+    recipient = models.ForeignKey(
+        Membership,
+        verbose_name=_("recipient"),
+        on_delete=models.CASCADE,
+        related_name="notifications",
+    )
+    kind = models.CharField(_("kind"), max_length=100)
+    content_type = models.ForeignKey(
+        "contenttypes.ContentType",
+        verbose_name=_("record type"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+    )
+    object_id = models.PositiveBigIntegerField(_("record id"), null=True, blank=True)
+    # Written by the kind's `describe`: never the content of a sensitive record.
+    text = models.CharField(_("text"), max_length=500)
+    url = models.CharField(_("link"), max_length=500, blank=True)
+    created_at = models.DateTimeField(_("sent"), default=timezone.now)
+    read_at = models.DateTimeField(_("read"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "read_at"]),
+            models.Index(fields=["recipient", "-created_at"]),
+        ]
+        verbose_name = _("notification")
+
+    def __str__(self) -> str:
+        return self.text
+
+    @property
+    def is_read(self) -> bool:
+        return self.read_at is not None
+
+
+class NotificationPreference(models.Model):
+    """Whether a member wants email for one kind of notification (no row: the kind's default)."""
+
+    membership = models.ForeignKey(
+        Membership, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(_("kind"), max_length=100)
+    email = models.BooleanField(_("send an email"), default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["membership", "kind"], name="one_notification_preference_per_kind"
+            )
+        ]
+        verbose_name = _("notification preference")
+
+    def __str__(self) -> str:
+        return f"{self.membership} {self.kind}: {'email' if self.email else 'no email'}"

@@ -101,3 +101,6 @@ TAXONOMY = Permissions(
     {"view": _internal_roles(), "edit": CORE["manage_settings"]},
     area="view",
 )
+
+# A member's own notifications: every role has them, external ones included.
+NOTIFICATIONS = Permissions({"view": frozenset(Role)}, area="view")

@@ -92,3 +92,13 @@ def page_url_includes() -> list[UrlInclude]:
 
 def api_url_includes() -> list[UrlInclude]:
     return list(_API_URLS.values())
+
+
+def register_api_enums(names: dict[str, str]) -> None:
+    """Name the OpenAPI enums of an app's choices ({"VisitStatusEnum": "vigil.visits.models.
+    VisitStatus"}), so two apps' `status` fields never collide in the schema. Called from
+    AppConfig.ready, before drf-spectacular first reads its settings."""
+    from django.conf import settings
+
+    overrides = settings.SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})
+    overrides.update(names)

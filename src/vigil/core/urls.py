@@ -1,8 +1,9 @@
-"""Core pages: sign-in, two-factor, the overview, members and roles, settings, audit, account."""
+"""Core pages: sign-in, two-factor, the overview, members and roles, settings, audit, account,
+notifications."""
 
 from django.urls import path
 
-from vigil.core import grant_views, taxonomy_views, views
+from vigil.core import grant_views, notify_views, taxonomy_views, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -24,6 +25,16 @@ urlpatterns = [
     path("taxonomy/<int:pk>/", taxonomy_views.taxonomy_term_update, name="taxonomy_term"),
     path("access/grants/", grant_views.grant_list, name="grants"),
     path("access/grants/<int:pk>/revoke/", grant_views.grant_revoke, name="grant_revoke"),
+    path("notifications/", notify_views.notification_list, name="notifications"),
+    path("notifications/<int:pk>/read/", notify_views.notification_read, name="notification_read"),
+    path(
+        "notifications/read-all/", notify_views.notification_read_all, name="notifications_read_all"
+    ),
+    path(
+        "notifications/preferences/",
+        notify_views.notification_preferences,
+        name="notification_preferences",
+    ),
     path("audit/", views.audit, name="audit"),
     path("audit/export.csv", views.audit_export, name="audit_export"),
 ]

@@ -14,6 +14,7 @@ class PlacesConfig(AppConfig):
         from vigil.core.registry import (
             HomeCard,
             NavEntry,
+            register_api_enums,
             register_api_urls,
             register_home_card,
             register_nav,
@@ -85,3 +86,4 @@ class PlacesConfig(AppConfig):
         )
         register_urls("places/", "vigil.places.urls")
         register_api_urls("vigil.places.api_urls")
+        register_api_enums({"PlaceStatusEnum": "vigil.places.models.PlaceStatus"})

@@ -1,0 +1,98 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class VisitsConfig(AppConfig):
+    name = "vigil.visits"
+    label = "visits"
+    verbose_name = _("Visits")
+
+    def ready(self) -> None:
+        from django.urls import reverse
+
+        from vigil.core.access import register_visibility
+        from vigil.core.audit import register_action_labels, register_audit_fields
+        from vigil.core.dossier import DossierSection, register_section
+        from vigil.core.notify import NotificationKind, register_notification_kind
+        from vigil.core.registry import (
+            HomeCard,
+            NavEntry,
+            register_api_enums,
+            register_api_urls,
+            register_home_card,
+            register_nav,
+            register_urls,
+        )
+        from vigil.visits import demo, home, queries  # noqa: F401  (demo registers itself)
+        from vigil.visits.models import Interview, Observation, TeamMember, Visit
+        from vigil.visits.permissions import VISITS
+
+        register_visibility(Visit, queries.visit_rule, grantable=True)
+        register_visibility(TeamMember, queries.child_rule)
+        register_visibility(
+            Interview, queries.child_rule, content=queries.interview_content_rule, grantable=True
+        )
+        register_visibility(Observation, queries.child_rule)
+
+        register_action_labels(
+            {
+                "visits.visit.create": _("planned a visit"),
+                "visits.visit.update": _("changed a visit"),
+                "visits.visit.set_status": _("moved a visit on"),
+                "visits.visit.add_team_member": _("added a team member"),
+                "visits.visit.remove_team_member": _("removed a team member"),
+                "visits.visit.confirm_conduct": _("confirmed the code of conduct"),
+                "visits.visit.read": _("read a visit's confidential data"),
+                "visits.interview.create": _("recorded an interview"),
+                "visits.interview.read": _("read an interview"),
+                "visits.observation.create": _("recorded a finding"),
+                "visits.observation.corroborate": _("confirmed a finding"),
+                "visits.observation.hold_back": _("held a finding back or released it"),
+                "visits.settings.update": _("changed the visit settings"),
+            }
+        )
+        register_audit_fields(
+            "visits.visit",
+            labels={"team": _("team"), "conduct_confirmed": _("code of conduct confirmed by")},
+        )
+        register_audit_fields(
+            "visits.observation",
+            labels={"sources": _("sources"), "corroboration_reason": _("why it stands")},
+        )
+        register_notification_kind(
+            NotificationKind(
+                key="visits.observation.urgent",
+                label=_("An urgent finding during a visit"),
+                describe=lambda observation: (
+                    str(_("Urgent finding during the visit to %(place)s: act now."))
+                    % {"place": observation.visit.place},
+                    reverse("visits:detail", args=[observation.visit_id]) + "#observations",
+                ),
+                email_text=_("An urgent finding was recorded during a visit. Open Vigil to act."),
+                email_default=True,
+            )
+        )
+        register_nav(
+            NavEntry(
+                "visits",
+                _("Visits"),
+                "visits:list",
+                order=20,
+                shows_for=lambda membership: VISITS.can(membership, "view"),
+                current="visits",
+            )
+        )
+        register_home_card(HomeCard("visits", 15, "visits/_home_visits.html", home.visits_card))
+        register_section(
+            "place",
+            DossierSection("visits", _("Visits"), "visits/_section_visits.html", 30, home.dossier),
+        )
+        register_urls("visits/", "vigil.visits.urls")
+        register_api_urls("vigil.visits.api_urls")
+        register_api_enums(
+            {
+                "VisitKindEnum": "vigil.visits.models.VisitKind",
+                "VisitStatusEnum": "vigil.visits.models.VisitStatus",
+                "InterviewKindEnum": "vigil.visits.models.InterviewKind",
+            }
+        )

@@ -1,0 +1,230 @@
+"""Forms of the visits pages: input only; the services hold the rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from vigil.core.access import visible
+from vigil.core.models import Membership, Role, TaxonomyTerm
+from vigil.places.models import Place
+from vigil.visits.models import (
+    OTHER_SOURCES,
+    Expertise,
+    Gender,
+    Interview,
+    InterviewCategory,
+    InterviewKind,
+    Observation,
+    Severity,
+    TeamRole,
+    Visit,
+    VisitKind,
+    VisitStatus,
+)
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class VisitForm(forms.ModelForm):
+    class Meta:
+        model = Visit
+        fields = [
+            "place",
+            "kind",
+            "is_announced",
+            "planned_start",
+            "planned_end",
+            "areas_visited",
+            "summary",
+        ]
+        widgets = {
+            "planned_start": DATE,
+            "planned_end": DATE,
+            "areas_visited": forms.Textarea(attrs={"rows": 2}),
+            "summary": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["place"].queryset = visible(membership, Place).filter(body_id=membership.body_id)
+
+    def _post_clean(self) -> None:
+        # Model validation runs in the service.
+        pass
+
+    def service_data(self) -> dict[str, Any]:
+        return dict(self.cleaned_data)
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(label=_("Status"), choices=VisitStatus.choices)
+
+
+class TeamMemberForm(forms.Form):
+    member = forms.ModelChoiceField(
+        label=_("Member of the body"), queryset=Membership.objects.none(), required=False
+    )
+    external_name = forms.CharField(
+        label=_("Or an external expert's name"), max_length=200, required=False
+    )
+    team_role = forms.ChoiceField(
+        label=_("Role in the team"), choices=TeamRole.choices, initial=TeamRole.MEMBER
+    )
+    expertise = forms.ChoiceField(label=_("Expertise"), choices=Expertise.choices, required=False)
+    gender = forms.ChoiceField(
+        label=_("Gender"), choices=Gender.choices, initial=Gender.UNSPECIFIED
+    )
+    languages = forms.CharField(label=_("Languages"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["member"].queryset = (
+            Membership.objects.filter(body_id=visit.body_id, is_active=True)
+            .exclude(role=Role.AUTHORITY_FOCAL_POINT)
+            .exclude(pk__in=visit.team.exclude(membership=None).values("membership_id"))
+            .select_related("user")
+        )
+        fields["member"].label_from_instance = lambda m: (
+            f"{m.user.get_full_name() or m.user.get_username()} — {m.get_role_display()}"
+        )
+
+
+class InterviewForm(forms.ModelForm):
+    class Meta:
+        model = Interview
+        fields = [
+            "kind",
+            "category",
+            "unit",
+            "group_size",
+            "language",
+            "interpreter_used",
+            "vulnerable_groups",
+            "consent_use",
+            "consent_referral",
+            "notes",
+            "identity",
+        ]
+        widgets = {
+            "kind": forms.RadioSelect,
+            "vulnerable_groups": forms.CheckboxSelectMultiple,
+            "notes": forms.Textarea(attrs={"rows": 8, "autocomplete": "off"}),
+            "identity": forms.Textarea(attrs={"rows": 2, "autocomplete": "off"}),
+        }
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["kind"].choices = InterviewKind.choices
+        fields["category"].choices = InterviewCategory.choices
+        fields["vulnerable_groups"].queryset = TaxonomyTerm.objects.filter(
+            body_id=visit.body_id, kind="vulnerable_group", is_active=True
+        )
+
+    def _post_clean(self) -> None:
+        pass
+
+
+class ObservationForm(forms.ModelForm):
+    other_sources = forms.MultipleChoiceField(
+        label=_("Other sources"),
+        choices=[(str(source), source.label) for source in OTHER_SOURCES],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Observation
+        fields = [
+            "theme",
+            "unit",
+            "description",
+            "severity",
+            "is_good_practice",
+            "is_systemic",
+            "interviews",
+            "held_back",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 5}),
+            "interviews": forms.CheckboxSelectMultiple,
+        }
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["theme"].queryset = TaxonomyTerm.objects.filter(
+            body_id=visit.body_id, kind="theme", is_active=True
+        )
+        fields["severity"].choices = Severity.choices
+        fields["interviews"].queryset = visit.interviews.all()
+        fields["interviews"].label_from_instance = lambda i: (
+            f"{i.pseudonym} — {i.get_kind_display()}, {i.get_category_display()}"
+            + (f", {i.unit}" if i.unit else "")
+        )
+        fields["interviews"].required = False
+        # Fields are laid out in this order.
+        self.order_fields(
+            [
+                "theme",
+                "unit",
+                "description",
+                "severity",
+                "interviews",
+                "other_sources",
+                "is_good_practice",
+                "is_systemic",
+                "held_back",
+            ]
+        )
+
+    def _post_clean(self) -> None:
+        pass
+
+
+class CorroborateForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the finding stands"),
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+
+class RevealForm(forms.Form):
+    purpose = forms.CharField(
+        label=_("Why you need to see who this person is"),
+        max_length=500,
+    )
+
+
+class VisitFilterForm(forms.Form):
+    place = forms.ModelChoiceField(label=_("Place"), queryset=Place.objects.none(), required=False)
+    kind = forms.ChoiceField(
+        label=_("Kind"), choices=[("", _("All")), *VisitKind.choices], required=False
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), choices=[("", _("All")), *VisitStatus.choices], required=False
+    )
+    year = forms.IntegerField(label=_("Year"), min_value=1990, max_value=2100, required=False)
+    member = forms.ModelChoiceField(
+        label=_("Team member"), queryset=Membership.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        # Only places of visits the member may see: a secret visit must not show as a choice.
+        fields["place"].queryset = (
+            visible(membership, Place)
+            .filter(pk__in=visible(membership, Visit).values("place_id"))
+            .order_by("name")
+        )
+        fields["member"].queryset = Membership.objects.filter(
+            body_id=membership.body_id, is_active=True
+        ).select_related("user")
+        fields["member"].label_from_instance = lambda m: m.user.get_full_name() or m.user.username

@@ -1,0 +1,313 @@
+"""Visits to places of deprivation of liberty: the team, the interviews (whose people must never
+be exposed), the observations and the sources that support them."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from vigil.core.crypto import EncryptedTextField
+from vigil.core.models import Body, Membership, TaxonomyTerm
+from vigil.places.models import Place
+
+
+class VisitSettings(models.Model):
+    """A body's rules for its visits (kept by the visits app, not on the body)."""
+
+    body = models.OneToOneField(Body, on_delete=models.CASCADE, related_name="visit_settings")
+    anonymity_k = models.PositiveSmallIntegerField(
+        _("private interviews needed per unit"),
+        default=5,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text=_(
+            "A finding that rests only on private interviews may leave the team only when at "
+            "least this many people were interviewed privately in the same unit."
+        ),
+    )
+
+    class Meta:
+        verbose_name = _("visit settings")
+
+    def __str__(self) -> str:
+        return f"{self.body}: k = {self.anonymity_k}"
+
+
+class VisitKind(models.TextChoices):
+    REGULAR = "regular", _("Regular")
+    FOLLOW_UP = "follow_up", _("Follow-up")
+    URGENT = "urgent", _("Urgent (reactive)")
+    THEMATIC = "thematic", _("Thematic")
+    JOINT_SPT = "joint_spt", _("Joint with the UN Subcommittee on Prevention of Torture")
+
+
+class VisitStatus(models.TextChoices):
+    PLANNED = "planned", _("Planned")
+    PREPARING = "preparing", _("Preparing")
+    IN_PROGRESS = "in_progress", _("In progress")
+    DEBRIEFED = "debriefed", _("Debriefed")
+    REPORTING = "reporting", _("Reporting")
+    CLOSED = "closed", _("Closed")
+
+
+class Visit(models.Model):
+    body = models.ForeignKey(Body, on_delete=models.PROTECT, related_name="visits")
+    place = models.ForeignKey(
+        Place, verbose_name=_("place"), on_delete=models.PROTECT, related_name="visits"
+    )
+    kind = models.CharField(
+        _("kind"), max_length=16, choices=VisitKind.choices, default=VisitKind.REGULAR
+    )
+    is_announced = models.BooleanField(
+        _("announced"),
+        default=False,
+        help_text=_(
+            "An unannounced visit is secret until it starts: only its team, the heads and the "
+            "visit leaders know it exists."
+        ),
+    )
+    planned_start = models.DateField(_("planned start"))
+    planned_end = models.DateField(_("planned end"))
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
+    areas_visited = models.TextField(_("areas and units visited"), blank=True)
+    status = models.CharField(
+        _("status"), max_length=16, choices=VisitStatus.choices, default=VisitStatus.PLANNED
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-planned_start", "-id"]
+        indexes = [
+            models.Index(fields=["body", "-planned_start", "-id"]),
+            models.Index(fields=["place", "-planned_start"]),
+        ]
+        verbose_name = _("visit")
+
+    def __str__(self) -> str:
+        return f"{self.place} — {self.planned_start:%Y-%m-%d}"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("visits:detail", args=[self.pk])
+
+    @property
+    def is_secret(self) -> bool:
+        return not self.is_announced and self.started_at is None
+
+
+class TeamRole(models.TextChoices):
+    LEADER = "leader", _("Visit leader")
+    MEMBER = "member", _("Member")
+    EXPERT = "expert", _("External expert")
+
+
+class Expertise(models.TextChoices):
+    NONE = "", _("—")
+    DOCTOR = "doctor", _("Doctor")
+    PSYCHIATRIST = "psychiatrist", _("Psychiatrist")
+    LAWYER = "lawyer", _("Lawyer")
+    CHILD_SPECIALIST = "child_specialist", _("Child specialist")
+    INTERPRETER = "interpreter", _("Interpreter")
+    OTHER = "other", _("Other")
+
+
+class Gender(models.TextChoices):
+    FEMALE = "female", _("Woman")
+    MALE = "male", _("Man")
+    OTHER = "other", _("Another gender")
+    UNSPECIFIED = "unspecified", _("Not said")
+
+
+class TeamMember(models.Model):
+    """A member of a visit's team: a member of the body, or an external expert by name."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="team")
+    membership = models.ForeignKey(
+        Membership,
+        verbose_name=_("member"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="visit_teams",
+    )
+    external_name = models.CharField(_("external expert's name"), max_length=200, blank=True)
+    team_role = models.CharField(
+        _("role in the team"), max_length=16, choices=TeamRole.choices, default=TeamRole.MEMBER
+    )
+    expertise = models.CharField(
+        _("expertise"), max_length=20, choices=Expertise.choices, blank=True, default=""
+    )
+    gender = models.CharField(
+        _("gender"), max_length=16, choices=Gender.choices, default=Gender.UNSPECIFIED
+    )
+    languages = models.CharField(_("languages"), max_length=200, blank=True)
+    conduct_confirmed_at = models.DateTimeField(_("code of conduct confirmed"), null=True)
+
+    class Meta:
+        ordering = ["team_role", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["visit", "membership"],
+                condition=models.Q(membership__isnull=False),
+                name="one_team_place_per_member",
+            )
+        ]
+        verbose_name = _("team member")
+
+    def __str__(self) -> str:
+        if self.membership is not None:
+            user = self.membership.user
+            return user.get_full_name() or user.get_username()
+        return self.external_name
+
+
+class InterviewKind(models.TextChoices):
+    PRIVATE = "private", _("Private (one person)")
+    GROUP = "group", _("Group")
+
+
+class InterviewCategory(models.TextChoices):
+    DETAINEE = "detainee", _("Detainee")
+    STAFF = "staff", _("Staff")
+    MANAGEMENT = "management", _("Management")
+    HEALTH_STAFF = "health_staff", _("Health staff")
+    RELATIVE = "relative", _("Relative")
+    LAWYER = "lawyer", _("Lawyer")
+    OTHER = "other", _("Other")
+
+
+class ConsentUse(models.TextChoices):
+    NONE = "none", _("No use of what was said")
+    ANONYMOUS = "anonymous", _("Use, anonymously")
+
+
+class Interview(models.Model):
+    """What a person (or a group) told the team. The person is a pseudonym; their identity,
+    when a case needs it, is encrypted apart from the notes and shown only to those who may."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="interviews")
+    kind = models.CharField(_("kind"), max_length=8, choices=InterviewKind.choices)
+    category = models.CharField(_("category"), max_length=16, choices=InterviewCategory.choices)
+    unit = models.CharField(_("unit or area"), max_length=200, blank=True)
+    group_size = models.PositiveSmallIntegerField(_("people in the group"), null=True, blank=True)
+    language = models.CharField(_("language"), max_length=100, blank=True)
+    interpreter_used = models.BooleanField(_("through an interpreter"), default=False)
+    vulnerable_groups = models.ManyToManyField(
+        TaxonomyTerm,
+        verbose_name=_("groups in a situation of vulnerability"),
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "vulnerable_group"},
+    )
+    consent_use = models.CharField(
+        _("consent to use the information"),
+        max_length=16,
+        choices=ConsentUse.choices,
+        default=ConsentUse.ANONYMOUS,
+    )
+    consent_referral = models.BooleanField(_("consents to a referral of their case"), default=False)
+    pseudonym = models.CharField(_("pseudonym"), max_length=20, editable=False)
+    notes = EncryptedTextField(_("notes"), blank=True)
+    identity = EncryptedTextField(
+        _("identity"),
+        blank=True,
+        help_text=_("Only where a case or a follow-up needs it. Encrypted, kept apart."),
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["visit", "pseudonym"], name="one_pseudonym_per_visit")
+        ]
+        verbose_name = _("interview")
+
+    def __str__(self) -> str:
+        return self.pseudonym
+
+
+class Severity(models.TextChoices):
+    INFORMATION = "information", _("Information")
+    CONCERN = "concern", _("Concern")
+    SERIOUS = "serious", _("Serious")
+    URGENT = "urgent", _("Urgent")
+
+
+class SourceKind(models.TextChoices):
+    PRIVATE_INTERVIEW = "private_interview", _("Private interview")
+    GROUP_INTERVIEW = "group_interview", _("Group interview")
+    DIRECT_OBSERVATION = "direct_observation", _("Direct observation")
+    DOCUMENTS = "documents", _("Documents or registers")
+    PHOTOS = "photos", _("Photos")
+    MEDICAL = "medical", _("Medical examination")
+    STAFF = "staff", _("Statements by staff or management")
+
+
+# Sources recorded on the observation itself (interviews are linked records).
+OTHER_SOURCES = [
+    SourceKind.DIRECT_OBSERVATION,
+    SourceKind.DOCUMENTS,
+    SourceKind.PHOTOS,
+    SourceKind.MEDICAL,
+    SourceKind.STAFF,
+]
+
+
+class Observation(models.Model):
+    """One finding of a visit, with the sources that support it."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="observations")
+    theme = models.ForeignKey(
+        TaxonomyTerm,
+        verbose_name=_("theme"),
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": "theme"},
+    )
+    unit = models.CharField(_("unit or area"), max_length=200, blank=True)
+    description = models.TextField(_("description"))
+    severity = models.CharField(
+        _("severity"), max_length=16, choices=Severity.choices, default=Severity.CONCERN
+    )
+    is_good_practice = models.BooleanField(_("good practice"), default=False)
+    is_systemic = models.BooleanField(
+        _("systemic"), default=False, help_text=_("The problem is generic, not local.")
+    )
+    interviews = models.ManyToManyField(
+        Interview, verbose_name=_("interviews"), blank=True, related_name="observations"
+    )
+    other_sources = models.JSONField(_("other sources"), default=list, blank=True)
+    held_back = models.BooleanField(
+        _("held back"),
+        default=False,
+        help_text=_("Kept within the team: never used in a debriefing or a report."),
+    )
+    corroborated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    corroboration_reason = models.TextField(_("why it stands"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["visit", "theme"])]
+        verbose_name = _("observation")
+
+    def __str__(self) -> str:
+        text = " ".join(self.description.split())
+        return text[:80] + ("…" if len(text) > 80 else "")

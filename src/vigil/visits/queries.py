@@ -1,0 +1,98 @@
+"""Visibility rules and reusable reads of visits, interviews and observations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Count, Q
+
+from vigil.core.access import granted_ids, scope_to_body
+from vigil.core.models import Membership, Role
+from vigil.visits.models import Interview, Visit, VisitSettings
+
+# Roles of the body that know of its secret (unannounced, not yet started) visits.
+SECRET_KEEPERS = frozenset({Role.HEAD, Role.VISIT_LEADER})
+# Roles of the body that read every interview of its visits.
+INTERVIEW_READERS = frozenset({Role.HEAD})
+
+
+def _in_scope(membership: Membership, queryset: models.QuerySet[Any], prefix: str = "") -> Any:
+    """The body's visits, and member bodies' visits to places that are not confidential."""
+    return scope_to_body(
+        queryset,
+        membership,
+        body_field=f"{prefix}body",
+        confidential_field=f"{prefix}place__is_confidential",
+    )
+
+
+def _secret_visit_condition(membership: Membership, prefix: str = "") -> Q:
+    """Visits the member may know of although they are secret: their team's, their grants',
+    and, for the body's own heads and visit leaders, all of the body's."""
+    allowed = Q(**{f"{prefix}team__membership": membership}) | Q(
+        **{f"{prefix}pk__in": granted_ids(membership, Visit)}
+    )
+    if membership.role in SECRET_KEEPERS:
+        allowed |= Q(**{f"{prefix}body_id": membership.body_id})
+    return allowed
+
+
+def visit_rule(membership: Membership, queryset: models.QuerySet[Visit]) -> models.QuerySet[Visit]:
+    """An unannounced visit is secret until it starts."""
+    secret = Q(is_announced=False, started_at__isnull=True)
+    known = Visit.objects.filter(_secret_visit_condition(membership)).values("pk")
+    return _in_scope(membership, queryset).filter(~secret | Q(pk__in=known))
+
+
+def _visible_visit_ids(membership: Membership) -> Any:
+    return visit_rule(membership, Visit.objects.all()).values("pk")
+
+
+def child_rule(membership: Membership, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+    """Team members and observations exist for those who see their visit."""
+    return queryset.filter(visit_id__in=_visible_visit_ids(membership))
+
+
+def interview_content_rule(
+    membership: Membership, queryset: models.QuerySet[Interview]
+) -> models.QuerySet[Interview]:
+    """What was said is read by the visit's team, the body's heads and grant holders; others
+    may know an interview took place (counts, pseudonyms), never what it says."""
+    if membership.role in INTERVIEW_READERS:
+        readers = Q(visit__body_id=membership.body_id)
+    else:
+        readers = Q(pk__in=[])
+    readers |= Q(visit__team__membership=membership)
+    readers |= Q(pk__in=granted_ids(membership, Interview))
+    readers |= Q(visit_id__in=granted_ids(membership, Visit))
+    return queryset.filter(pk__in=Interview.objects.filter(readers).values("pk"))
+
+
+def is_on_team(membership: Membership, visit: Visit, *, confirmed: bool = False) -> bool:
+    team = visit.team.filter(membership=membership)
+    if confirmed:
+        team = team.filter(conduct_confirmed_at__isnull=False)
+    return team.exists()
+
+
+def anonymity_k(body_id: int) -> int:
+    settings = VisitSettings.objects.filter(body_id=body_id).first()
+    return (
+        settings.anonymity_k if settings else VisitSettings._meta.get_field("anonymity_k").default
+    )
+
+
+def private_interviews_by_unit(visit: Visit) -> dict[str, int]:
+    from vigil.visits.rules import normalise_unit
+
+    counts: dict[str, int] = {}
+    for unit, count in (
+        visit.interviews.filter(kind="private")
+        .values("unit")
+        .annotate(count=Count("pk"))
+        .values_list("unit", "count")
+    ):
+        key = normalise_unit(unit)
+        counts[key] = counts.get(key, 0) + count
+    return counts

@@ -1,0 +1,549 @@
+"""Every write of the visits app: one transaction, the permission check, the audit entry, the
+notification. Pages, the API and the demo all call these functions."""
+
+from __future__ import annotations
+
+import datetime
+import secrets
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from vigil.core.access import can_see
+from vigil.core.audit import audit, audit_read, diff, snapshot
+from vigil.core.models import Membership, Role, TaxonomyTerm
+from vigil.core.notify import notify
+from vigil.visits import rules
+from vigil.visits.models import (
+    OTHER_SOURCES,
+    Expertise,
+    Gender,
+    Interview,
+    InterviewKind,
+    Observation,
+    Severity,
+    TeamMember,
+    TeamRole,
+    Visit,
+    VisitSettings,
+    VisitStatus,
+)
+from vigil.visits.permissions import VISITS
+from vigil.visits.queries import anonymity_k, is_on_team, private_interviews_by_unit
+
+VISIT_FIELDS = [
+    "place",
+    "kind",
+    "is_announced",
+    "planned_start",
+    "planned_end",
+    "areas_visited",
+    "summary",
+]
+# Which status may follow which: a visit moves forward one step, or back one step to correct.
+TRANSITIONS = {
+    VisitStatus.PLANNED: {VisitStatus.PREPARING, VisitStatus.IN_PROGRESS},
+    VisitStatus.PREPARING: {VisitStatus.PLANNED, VisitStatus.IN_PROGRESS},
+    VisitStatus.IN_PROGRESS: {VisitStatus.DEBRIEFED},
+    VisitStatus.DEBRIEFED: {VisitStatus.IN_PROGRESS, VisitStatus.REPORTING},
+    VisitStatus.REPORTING: {VisitStatus.DEBRIEFED, VisitStatus.CLOSED},
+    VisitStatus.CLOSED: {VisitStatus.REPORTING},
+}
+PSEUDONYM_ALPHABET = "ACDEFGHJKLMNPQRTUVWXY3479"  # no look-alike letters and digits
+
+
+def _visit_errors(visit: Visit) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if visit.place_id and visit.place.body_id != visit.body_id:
+        errors["place"] = [_("Choose a place of this body.")]
+    if visit.planned_start and visit.planned_end and visit.planned_end < visit.planned_start:
+        errors["planned_end"] = [_("The visit ends before it starts.")]
+    if visit.started_at and visit.ended_at and visit.ended_at < visit.started_at:
+        errors["ended_at"] = [_("The visit ends before it starts.")]
+    return errors
+
+
+def _require_team(membership: Membership, visit: Visit) -> None:
+    """Recording is for the visit's team, once they confirmed the code of conduct."""
+    VISITS.require(membership, "record", visit)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied(_("Only the visit's team records what it saw and heard."))
+    if not is_on_team(membership, visit, confirmed=True):
+        raise PermissionDenied(
+            _("Confirm the body's code of conduct for this visit before you record anything.")
+        )
+
+
+# ---------- Visits ----------
+
+
+@transaction.atomic
+def visit_create(*, membership: Membership, data: Mapping[str, Any], lead: bool = True) -> Visit:
+    """Plan a visit; the person who plans it leads it unless `lead` is False."""
+    VISITS.require(membership, "plan")
+    visit = Visit(
+        body=membership.body,
+        created_by=membership.user,
+        **{name: value for name, value in data.items() if name in VISIT_FIELDS},
+    )
+    if visit.place_id and not can_see(membership, visit.place):
+        raise ValidationError({"place": [_("Choose a place of this body.")]})
+    errors = _visit_errors(visit)
+    if errors:
+        raise ValidationError(errors)
+    visit.save()
+    if lead:
+        TeamMember.objects.create(visit=visit, membership=membership, team_role=TeamRole.LEADER)
+    audit(
+        actor=membership.user,
+        action="visits.visit.create",
+        obj=visit,
+        changes=diff({}, snapshot(visit, [*VISIT_FIELDS, "status"])),
+    )
+    return visit
+
+
+@transaction.atomic
+def visit_update(*, membership: Membership, visit: Visit, data: Mapping[str, Any]) -> Visit:
+    VISITS.require(membership, "edit", visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    before = snapshot(visit, VISIT_FIELDS)
+    for name, value in data.items():
+        if name in VISIT_FIELDS:
+            setattr(visit, name, value)
+    errors = _visit_errors(visit)
+    if errors:
+        raise ValidationError(errors)
+    visit.updated_at = timezone.now()
+    visit.save()
+    changes = diff(before, snapshot(visit, VISIT_FIELDS))
+    if changes:
+        audit(actor=membership.user, action="visits.visit.update", obj=visit, changes=changes)
+    return visit
+
+
+@transaction.atomic
+def visit_set_status(
+    *, membership: Membership, visit: Visit, status: str, at: datetime.datetime | None = None
+) -> Visit:
+    """Move the visit along; starting it records the time (and ends its secrecy), debriefing
+    records the end."""
+    VISITS.require(membership, "edit", visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    if status not in VisitStatus.values:
+        raise ValidationError({"status": [_("Choose a status.")]})
+    if status == visit.status:
+        return visit
+    if status not in TRANSITIONS[VisitStatus(visit.status)]:
+        raise ValidationError(
+            {
+                "status": [
+                    _("A visit that is “%(current)s” cannot become “%(new)s”.")
+                    % {
+                        "current": VisitStatus(visit.status).label,
+                        "new": VisitStatus(status).label,
+                    }
+                ]
+            }
+        )
+    now = at or timezone.now()
+    before = snapshot(visit, ["status", "started_at", "ended_at"])
+    visit.status = status
+    if status == VisitStatus.IN_PROGRESS and visit.started_at is None:
+        visit.started_at = now
+    if status == VisitStatus.DEBRIEFED and visit.ended_at is None:
+        visit.ended_at = now
+    errors = _visit_errors(visit)
+    if errors:
+        raise ValidationError(errors)
+    visit.updated_at = timezone.now()
+    visit.save()
+    audit(
+        actor=membership.user,
+        action="visits.visit.set_status",
+        obj=visit,
+        changes=diff(before, snapshot(visit, ["status", "started_at", "ended_at"])),
+    )
+    return visit
+
+
+# ---------- The team ----------
+
+
+@transaction.atomic
+def team_add(
+    *,
+    membership: Membership,
+    visit: Visit,
+    member: Membership | None = None,
+    external_name: str = "",
+    team_role: str = TeamRole.MEMBER,
+    expertise: str = "",
+    gender: str = Gender.UNSPECIFIED,
+    languages: str = "",
+) -> TeamMember:
+    VISITS.require(membership, "manage_team", visit)
+    errors: dict[str, list[str]] = {}
+    external_name = (external_name or "").strip()
+    if member is None and not external_name:
+        errors["member"] = [_("Choose a member of the body, or give an external expert's name.")]
+    if member is not None:
+        if member.body_id != visit.body_id or not member.is_active:
+            errors["member"] = [_("Choose an active member of this body.")]
+        elif member.role == Role.AUTHORITY_FOCAL_POINT:
+            errors["member"] = [_("An authority's focal point cannot join a visit team.")]
+        elif visit.team.filter(membership=member).exists():
+            errors["member"] = [_("This person is already on the team.")]
+    if team_role not in TeamRole.values:
+        errors["team_role"] = [_("Choose a role in the team.")]
+    if expertise not in Expertise.values:
+        errors["expertise"] = [_("Choose an expertise.")]
+    if gender not in Gender.values:
+        errors["gender"] = [_("Choose a gender.")]
+    if errors:
+        raise ValidationError(errors)
+    member_row = TeamMember.objects.create(
+        visit=visit,
+        membership=member,
+        external_name=external_name if member is None else "",
+        team_role=team_role,
+        expertise=expertise,
+        gender=gender,
+        languages=languages.strip()[:200],
+    )
+    audit(
+        actor=membership.user,
+        action="visits.visit.add_team_member",
+        obj=visit,
+        changes={"team": [None, str(member_row)], "team_role": [None, team_role]},
+    )
+    return member_row
+
+
+@transaction.atomic
+def team_remove(*, membership: Membership, team_member: TeamMember) -> None:
+    visit = team_member.visit
+    VISITS.require(membership, "manage_team", visit)
+    if (
+        team_member.team_role == TeamRole.LEADER
+        and not visit.team.filter(team_role=TeamRole.LEADER).exclude(pk=team_member.pk).exists()
+    ):
+        raise ValidationError(_("A visit keeps at least one leader: name another one first."))
+    name = str(team_member)
+    team_member.delete()
+    audit(
+        actor=membership.user,
+        action="visits.visit.remove_team_member",
+        obj=visit,
+        changes={"team": [name, None]},
+    )
+
+
+@transaction.atomic
+def team_confirm_conduct(*, membership: Membership, visit: Visit) -> TeamMember:
+    """The member confirms, for this visit, the body's code of conduct."""
+    row = TeamMember.objects.select_for_update().filter(visit=visit, membership=membership).first()
+    if row is None:
+        raise PermissionDenied(_("Only the visit's team confirms the code of conduct for it."))
+    if row.conduct_confirmed_at is None:
+        row.conduct_confirmed_at = timezone.now()
+        row.save(update_fields=["conduct_confirmed_at"])
+        audit(
+            actor=membership.user,
+            action="visits.visit.confirm_conduct",
+            obj=visit,
+            changes={"conduct_confirmed": [None, str(row)]},
+        )
+    return row
+
+
+def team_warnings(visit: Visit) -> list[str]:
+    """What the methodology asks of a team that this one lacks."""
+    warnings = []
+    team = list(visit.team.all())
+    place = visit.place
+    groups = set(place.population_groups.values_list("code", flat=True))
+    genders = {member.gender for member in team}
+    if groups & {"women", "children"} and not {"female", "male"} <= genders:
+        warnings.append(
+            _(
+                "Women or children are held here and the team is not mixed-gender: add a "
+                "member of the other gender."
+            )
+        )
+    medical = {Expertise.DOCTOR, Expertise.PSYCHIATRIST}
+    if place.place_type.code in {"psychiatric-hospital", "social-care-home"} and not any(
+        member.expertise in medical for member in team
+    ):
+        warnings.append(
+            _("This is a psychiatric or care institution and the team has no medical expert.")
+        )
+    return warnings
+
+
+# ---------- Interviews ----------
+
+
+def _pseudonym(visit: Visit) -> str:
+    taken = set(visit.interviews.values_list("pseudonym", flat=True))
+    while True:
+        code = "P-" + "".join(secrets.choice(PSEUDONYM_ALPHABET) for _ in range(6))
+        if code not in taken:
+            return code
+
+
+@transaction.atomic
+def interview_create(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    vulnerable_groups: Iterable[TaxonomyTerm] = (),
+) -> Interview:
+    _require_team(membership, visit)
+    interview = Interview(
+        visit=visit,
+        recorded_by=membership.user,
+        kind=data.get("kind", ""),
+        category=data.get("category", ""),
+        unit=(data.get("unit") or "").strip(),
+        group_size=data.get("group_size"),
+        language=(data.get("language") or "").strip(),
+        interpreter_used=bool(data.get("interpreter_used")),
+        consent_use=data.get("consent_use") or "anonymous",
+        consent_referral=bool(data.get("consent_referral")),
+        notes=data.get("notes") or "",
+        identity=(data.get("identity") or "").strip(),
+    )
+    errors: dict[str, list[str]] = {}
+    if interview.kind not in InterviewKind.values:
+        errors["kind"] = [_("Choose private or group.")]
+    if interview.kind == InterviewKind.GROUP:
+        if interview.group_size is not None and interview.group_size < 2:
+            errors["group_size"] = [_("A group interview has at least two people.")]
+        if interview.identity:
+            errors["identity"] = [_("A group interview records no identity.")]
+    elif interview.group_size:
+        errors["group_size"] = [_("A private interview is with one person.")]
+    if visit.status not in {VisitStatus.IN_PROGRESS, VisitStatus.DEBRIEFED}:
+        errors["__all__"] = [_("Interviews are recorded once the visit has started.")]
+    groups = list(vulnerable_groups)
+    if any(g.body_id != visit.body_id or g.kind != "vulnerable_group" for g in groups):
+        errors["vulnerable_groups"] = [_("Choose groups of this body.")]
+    if errors:
+        raise ValidationError(errors)
+    interview.pseudonym = _pseudonym(visit)
+    interview.full_clean(exclude=["visit", "notes", "identity", "pseudonym"])
+    interview.save()
+    interview.vulnerable_groups.set(groups)
+    changes: dict[str, Any] = {
+        "kind": [None, interview.kind],
+        "category": [None, interview.category],
+        "unit": [None, interview.unit],
+    }
+    # The trail says that notes and an identity were written, never what they say.
+    if interview.notes:
+        changes["notes"] = [None, "(encrypted)"]
+    if interview.identity:
+        changes["identity"] = [None, "(encrypted)"]
+    audit(actor=membership.user, action="visits.interview.create", obj=interview, changes=changes)
+    return interview
+
+
+def interview_read_notes(*, membership: Membership, interview: Interview) -> str:
+    """The notes of an interview, for someone who may read them; every read is recorded."""
+    if not can_see(membership, interview, content=True):
+        raise PermissionDenied(_("Only the visit's team and the heads read interviews."))
+    with transaction.atomic():
+        audit_read(actor=membership.user, obj=interview, fields=["notes"])
+    return interview.notes
+
+
+def interview_reveal_identity(*, membership: Membership, interview: Interview, purpose: str) -> str:
+    """Who the person is: a recorded act with a purpose, for the team and the heads only."""
+    VISITS.require(membership, "reveal_identity", interview.visit)
+    on_team = is_on_team(membership, interview.visit)
+    if not (
+        on_team or (membership.role == Role.HEAD and interview.visit.body_id == membership.body_id)
+    ):
+        raise PermissionDenied(_("Only the visit's team and the heads see who was interviewed."))
+    purpose = (purpose or "").strip()
+    if not purpose:
+        raise ValidationError({"purpose": [_("Say why you need to see who this person is.")]})
+    with transaction.atomic():
+        audit_read(actor=membership.user, obj=interview, fields=["identity"], purpose=purpose)
+    return interview.identity
+
+
+# ---------- Observations ----------
+
+
+def observation_kinds(observation: Observation) -> set[str]:
+    return rules.source_kinds(
+        (interview.kind for interview in observation.interviews.all()), observation.other_sources
+    )
+
+
+def observation_clearance(observation: Observation) -> rules.Clearance:
+    visit = observation.visit
+    counts = private_interviews_by_unit(visit)
+    return rules.clearance(
+        kinds=observation_kinds(observation),
+        held_back=observation.held_back,
+        unit=observation.unit,
+        private_in_unit=counts.get(rules.normalise_unit(observation.unit), 0),
+        k=anonymity_k(visit.body_id),
+    )
+
+
+def require_cleared(observation: Observation) -> None:
+    """Every use of a finding outside the team (debriefing, report) calls this first."""
+    verdict = observation_clearance(observation)
+    if not verdict.allowed:
+        raise ValidationError(verdict.reason, code="anonymity_guard")
+
+
+def cleared_observations(visit: Visit) -> list[Observation]:
+    return [
+        observation
+        for observation in visit.observations.prefetch_related("interviews").select_related(
+            "visit", "theme"
+        )
+        if observation_clearance(observation).allowed
+    ]
+
+
+@transaction.atomic
+def observation_create(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    interviews: Iterable[Interview] = (),
+) -> Observation:
+    _require_team(membership, visit)
+    observation = Observation(
+        visit=visit,
+        recorded_by=membership.user,
+        theme=data.get("theme"),
+        unit=(data.get("unit") or "").strip(),
+        description=(data.get("description") or "").strip(),
+        severity=data.get("severity") or Severity.CONCERN,
+        is_good_practice=bool(data.get("is_good_practice")),
+        is_systemic=bool(data.get("is_systemic")),
+        held_back=bool(data.get("held_back")),
+        other_sources=sorted({str(s) for s in data.get("other_sources") or []}),
+    )
+    errors: dict[str, list[str]] = {}
+    if observation.theme is None or observation.theme.body_id != visit.body_id:
+        errors["theme"] = [_("Choose a theme of this body.")]
+    if not observation.description:
+        errors["description"] = [_("Describe what was found.")]
+    if observation.severity not in Severity.values:
+        errors["severity"] = [_("Choose a severity.")]
+    if set(observation.other_sources) - {str(s) for s in OTHER_SOURCES}:
+        errors["other_sources"] = [_("Choose sources from the list.")]
+    linked = list(interviews)
+    if any(interview.visit_id != visit.pk for interview in linked):
+        errors["interviews"] = [_("Choose interviews of this visit.")]
+    if not linked and not observation.other_sources:
+        errors["other_sources"] = [_("Say what supports this finding: an interview or a source.")]
+    if visit.status not in {VisitStatus.IN_PROGRESS, VisitStatus.DEBRIEFED, VisitStatus.REPORTING}:
+        errors["__all__"] = [_("Findings are recorded once the visit has started.")]
+    if errors:
+        raise ValidationError(errors)
+    observation.save()
+    observation.interviews.set(linked)
+    audit(
+        actor=membership.user,
+        action="visits.observation.create",
+        obj=observation,
+        changes={
+            "theme": [None, str(observation.theme)],
+            "severity": [None, observation.severity],
+            "unit": [None, observation.unit],
+            "sources": [None, sorted(observation_kinds(observation))],
+        },
+    )
+    if observation.severity == Severity.URGENT:
+        _urgent_alert(observation)
+    return observation
+
+
+def _urgent_alert(observation: Observation) -> None:
+    """The urgent-action procedure starts at once: the heads and the visit's leaders know."""
+    visit = observation.visit
+    leaders = visit.team.filter(team_role=TeamRole.LEADER).values("membership_id")
+    recipients = Membership.objects.filter(body_id=visit.body_id, is_active=True).filter(
+        Q(role=Role.HEAD) | Q(pk__in=leaders)
+    )
+    notify("visits.observation.urgent", observation, recipients)
+
+
+@transaction.atomic
+def observation_corroborate(
+    *, membership: Membership, observation: Observation, reason: str
+) -> Observation:
+    """A person confirms a finding that rests on fewer than two kinds of source, saying why."""
+    VISITS.require(membership, "corroborate", observation.visit)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [_("Say why the finding stands.")]})
+    observation = Observation.objects.select_for_update().get(pk=observation.pk)
+    observation.corroborated_by = membership.user
+    observation.corroboration_reason = reason
+    observation.save(update_fields=["corroborated_by", "corroboration_reason"])
+    audit(
+        actor=membership.user,
+        action="visits.observation.corroborate",
+        obj=observation,
+        changes={"corroboration_reason": [None, reason]},
+    )
+    return observation
+
+
+@transaction.atomic
+def observation_hold_back(
+    *, membership: Membership, observation: Observation, held_back: bool
+) -> Observation:
+    _require_team(membership, observation.visit)
+    observation = Observation.objects.select_for_update().get(pk=observation.pk)
+    if observation.held_back != held_back:
+        observation.held_back = held_back
+        observation.save(update_fields=["held_back"])
+        audit(
+            actor=membership.user,
+            action="visits.observation.hold_back",
+            obj=observation,
+            changes={"held_back": [not held_back, held_back]},
+        )
+    return observation
+
+
+# ---------- Settings ----------
+
+
+@transaction.atomic
+def visit_settings_update(*, membership: Membership, anonymity_k: int) -> VisitSettings:
+    VISITS.require(membership, "settings")
+    if not 1 <= int(anonymity_k) <= 100:
+        raise ValidationError({"anonymity_k": [_("Choose a number between 1 and 100.")]})
+    settings, _created = VisitSettings.objects.select_for_update().get_or_create(
+        body=membership.body
+    )
+    if settings.anonymity_k != anonymity_k:
+        before = settings.anonymity_k
+        settings.anonymity_k = anonymity_k
+        settings.save(update_fields=["anonymity_k"])
+        audit(
+            actor=membership.user,
+            action="visits.settings.update",
+            body=membership.body,
+            changes={"anonymity_k": [before, anonymity_k]},
+        )
+    return settings

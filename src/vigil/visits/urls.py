@@ -1,0 +1,32 @@
+from django.urls import path
+
+from vigil.visits import views
+
+app_name = "visits"
+urlpatterns = [
+    path("", views.visit_list, name="list"),
+    path("new/", views.visit_create, name="create"),
+    path("<int:pk>/", views.visit_detail, name="detail"),
+    path("<int:pk>/edit/", views.visit_edit, name="edit"),
+    path("<int:pk>/status/", views.visit_status, name="status"),
+    path("<int:pk>/team/", views.team_add, name="team_add"),
+    path("<int:pk>/team/<int:member_pk>/remove/", views.team_remove, name="team_remove"),
+    path("<int:pk>/conduct/", views.confirm_conduct, name="confirm_conduct"),
+    path("<int:pk>/interviews/new/", views.interview_create, name="interview_create"),
+    path(
+        "<int:pk>/interviews/<int:interview_pk>/",
+        views.interview_detail,
+        name="interview_detail",
+    ),
+    path("<int:pk>/observations/new/", views.observation_create, name="observation_create"),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/corroborate/",
+        views.observation_corroborate,
+        name="observation_corroborate",
+    ),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/hold-back/",
+        views.observation_hold_back,
+        name="observation_hold_back",
+    ),
+]

@@ -1,0 +1,357 @@
+"""Pages of visits: the list, a visit with its team, interviews and findings, and the forms."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from vigil.core.access import get_visible_or_404, visible
+from vigil.core.forms import apply_service_errors
+from vigil.core.guard import member_required
+from vigil.core.models import Membership
+from vigil.visits import services
+from vigil.visits.forms import (
+    CorroborateForm,
+    InterviewForm,
+    ObservationForm,
+    RevealForm,
+    StatusForm,
+    TeamMemberForm,
+    VisitFilterForm,
+    VisitForm,
+)
+from vigil.visits.models import Interview, Observation, SourceKind, TeamMember, Visit
+from vigil.visits.permissions import VISITS
+from vigil.visits.queries import is_on_team
+from vigil.visits.rules import is_corroborated
+
+PAGE_SIZE = 50
+
+
+def _visit(membership: Membership, pk: Any) -> Visit:
+    return get_visible_or_404(
+        membership, Visit.objects.select_related("place", "place__place_type", "body"), pk
+    )
+
+
+def _filtered(request: HttpRequest, membership: Membership) -> tuple[Any, QuerySet[Visit]]:
+    form = VisitFilterForm(request.GET or None, membership=membership)
+    visits = visible(membership, Visit).select_related("place", "body")
+    if form.is_bound:
+        form.is_valid()
+        data = {name: form.cleaned_data.get(name) for name in form.fields}
+        if data["place"]:
+            visits = visits.filter(place=data["place"])
+        if data["kind"]:
+            visits = visits.filter(kind=data["kind"])
+        if data["status"]:
+            visits = visits.filter(status=data["status"])
+        if data["year"]:
+            visits = visits.filter(planned_start__year=data["year"])
+        if data["member"]:
+            visits = visits.filter(team__membership=data["member"])
+    return form, visits.order_by("-planned_start", "-id")
+
+
+@member_required(VISITS)
+def visit_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    form, visits = _filtered(request, membership)
+    page = Paginator(
+        visits.annotate(findings=Count("observations", distinct=True)), PAGE_SIZE
+    ).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "visits/list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "filtered": any(request.GET.get(name) for name in form.fields),
+            "can_plan": VISITS.can(membership, "plan"),
+        },
+    )
+
+
+@member_required(VISITS, "plan")
+def visit_create(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    initial = {}
+    if request.GET.get("place"):
+        initial["place"] = request.GET["place"]
+    form = VisitForm(request.POST or None, membership=membership, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.visit_create(membership=membership, data=form.service_data())
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The visit is planned; you lead it."))
+            return redirect(visit)
+    return render(request, "visits/form.html", {"form": form, "visit": None})
+
+
+@member_required(VISITS)
+def visit_edit(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not VISITS.can(membership, "edit", visit):
+        raise PermissionDenied
+    form = VisitForm(request.POST or None, instance=visit, membership=membership)
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = services.visit_update(
+                membership=membership, visit=visit, data=form.service_data()
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The changes were saved."))
+            return redirect(visit)
+    return render(request, "visits/form.html", {"form": form, "visit": visit})
+
+
+@member_required(VISITS)
+def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    team = list(visit.team.select_related("membership__user"))
+    me = next((row for row in team if row.membership_id == membership.pk), None)
+    interviews = list(visible(membership, Interview).filter(visit=visit))
+    readable = set(
+        visible(membership, Interview, content=True)
+        .filter(visit=visit)
+        .values_list("pk", flat=True)
+    )
+    observations = list(
+        visible(membership, Observation)
+        .filter(visit=visit)
+        .select_related("theme", "visit")
+        .prefetch_related("interviews")
+    )
+    for observation in observations:
+        kinds = services.observation_kinds(observation)
+        observation.source_kinds = [  # type: ignore[attr-defined]
+            SourceKind(kind).label for kind in sorted(kinds)
+        ]
+        observation.corroborated = is_corroborated(  # type: ignore[attr-defined]
+            kinds, confirmed=bool(observation.corroboration_reason)
+        )
+        observation.clearance = services.observation_clearance(observation)  # type: ignore[attr-defined]
+    return render(
+        request,
+        "visits/detail.html",
+        {
+            "visit": visit,
+            "team": team,
+            "me": me,
+            "interviews": interviews,
+            "readable_interviews": readable,
+            "observations": observations,
+            "warnings": services.team_warnings(visit),
+            "actions": VISITS.allowed(membership, visit),
+            "may_record": me is not None
+            and me.conduct_confirmed_at is not None
+            and VISITS.can(membership, "record", visit),
+            "status_form": StatusForm(initial={"status": visit.status}),
+            "corroborate_form": CorroborateForm(),
+        },
+    )
+
+
+@require_POST
+@member_required(VISITS)
+def visit_status(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        try:
+            services.visit_set_status(
+                membership=membership, visit=visit, status=form.cleaned_data["status"]
+            )
+        except ValidationError as error:
+            for text in error.messages:
+                messages.error(request, text)
+        else:
+            messages.success(request, _("The visit's status is saved."))
+    return redirect(visit)
+
+
+@member_required(VISITS)
+def team_add(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not VISITS.can(membership, "manage_team", visit):
+        raise PermissionDenied
+    form = TeamMemberForm(request.POST or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.team_add(membership=membership, visit=visit, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The team member was added."))
+            return redirect(f"{visit.get_absolute_url()}#team")
+    return render(request, "visits/team_form.html", {"form": form, "visit": visit})
+
+
+@require_POST
+@member_required(VISITS)
+def team_remove(
+    request: HttpRequest, pk: int, member_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    row = get_visible_or_404(membership, TeamMember.objects.filter(visit=visit), member_pk)
+    try:
+        services.team_remove(membership=membership, team_member=row)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The team member was removed."))
+    return redirect(f"{visit.get_absolute_url()}#team")
+
+
+@require_POST
+@member_required(VISITS)
+def confirm_conduct(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    services.team_confirm_conduct(membership=membership, visit=visit)
+    messages.success(request, _("You confirmed the code of conduct for this visit."))
+    return redirect(visit)
+
+
+@member_required(VISITS)
+def interview_create(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    form = InterviewForm(request.POST or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        groups = data.pop("vulnerable_groups", [])
+        try:
+            interview = services.interview_create(
+                membership=membership, visit=visit, data=data, vulnerable_groups=groups
+            )
+        except (ValidationError, PermissionDenied) as error:
+            if isinstance(error, PermissionDenied):
+                form.add_error(None, str(error))
+            else:
+                apply_service_errors(form, error)
+        else:
+            messages.success(
+                request,
+                _("The interview is recorded as %(pseudonym)s.")
+                % {"pseudonym": interview.pseudonym},
+            )
+            return redirect(f"{visit.get_absolute_url()}#interviews")
+    return render(request, "visits/interview_form.html", {"form": form, "visit": visit})
+
+
+@member_required(VISITS)
+def interview_detail(
+    request: HttpRequest, pk: int, interview_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    # Reading what was said is an act of its own, recorded in the trail; those who may only
+    # know that an interview happened get 404 here.
+    interview = get_visible_or_404(
+        membership, Interview.objects.filter(visit=visit), interview_pk, content=True
+    )
+    notes = services.interview_read_notes(membership=membership, interview=interview)
+    identity = None
+    form = RevealForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            identity = services.interview_reveal_identity(
+                membership=membership, interview=interview, purpose=form.cleaned_data["purpose"]
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+    return render(
+        request,
+        "visits/interview_detail.html",
+        {
+            "visit": visit,
+            "interview": interview,
+            "notes": notes,
+            "identity": identity,
+            "has_identity": bool(interview.identity),
+            "reveal_form": form,
+            "groups": list(interview.vulnerable_groups.all()),
+        },
+    )
+
+
+@member_required(VISITS)
+def observation_create(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    form = ObservationForm(request.POST or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        interviews = data.pop("interviews", [])
+        try:
+            services.observation_create(
+                membership=membership, visit=visit, data=data, interviews=interviews
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The finding is recorded."))
+            return redirect(f"{visit.get_absolute_url()}#observations")
+    return render(request, "visits/observation_form.html", {"form": form, "visit": visit})
+
+
+@require_POST
+@member_required(VISITS)
+def observation_corroborate(
+    request: HttpRequest, pk: int, observation_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    observation = get_visible_or_404(
+        membership, Observation.objects.filter(visit=visit), observation_pk
+    )
+    if not VISITS.can(membership, "corroborate", visit):
+        raise PermissionDenied
+    form = CorroborateForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(_("Say why the finding stands."))
+        services.observation_corroborate(
+            membership=membership, observation=observation, reason=form.cleaned_data["reason"]
+        )
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The finding is confirmed."))
+    return redirect(f"{visit.get_absolute_url()}#observations")
+
+
+@require_POST
+@member_required(VISITS)
+def observation_hold_back(
+    request: HttpRequest, pk: int, observation_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    observation = get_visible_or_404(
+        membership, Observation.objects.filter(visit=visit), observation_pk
+    )
+    services.observation_hold_back(
+        membership=membership,
+        observation=observation,
+        held_back=request.POST.get("held_back") == "1",
+    )
+    return redirect(f"{visit.get_absolute_url()}#observations")
