@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import formats, timezone
 
 from vigil.core import imports
-from vigil.core.models import AuditEntry, Job, JobStatus, Role, TabularImport
+from vigil.core.models import AuditEntry, Job, JobStatus, Notification, Role, TabularImport
 from vigil.core.tasks import run_job
 from vigil.places.models import Place
 
@@ -51,7 +51,7 @@ def head_membership(persona):
 
 
 def test_a_lost_worker_is_noticed_and_the_same_file_starts_again(
-    body, head_membership, client_for, settings
+    body, head_membership, client_for, settings, django_capture_on_commit_callbacks
 ):
     settings.VIGIL_JOB_STALE_SECONDS = 300
     imp = started_import(head_membership)
@@ -59,7 +59,8 @@ def test_a_lost_worker_is_noticed_and_the_same_file_starts_again(
     last = worker_died(imp, minutes_ago=6)
     client = client_for(head_membership)
 
-    html = client.get(reverse("import_progress", args=[imp.pk])).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        html = client.get(reverse("import_progress", args=[imp.pk])).content.decode()
 
     since = formats.date_format(timezone.localtime(last), "H:i")
     assert (
@@ -77,6 +78,9 @@ def test_a_lost_worker_is_noticed_and_the_same_file_starts_again(
     assert job.finished_at is not None
     assert job.message.startswith("The worker stopped while this job was running")
     assert not Place.objects.exists()
+    # The person who started it hears that it failed.
+    notice = Notification.objects.get(recipient=head_membership, kind="core.import.failed")
+    assert "failed: nothing was imported" in notice.text
     # The full page says the same.
     assert (
         "no sign of life since"
