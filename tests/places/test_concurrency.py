@@ -283,6 +283,7 @@ def test_api_if_match_forms(body, prison, head_membership):
     detail = f"{LIST}{prison.pk}/"
     unknown = client.patch(detail, {"notes": "x"}, format="json", HTTP_IF_MATCH='"nonsense"')
     assert unknown.status_code == 412
+    assert unknown["ETag"] == f'"{prison.pk}-1"'
     other_place = client.patch(
         detail, {"notes": "x"}, format="json", HTTP_IF_MATCH=f'"{prison.pk + 1}-1"'
     )

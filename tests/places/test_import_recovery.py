@@ -135,3 +135,33 @@ def test_only_a_failed_import_starts_again_and_only_for_who_may_import(
     assert client_for(head_membership).get(retry).status_code == 405
     imp.refresh_from_db()
     assert imp.status == TabularImport.Status.RUNNING  # nobody's request touched it
+
+
+def test_a_check_of_a_large_file_lost_with_its_worker_starts_again_on_its_own(
+    body, head_membership, client_for, monkeypatch
+):
+    """The check writes nothing, so a lost check is simply run again when the page comes back
+    to it; the person keeps their column matching."""
+    monkeypatch.setattr(imports, "SYNC_CHECK_ROWS", 2)
+    imp = imports.import_upload(
+        membership=head_membership, kind="places", upload=SimpleUploadedFile("p.csv", FILE.encode())
+    )
+    imp = imports.import_check(membership=head_membership, imp=imp)
+    lost_check = imp.job_id
+    assert imp.job.kind == imports.CHECK_JOB_KIND
+    worker_died(imp, minutes_ago=30)
+    TabularImport.objects.filter(pk=imp.pk).update(status=TabularImport.Status.UPLOADED)
+    client = client_for(head_membership)
+
+    progress = client.get(reverse("import_progress", args=[imp.pk]))
+    assert progress["HX-Redirect"] == reverse("import_preview", args=[imp.pk])
+    assert Job.objects.get(pk=lost_check).status == JobStatus.FAILED
+
+    page = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
+    assert "Checking the rows" in page
+    imp.refresh_from_db()
+    assert imp.job_id != lost_check and imp.job.kind == imports.CHECK_JOB_KIND
+    run_job.call(imp.job_id)
+    imp.refresh_from_db()
+    assert imp.status == TabularImport.Status.VALIDATED
+    assert imp.summary["counts"]["create"] == 3

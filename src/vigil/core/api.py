@@ -137,11 +137,13 @@ class VersionedViewSetMixin:
     ) -> Response:
         response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
         obj = getattr(self, "_etag_object", None)
+        if obj is None or "ETag" in response:
+            return response
         if (
-            obj is not None
-            and request.method in {"GET", "HEAD", "POST", "PUT", "PATCH"}
+            request.method in {"GET", "HEAD", "POST", "PUT", "PATCH"}
             and 200 <= response.status_code < 300
-        ):
+        ) or response.status_code == status.HTTP_412_PRECONDITION_FAILED:
+            # A 412 names the current version too, so the client can read it and decide.
             response["ETag"] = etag(obj)
         return response
 
