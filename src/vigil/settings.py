@@ -168,6 +168,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_otp",
+    # django-otp's TOTP devices and DRF's tokens are no longer used (core's AuthenticatorDevice
+    # and ApiToken replace them: no plaintext seed or token in the database); the two apps stay
+    # installed so that core's migration 0008 can move their old rows.
     "django_otp.plugins.otp_totp",
     "rest_framework",
     "rest_framework.authtoken",
@@ -265,6 +268,8 @@ SESSION_COOKIE_SAMESITE = "Lax"
 OTP_TOTP_ISSUER = "Vigil"
 VIGIL_LOGIN_MAX_FAILURES = envint("VIGIL_LOGIN_MAX_FAILURES", 5, minimum=1)
 VIGIL_LOGIN_LOCKOUT_SECONDS = envint("VIGIL_LOGIN_LOCKOUT_SECONDS", 15 * 60, minimum=1)
+# An API page of more records than this is recorded in the audit trail (0: every page).
+VIGIL_AUDIT_API_PAGE_SIZE = envint("VIGIL_AUDIT_API_PAGE_SIZE", 100, minimum=0)
 
 SECURE_SSL_REDIRECT = envbool("VIGIL_HTTPS")
 SESSION_COOKIE_SECURE = SECURE_SSL_REDIRECT
@@ -349,9 +354,12 @@ TASKS = {
     }
 }
 
+# The API schema and docs answer anyone, not only signed-in people.
+VIGIL_PUBLIC_API_DOCS = envbool("VIGIL_PUBLIC_API_DOCS")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vigil.core.api_auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -368,6 +376,8 @@ SPECTACULAR_SETTINGS = {
     "send the body's slug in the X-Vigil-Body header when you belong to several.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Signed-in people only, unless VIGIL_PUBLIC_API_DOCS (read at each request).
+    "SERVE_PERMISSIONS": ["vigil.core.api_auth.ApiDocsAccess"],
     "COMPONENT_SPLIT_REQUEST": True,
     # Swagger UI served from our own static files: nothing is fetched from outside.
     "SWAGGER_UI_DIST": "SIDECAR",

@@ -4,6 +4,7 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from vigil.core.api_auth import api_docs_view
 from vigil.core.registry import page_url_includes
 
 urlpatterns = [
@@ -18,7 +19,11 @@ urlpatterns = [
     # inline scripts or styles.
     path(
         "api/docs/",
-        SpectacularSwaggerSplitView.as_view(url_name="schema", template_name="core/api_docs.html"),
+        api_docs_view(
+            SpectacularSwaggerSplitView.as_view(
+                url_name="schema", template_name="core/api_docs.html"
+            )
+        ),
         name="api_docs",
     ),
 ]

@@ -3,18 +3,18 @@ body switcher."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
 
 from tests.factories import PASSWORD, MembershipFactory
 from vigil.core import services
 from vigil.core.access import SESSION_BODY_KEY
-from vigil.core.models import AuditEntry, LoginFailure, Role
+from vigil.core.models import ApiToken, AuditEntry, LoginFailure, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -211,26 +211,33 @@ def test_account_page_updates_details_with_an_audit_entry(client_for, monitor):
     assert entry.changes["email"] == ["monitor@example.org", "ada@example.org"]
 
 
+def _key_shown(response) -> str:
+    return re.search(r'id="api-token-value"[^>]*value="([0-9a-f]+)"', response.content.decode())[1]
+
+
 def test_token_is_shown_once_and_never_audited(client_for, monitor):
     client = client_for(monitor)
     response = client.post(reverse("api_token"), {"action": "create"})
-    token = Token.objects.get(user=monitor)
     assert response.status_code == 200
-    assert token.key in response.content.decode()
+    key = _key_shown(response)
+    token = ApiToken.objects.get(user=monitor)
+    assert token.key_hash == ApiToken.hash_key(key)
     assert response["Cache-Control"] == "no-store"
-    assert token.key not in client.get(reverse("account")).content.decode()
+    account = client.get(reverse("account")).content.decode()
+    assert key not in account
+    assert key[:8] in account
     entry = AuditEntry.objects.get(action="core.token.create")
     assert entry.actor == monitor
     assert entry.changes == {"replaced": False}
-    assert token.key not in str(entry.changes) + entry.object_repr
+    assert key not in str(entry.changes) + entry.object_repr
 
 
 def test_token_regenerate_replaces_the_old_one(client_for, monitor):
     client = client_for(monitor)
-    client.post(reverse("api_token"), {"action": "create"})
-    first = Token.objects.get(user=monitor).key
-    client.post(reverse("api_token"), {"action": "create"})
-    assert Token.objects.get(user=monitor).key != first
+    first = _key_shown(client.post(reverse("api_token"), {"action": "create"}))
+    second = _key_shown(client.post(reverse("api_token"), {"action": "create"}))
+    assert second != first
+    assert ApiToken.objects.get(user=monitor).key_hash == ApiToken.hash_key(second)
     assert AuditEntry.objects.filter(action="core.token.create").first().changes == {
         "replaced": True
     }
@@ -241,7 +248,7 @@ def test_token_revoke(client_for, monitor):
     client.post(reverse("api_token"), {"action": "create"})
     response = client.post(reverse("api_token"), {"action": "revoke"})
     assert response.status_code == 302
-    assert not Token.objects.filter(user=monitor).exists()
+    assert not ApiToken.objects.filter(user=monitor).exists()
     assert AuditEntry.objects.get(action="core.token.revoke").actor == monitor
 
 

@@ -5,18 +5,17 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 from django_otp.oath import totp
-from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from vigil.core.models import AuditEntry
+from vigil.core.models import AuditEntry, AuthenticatorDevice
 
 pytestmark = pytest.mark.django_db
 
 
-def code_for(device: TOTPDevice) -> str:
+def code_for(device: AuthenticatorDevice) -> str:
     return f"{totp(device.bin_key, step=device.step, digits=device.digits):0{device.digits}d}"
 
 
-def wrong_code_for(device: TOTPDevice) -> str:
+def wrong_code_for(device: AuthenticatorDevice) -> str:
     return f"{(int(code_for(device)) + 1) % 10**device.digits:0{device.digits}d}"
 
 
@@ -28,8 +27,8 @@ def requiring_body(body):
 
 
 @pytest.fixture
-def device(monitor) -> TOTPDevice:
-    return TOTPDevice.objects.create(user=monitor, name="phone", confirmed=True)
+def device(monitor) -> AuthenticatorDevice:
+    return AuthenticatorDevice.objects.create(user=monitor, name="phone", confirmed=True)
 
 
 @pytest.fixture(autouse=True)
@@ -48,7 +47,7 @@ def test_setup_shows_a_qr_code_and_the_secret_as_text(client_for, monitor):
     assert response.status_code == 200
     assert "<svg" in html
     assert "<?xml" not in html
-    pending = TOTPDevice.objects.get(user=monitor, confirmed=False)
+    pending = AuthenticatorDevice.objects.get(user=monitor, confirmed=False)
     from base64 import b32encode
 
     secret = b32encode(pending.bin_key).decode().rstrip("=")
@@ -60,13 +59,13 @@ def test_reloading_setup_keeps_the_same_secret(client_for, monitor):
     client = client_for(monitor)
     client.get(reverse("otp_setup"))
     client.get(reverse("otp_setup"))
-    assert TOTPDevice.objects.filter(user=monitor).count() == 1
+    assert AuthenticatorDevice.objects.filter(user=monitor).count() == 1
 
 
 def test_setup_confirms_with_a_first_code(client_for, monitor):
     client = client_for(monitor)
     client.get(reverse("otp_setup"))
-    pending = TOTPDevice.objects.get(user=monitor)
+    pending = AuthenticatorDevice.objects.get(user=monitor)
     response = client.post(reverse("otp_setup"), {"token": code_for(pending)})
     assert response.status_code == 302
     pending.refresh_from_db()
@@ -80,7 +79,7 @@ def test_setup_confirms_with_a_first_code(client_for, monitor):
 def test_setup_refuses_a_wrong_code(client_for, monitor):
     client = client_for(monitor)
     client.get(reverse("otp_setup"))
-    pending = TOTPDevice.objects.get(user=monitor)
+    pending = AuthenticatorDevice.objects.get(user=monitor)
     response = client.post(reverse("otp_setup"), {"token": wrong_code_for(pending)})
     assert response.status_code == 200
     assert 'aria-invalid="true"' in response.content.decode()
@@ -94,7 +93,7 @@ def test_unverified_user_cannot_replace_or_remove_their_app(client_for, monitor,
     response = client.post(reverse("otp_setup"), {"action": "remove"})
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("otp_verify"))
-    assert TOTPDevice.objects.filter(pk=device.pk, confirmed=True).exists()
+    assert AuthenticatorDevice.objects.filter(pk=device.pk, confirmed=True).exists()
 
 
 def test_verified_user_can_remove_their_app(client_for, monitor, device):
@@ -103,7 +102,7 @@ def test_verified_user_can_remove_their_app(client_for, monitor, device):
     assert client.get(reverse("otp_setup")).status_code == 200
     response = client.post(reverse("otp_setup"), {"action": "remove"})
     assert response.status_code == 302
-    assert not TOTPDevice.objects.filter(user=monitor).exists()
+    assert not AuthenticatorDevice.objects.filter(user=monitor).exists()
     assert AuditEntry.objects.get(action="core.otp.disable").actor == monitor
 
 
@@ -112,10 +111,11 @@ def test_verified_user_can_replace_their_app(client_for, monitor, device):
     client.post(reverse("otp_verify"), {"token": code_for(device)})
     response = client.post(reverse("otp_setup"), {"action": "replace"})
     assert response.status_code == 200
-    new = TOTPDevice.objects.get(user=monitor, confirmed=False)
+    new = AuthenticatorDevice.objects.get(user=monitor, confirmed=False)
     response = client.post(reverse("otp_setup"), {"action": "replace", "token": code_for(new)})
     assert response.status_code == 302
-    assert list(TOTPDevice.objects.filter(user=monitor).values_list("pk", flat=True)) == [new.pk]
+    remaining = AuthenticatorDevice.objects.filter(user=monitor).values_list("pk", flat=True)
+    assert list(remaining) == [new.pk]
 
 
 # ---------- A body that requires it ----------
@@ -139,7 +139,7 @@ def test_required_without_a_device_sends_to_setup(client_for, monitor, requiring
 def test_required_flow_from_setup_to_the_page(client_for, monitor, requiring_body):
     client = client_for(monitor)
     client.get(f"{reverse('otp_setup')}?next=/account/")
-    pending = TOTPDevice.objects.get(user=monitor)
+    pending = AuthenticatorDevice.objects.get(user=monitor)
     response = client.post(reverse("otp_setup"), {"token": code_for(pending), "next": "/account/"})
     assert response["Location"] == "/account/"
     assert client.get("/account/").status_code == 200

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 
 from vigil.core.middleware import content_security_policy, map_tiles_source
+from vigil.core.models import ApiToken
 
 pytestmark = pytest.mark.django_db
 
@@ -75,8 +75,8 @@ def test_an_anonymous_page_is_not_forced_out_of_caches(client):
 
 
 def test_an_api_answer(body, head):
-    token, _ = Token.objects.get_or_create(user=head)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.issue(head)
+    client = Client(HTTP_AUTHORIZATION=f"Token {key}")
     response = client.get("/api/v1/places/")
     assert response.status_code == 200
     assert_strict_policy(response)

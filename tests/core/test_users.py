@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from tests.factories import MembershipFactory, UserFactory
 from vigil.core import permissions, services
-from vigil.core.models import AuditEntry, Body, Membership, Role
+from vigil.core.models import AuditEntry, AuthenticatorDevice, Body, Membership, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -93,6 +93,7 @@ def test_permissions_table():
         "view_audit",
         "grant_head",
         "manage_grants",
+        "reset_two_factor",
     }
     assert permissions.allowed_actions(admin) == {"manage_users", "manage_settings"}
     assert permissions.allowed_actions(auditor) == {"view_audit"}
@@ -382,8 +383,6 @@ def test_body_settings_service_checks_the_role(monitor, body):
 
 
 def test_body_settings_counts_members_without_two_factor(client_for, head, monitor, body):
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    TOTPDevice.objects.create(user=monitor, name="phone", confirmed=True)
+    AuthenticatorDevice.objects.create(user=monitor, name="phone", confirmed=True)
     response = client_for(head).get(reverse("body_settings"))
     assert response.context["members_without_totp"] == 1

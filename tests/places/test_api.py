@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import MembershipFactory, PlaceFactory, RegionFactory
-from vigil.core.models import AuditEntry, Role
+from vigil.core.models import ApiToken, AuditEntry, Role
 from vigil.places.models import Place
 
 
 def api(user) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.issue(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

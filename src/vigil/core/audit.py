@@ -373,6 +373,29 @@ def visible_audit_entries(membership: Any) -> models.QuerySet[AuditEntry]:
     return entries.exclude(hidden).annotate(is_restricted=Value(False))
 
 
+# How far back a body's own addresses are taken from, and failed sign-ins are shown.
+OWN_ADDRESS_DAYS = 30
+
+
+def unknown_signin_failures(membership: Any) -> models.QuerySet[AuditEntry]:
+    """Failed sign-ins written to no body's trail (a username nobody has, or a person of no
+    body) from an IP address a member of the member's body signed in from in the last
+    OWN_ADDRESS_DAYS days: someone on the body's own network trying names. Newest first."""
+    since = timezone.now() - datetime.timedelta(days=OWN_ADDRESS_DAYS)
+    own_addresses = AuditEntry.objects.filter(
+        body_id=membership.body_id,
+        action__in=["core.user.login", "login"],
+        created_at__gte=since,
+        ip_address__isnull=False,
+    ).values("ip_address")
+    return AuditEntry.objects.filter(
+        body__isnull=True,
+        action__in=["core.user.login_failed", "login_failed"],
+        created_at__gte=since,
+        ip_address__in=own_addresses,
+    ).order_by("-created_at", "-id")
+
+
 def describe(entry: AuditEntry) -> AuditEntry:
     """Set the words a person reads on an entry (label, type, change rows), withholding what a
     restricted entry must not show."""

@@ -3,7 +3,7 @@
 `bulk_insert` uses COPY on PostgreSQL and bulk_create or executemany elsewhere; `bulk_update`
 joins the table to a VALUES list on both. Neither runs `save()`, signals or validation: the
 services calling them have already checked every row, and write the audit entries themselves
-(audit entries can be inserted here too, never updated).
+(audit entries can be inserted here too, sealed into their chain, never updated).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connections, models, router, transaction
 from django.db.models.fields import AutoFieldMixin
 
+from vigil.core.audit_chain import seal
 from vigil.core.models import AuditEntry
 
 # Models whose rows are written once and never changed (their save() refuses it).
@@ -68,9 +69,13 @@ def bulk_insert(
         _check_instances(model, items)
     elif fields is None:
         raise ValueError("bulk_insert needs the names of the fields the rows hold.")
+    elif issubclass(model, AuditEntry):
+        raise ValueError("Audit entries are inserted as instances, so that they are sealed.")
     connection = connections[router.db_for_write(model)]
     if fields is None:
         with transaction.atomic(using=connection.alias, savepoint=False):
+            if issubclass(model, AuditEntry):
+                seal(items, using=connection.alias)
             _insert_instances(connection, model, items)
         return [item.pk for item in items] if return_ids else None
     named = _resolve(model, fields)

@@ -9,7 +9,8 @@ from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.models import Role
+from vigil.core.models import MAX_TOTP_GRACE_DAYS, Role
+from vigil.core.text import NameField
 
 
 def choice_field(form: forms.BaseForm, name: str) -> forms.ChoiceField:
@@ -50,8 +51,8 @@ class VigilPasswordChangeForm(AccessibleFormMixin, PasswordChangeForm):
 
 
 class AccountForm(AccessibleFormMixin, forms.Form):
-    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    first_name = NameField(label=_("First name"), max_length=150, required=False)
+    last_name = NameField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,7 +90,7 @@ def role_choices(*, may_grant_head: bool) -> list[tuple[str, Any]]:
 
 
 class MembershipAddForm(AccessibleFormMixin, forms.Form):
-    username = forms.CharField(
+    username = NameField(
         label=_("Username"),
         max_length=150,
         help_text=_(
@@ -99,8 +100,8 @@ class MembershipAddForm(AccessibleFormMixin, forms.Form):
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
     )
     role = forms.ChoiceField(label=_("Role in this body"), choices=())
-    first_name = forms.CharField(label=_("First name"), max_length=150, required=False)
-    last_name = forms.CharField(label=_("Last name"), max_length=150, required=False)
+    first_name = NameField(label=_("First name"), max_length=150, required=False)
+    last_name = NameField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
     password = forms.CharField(
         label=_("Initial password"),
@@ -134,6 +135,19 @@ class BodySettingsForm(AccessibleFormMixin, forms.Form):
             "Every member must confirm each sign-in with a one-time code from an authenticator "
             "app. Members who have not set one up yet will be asked to at their next page."
         ),
+    )
+    totp_grace_days = forms.IntegerField(
+        label=_("Days to set up two-factor sign-in"),
+        required=False,
+        min_value=0,
+        max_value=MAX_TOTP_GRACE_DAYS,
+        help_text=_(
+            "How long a member without an authenticator app may set one up by themselves, "
+            "counted from when the requirement is turned on or from when they join. After "
+            "that, a password alone is not enough to set one up: a head resets the member's "
+            "two-factor sign-in from the list of users, and the member has at least a day."
+        ),
+        widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
 
 

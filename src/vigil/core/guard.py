@@ -2,8 +2,8 @@
 
 `@member_required(PERMISSIONS, "action")` resolves the active membership, answers 404 when the
 member's role may not see the app's area at all, 403 when it may see it but not do the action,
-and hands the view its `membership`. `MemberViewSetMixin` does the same for DRF viewsets and
-scopes their queryset through `core.access.visible`.
+and hands the view its `membership`. `MemberViewSetMixin` does the same for DRF viewsets,
+scopes their queryset through `core.access.visible` and records large pages of a list.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.http import Http404, HttpRequest, HttpResponseBase
 from rest_framework import exceptions
 from rest_framework.request import Request
+from rest_framework.response import Response
 
 from vigil.core.access import active_membership, get_or_404, visible
 from vigil.core.models import Membership
@@ -55,6 +57,10 @@ def member_required(
         return wrapped
 
     return decorate
+
+
+# Query parameters that choose a page, not which records: left out of a large page's record.
+_PAGING_PARAMETERS = ("cursor", "page", "page_size", "limit", "offset")
 
 
 class MemberViewSetMixin:
@@ -104,6 +110,46 @@ class MemberViewSetMixin:
         obj = get_or_404(self.get_queryset(), view.kwargs["pk"])
         view.check_object_permissions(view.request, obj)
         return obj
+
+    def finalize_response(
+        self, request: Request, response: Any, *args: Any, **kwargs: Any
+    ) -> Response:
+        # A list read of more records than VIGIL_AUDIT_API_PAGE_SIZE is recorded
+        # (`<app>.<model>.list_api`): reading a whole registry through the API leaves the trace
+        # an export leaves. A paginated list counts the page size asked for, an unpaginated one
+        # the records sent.
+        view: Any = self
+        if view.action == "list" and response.status_code == 200:
+            self._record_large_list(request, response.data)
+        return super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc,no-any-return]
+
+    def _record_large_list(self, request: Request, data: Any) -> None:
+        view: Any = self
+        paginator = view.paginator
+        if paginator is not None and isinstance(data, dict):
+            records = data.get("results", [])
+            if hasattr(paginator, "get_page_size"):
+                size = paginator.get_page_size(request)
+            else:
+                size = getattr(paginator, "limit", None) or len(records)
+        elif isinstance(data, list):
+            records, size = data, len(data)
+        else:
+            return
+        if size <= settings.VIGIL_AUDIT_API_PAGE_SIZE:
+            return
+        from vigil.core import services
+
+        params = request.query_params.copy()
+        for name in _PAGING_PARAMETERS:
+            params.pop(name, None)
+        services.api_list_record(
+            membership=self.membership,
+            model=self.model,
+            page_size=size,
+            returned=len(records),
+            filters=params.urlencode(),
+        )
 
     def require(self, action: str, obj: Any = None) -> None:
         """403 unless the caller may do `action` (on `obj`)."""

@@ -310,10 +310,11 @@ def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_GET
 def import_rejected(request: HttpRequest, pk: int) -> HttpResponse:
-    imp = _import(request, pk)[0]
+    imp, _importer, membership = _import(request, pk)
     if not imp.errors:
         raise Http404
-    response = HttpResponse(imports.rejected_rows_csv(imp), content_type="text/csv; charset=utf-8")
+    content = imports.import_rejected_rows(membership=membership, imp=imp)
+    response = HttpResponse(content, content_type="text/csv; charset=utf-8")
     stem = imp.file_name.rsplit(".", 1)[0] or "import"
     safe_stem = "".join(char if char.isalnum() or char in "-_" else "_" for char in stem)[:80]
     response["Content-Disposition"] = f'attachment; filename="{safe_stem}-rejected-rows.csv"'

@@ -547,6 +547,23 @@ def failure_text(imp: TabularImport) -> str:
     return str(summary.get("failure") or "")
 
 
+@transaction.atomic
+def import_rejected_rows(*, membership: Membership, imp: TabularImport) -> bytes:
+    """The rejected rows as a CSV to correct and upload again; recorded, as the rows are the
+    uploaded data itself."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    content = rejected_rows_csv(imp)
+    audit(
+        actor=membership.user,
+        action="core.import.download_rejected",
+        obj=imp,
+        changes={"rows": len({error["row"] for error in imp.errors})},
+    )
+    return content
+
+
 def rejected_rows_csv(imp: TabularImport) -> bytes:
     """The rows with errors, as uploaded, with their row number and every problem found."""
     table = tabular.read_table(bytes(imp.data), imp.file_name)

@@ -1,14 +1,30 @@
-"""Bodies, memberships and roles, the audit trail, the taxonomy, jobs and stored files."""
+"""Bodies, memberships and roles, the audit trail, the taxonomy, jobs and stored files, and the
+credentials people sign in with besides their password (API tokens, authenticator apps)."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import time
+from base64 import b32encode
+from binascii import unhexlify
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.db import models
+from django.core.validators import MaxValueValidator
+from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
+from django_otp.oath import TOTP
+from django_otp.util import random_hex
+
+from vigil.core.crypto import EncryptedTextField
+
+# The longest grace period a body may give its members to set up two-factor sign-in.
+MAX_TOTP_GRACE_DAYS = 90
 
 
 class Body(models.Model):
@@ -31,6 +47,18 @@ class Body(models.Model):
         default=False,
         help_text=_("Members must confirm each sign-in with a one-time code from an app."),
     )
+    totp_grace_days = models.PositiveSmallIntegerField(
+        _("days to set up two-factor sign-in"),
+        default=7,
+        validators=[MaxValueValidator(MAX_TOTP_GRACE_DAYS)],
+        help_text=_(
+            "How long a member without an authenticator app may set one up by themselves, from "
+            "when the requirement was turned on or from when they joined. After that, a head "
+            "has to allow it."
+        ),
+    )
+    # When require_totp was last turned on: the start of the members' grace period.
+    totp_required_since = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -62,6 +90,9 @@ class Membership(models.Model):
     role = models.CharField(_("role"), max_length=32, choices=Role.choices)
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created"), default=timezone.now)
+    # When a head last reset this member's two-factor sign-in (or allowed them to set it up):
+    # it opens a new period in which the member may set up an app by themselves.
+    totp_setup_allowed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     class Meta:
         ordering = ["body__name", "user__username"]
@@ -74,8 +105,23 @@ class Membership(models.Model):
         return f"{self.user} — {self.body} ({self.get_role_display()})"
 
 
+class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AuditEntry]:
+        # Every way of writing entries seals them into their body's chain (core/audit_chain.py).
+        from vigil.core.audit_chain import seal
+
+        objs = list(objs)
+        with transaction.atomic(using=self.db, savepoint=False):
+            seal(objs, using=self.db)
+            return super().bulk_create(objs, *args, **kwargs)
+
+
 class AuditEntry(models.Model):
-    """One line of the append-only audit trail, written by services in the same transaction."""
+    """One line of the append-only audit trail, written by services in the same transaction.
+
+    Each entry is sealed into its body's hash chain when written (`chain_position`, `prev_hash`,
+    `hash`; entries of no body form one chain of their own): `manage.py vigil audit verify`
+    finds an entry changed, removed or slipped in afterwards."""
 
     created_at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
     body = models.ForeignKey(Body, null=True, blank=True, on_delete=models.PROTECT)
@@ -90,10 +136,28 @@ class AuditEntry(models.Model):
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     ip_address = models.GenericIPAddressField(_("IP address"), null=True, blank=True)
     sensitive = models.BooleanField(_("sensitive read"), default=False)
+    chain_position = models.PositiveBigIntegerField(
+        _("position in the chain"), null=True, blank=True, editable=False
+    )
+    prev_hash = models.CharField(_("previous seal"), max_length=64, blank=True, editable=False)
+    hash = models.CharField(_("seal"), max_length=64, blank=True, editable=False)
+
+    objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["object_type", "object_id", "-created_at"])]
+        constraints = [
+            # Two entries at one position would fork the chain: refused rather than hidden.
+            models.UniqueConstraint(
+                fields=["body", "chain_position"], name="one_audit_entry_per_chain_position"
+            ),
+            models.UniqueConstraint(
+                fields=["chain_position"],
+                condition=models.Q(body__isnull=True),
+                name="one_bodyless_audit_entry_per_chain_position",
+            ),
+        ]
         verbose_name = _("audit entry")
         verbose_name_plural = _("audit entries")
 
@@ -106,10 +170,35 @@ class AuditEntry(models.Model):
         # Append-only: an entry is written once and never changed.
         if self.pk is not None and not kwargs.get("force_insert"):
             raise PermissionError("Audit entries cannot be changed.")
-        super().save(*args, **kwargs)
+        from vigil.core.audit_chain import seal
+
+        using = kwargs.get("using") or router.db_for_write(AuditEntry, instance=self)
+        with transaction.atomic(using=using, savepoint=False):
+            seal([self], using=using)
+            super().save(*args, **kwargs)
 
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise PermissionError("Audit entries cannot be deleted.")
+
+
+class AuditChainHead(models.Model):
+    """Where one chain of the audit trail ends: its length and its last entry's seal.
+
+    Writers lock this row to append, so two transactions never take the same position; `vigil
+    audit verify` compares it with the trail, so entries cut off at the end are found too."""
+
+    # The body's id; 0 for the entries of no body (failed sign-ins of unknown usernames).
+    chain = models.PositiveBigIntegerField(primary_key=True)
+    count = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, blank=True)
+
+    objects: models.Manager[AuditChainHead] = models.Manager()
+
+    class Meta:
+        verbose_name = _("audit chain head")
+
+    def __str__(self) -> str:
+        return f"chain {self.chain}: {self.count} entries"
 
 
 class TaxonomyKind(models.TextChoices):
@@ -385,3 +474,118 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return f"{self.membership} {self.kind}: {'email' if self.email else 'no email'}"
+
+
+class ApiToken(models.Model):
+    """A person's key to the REST API (`Authorization: Token <key>`).
+
+    Only the key's SHA-256 is stored: the key is shown once, when it is created, so a copy of the
+    database (a backup, a read-only replica) cannot be used to call the API as anyone. The key is
+    random and long, so an unsalted hash is enough and lets a request's key be looked up by it.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    key_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(_("starts with"), max_length=8)
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.prefix}…"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    @classmethod
+    def issue(cls, user: Any) -> tuple[ApiToken, str]:
+        """A new token for `user` and its key, which exists nowhere else once returned."""
+        key = secrets.token_hex(20)
+        token = cls.objects.create(user=user, key_hash=cls.hash_key(key), prefix=key[:8])
+        return token, key
+
+
+def new_totp_secret() -> str:
+    """A new 20-byte TOTP seed, hex-encoded (as django-otp expects it)."""
+    return random_hex(20)
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A person's authenticator app: the seed their phone shares with Vigil to make the six-digit
+    codes (TOTP, RFC 6238).
+
+    django-otp's own TOTP device keeps the seed in plain hex; here it is encrypted at rest like
+    every other secret, so whoever reads the database cannot make the person's codes. It is a
+    django-otp `Device`, so `django_otp.login`, `user.is_verified()` and the OTP middleware work
+    with it as with theirs.
+    """
+
+    # django-otp has no type hints, so its Device is Any to mypy: the fields say their types.
+    key = EncryptedTextField(default=new_totp_secret)
+    step: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=30)
+    t0: models.BigIntegerField[int, int] = models.BigIntegerField(default=0)
+    digits: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=6)
+    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(
+        default=1
+    )
+    drift: models.SmallIntegerField[int, int] = models.SmallIntegerField(default=0)
+    # The time step of the last accepted code: a code is never accepted twice.
+    last_t: models.BigIntegerField[int, int] = models.BigIntegerField(default=-1)
+
+    class Meta:
+        verbose_name = _("authenticator app")
+
+    @property
+    def bin_key(self) -> bytes:
+        return unhexlify(self.key.encode())
+
+    def get_throttle_factor(self) -> int:
+        return int(getattr(settings, "OTP_TOTP_THROTTLE_FACTOR", 1))
+
+    def verify_token(self, token: Any) -> bool:
+        """Whether `token` is the app's current code (saving the step it was for, so it is not
+        accepted again); wrong codes slow down the next tries (django-otp's throttling)."""
+        allowed, _details = self.verify_is_allowed()
+        if not allowed:
+            return False
+        try:
+            code = int(token)
+        except (TypeError, ValueError):
+            verified = False
+        else:
+            totp = TOTP(self.bin_key, self.step, self.t0, self.digits, self.drift)
+            totp.time = time.time()
+            verified = totp.verify(code, self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+    @property
+    def config_url(self) -> str:
+        """The otpauth:// address the set-up page shows as a QR code."""
+        issuer = str(getattr(settings, "OTP_TOTP_ISSUER", "") or "").replace(":", "")
+        label = self.user.get_username()
+        query = urlencode(
+            {
+                "secret": b32encode(self.bin_key).decode("ascii").rstrip("="),
+                "algorithm": "SHA1",
+                "digits": self.digits,
+                "period": self.step,
+            }
+        )
+        if issuer:
+            label = f"{issuer}:{label}"
+            query += f"&issuer={quote(issuer)}"
+        return f"otpauth://totp/{quote(label)}?{query}"

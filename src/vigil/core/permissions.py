@@ -74,6 +74,9 @@ CORE = Permissions(
         "grant_head": {Role.HEAD},
         # Need-to-know grants: a head decides who may read a restricted record.
         "manage_grants": {Role.HEAD},
+        # Resetting someone's two-factor sign-in lets a password alone set up a new app: like
+        # the head role, a head's decision.
+        "reset_two_factor": {Role.HEAD},
     }
 )
 ACTIONS = CORE.actions

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 from vigil.core.audit import audit
 from vigil.core.models import Body, Membership, TaxonomyKind, TaxonomyTerm
 from vigil.core.permissions import CORE
+from vigil.core.text import validate_visible_text
 
 # (code, label, children) — labels are translation msgids, shown through gettext.
 DEFAULT_THEMES: list[tuple[str, str, list[tuple[str, str]]]] = [
@@ -142,6 +143,10 @@ def _check_label(body: Body, kind: str, label: str, exclude_pk: int | None = Non
     label = label.strip()
     if not label:
         raise ValidationError({"label": [_("Give the term a label.")]})
+    try:
+        validate_visible_text(label)
+    except ValidationError as error:
+        raise ValidationError({"label": error.messages}) from error
     clash = TaxonomyTerm.objects.filter(body=body, kind=kind, label__iexact=label)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)

@@ -20,11 +20,12 @@ from vigil.core.forms import apply_service_errors
 from vigil.core.guard import MemberViewSetMixin, member_required
 from vigil.core.models import Membership, TaxonomyKind, TaxonomyTerm
 from vigil.core.permissions import TAXONOMY
+from vigil.core.text import NameField
 
 
 class TermForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("List"), choices=TaxonomyKind.choices)
-    label = forms.CharField(label=gettext_lazy("Label"), max_length=200)
+    label = NameField(label=gettext_lazy("Label"), max_length=200)
     parent = forms.ModelChoiceField(
         label=gettext_lazy("Under (themes only)"),
         queryset=TaxonomyTerm.objects.none(),

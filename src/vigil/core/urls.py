@@ -20,6 +20,11 @@ urlpatterns = [
     path("users/<int:membership_id>/", views.user_edit, name="user_edit"),
     path("users/<int:membership_id>/deactivate/", views.user_deactivate, name="user_deactivate"),
     path("users/<int:membership_id>/reactivate/", views.user_reactivate, name="user_reactivate"),
+    path(
+        "users/<int:membership_id>/reset-two-factor/",
+        views.user_reset_two_factor,
+        name="user_reset_two_factor",
+    ),
     path("settings/", views.body_settings, name="body_settings"),
     path("taxonomy/", taxonomy_views.taxonomy_list, name="taxonomy"),
     path("taxonomy/<int:pk>/", taxonomy_views.taxonomy_term_update, name="taxonomy_term"),

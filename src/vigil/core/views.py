@@ -9,14 +9,16 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login as auth_login
 from django.contrib.auth import logout as auth_logout
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -32,19 +34,22 @@ from django_otp import login as otp_login
 from vigil.core import forms, services
 from vigil.core.access import SESSION_BODY_KEY, active_membership, get_visible_or_404, visible
 from vigil.core.audit import (
+    OWN_ADDRESS_DAYS,
     action_label,
     audit_export_rows,
     describe,
     type_label,
+    unknown_signin_failures,
     visible_audit_entries,
 )
 from vigil.core.guard import member_required
 from vigil.core.middleware import OTP_ENROLLED_SESSION_KEY, client_ip
-from vigil.core.models import AuditEntry, Job, Membership, Role
+from vigil.core.models import ApiToken, AuditEntry, AuthenticatorDevice, Job, Membership, Role
 from vigil.core.permissions import CORE
 from vigil.core.registry import home_cards
 
 AUDIT_PAGE_SIZE = 50
+UNKNOWN_SIGNINS_SHOWN = 20
 
 # ---------- Helpers ----------
 
@@ -61,6 +66,36 @@ def _safe_next(request: HttpRequest, fallback: str = "home") -> str:
 # ---------- Sign in and out ----------
 
 
+# A browser that has signed in as a person before carries this cookie (signed, naming the
+# username): its attempts skip the username's slowdown, so that guessing from elsewhere cannot
+# keep the person out. The per-address lock still applies to it.
+KNOWN_BROWSER_COOKIE = "vigil_known_browser"
+KNOWN_BROWSER_SALT = "vigil.core.known-browser"
+KNOWN_BROWSER_SECONDS = 180 * 24 * 3600
+
+
+def _known_browser(request: HttpRequest, username: str) -> bool:
+    value = request.COOKIES.get(KNOWN_BROWSER_COOKIE)
+    if not value:
+        return False
+    try:
+        known = signing.loads(value, salt=KNOWN_BROWSER_SALT, max_age=KNOWN_BROWSER_SECONDS)
+    except signing.BadSignature:
+        return False
+    return bool(known) and known == services.normalise_username(username)
+
+
+def _remember_browser(response: HttpResponse, user: Any) -> None:
+    response.set_cookie(
+        KNOWN_BROWSER_COOKIE,
+        signing.dumps(services.normalise_username(user.get_username()), salt=KNOWN_BROWSER_SALT),
+        max_age=KNOWN_BROWSER_SECONDS,
+        secure=settings.SESSION_COOKIE_SECURE,
+        httponly=True,
+        samesite="Lax",
+    )
+
+
 @sensitive_post_parameters("password")
 @csrf_protect
 @never_cache
@@ -72,11 +107,14 @@ def login_view(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         username = request.POST.get("username", "")
         ip_address = client_ip(request)
-        wait = services.login_lockout_seconds(username=username, ip_address=ip_address)
-        if wait:
+        known_browser = _known_browser(request, username)
+        attempt = services.login_attempt_start(
+            username=username, ip_address=ip_address, known_browser=known_browser
+        )
+        if attempt.wait is not None:
             # Refused before the password is even checked, so the right one does not help.
             form = forms.LoginForm(request, initial={"username": username[:150]})
-            form.lockout_message = services.lockout_message(wait)  # type: ignore[attr-defined]
+            form.lockout_message = attempt.wait.message  # type: ignore[attr-defined]
             status = 429
         elif form.is_valid():
             user = form.get_user()
@@ -86,13 +124,19 @@ def login_view(request: HttpRequest) -> HttpResponse:
             request.session[OTP_ENROLLED_SESSION_KEY] = (
                 services.confirmed_totp_device(user) is not None
             )
-            services.login_record_success(user=user)
-            return redirect(_safe_next(request))
+            services.login_record_success(user=user, attempt=attempt, ip_address=ip_address)
+            response = redirect(_safe_next(request))
+            _remember_browser(response, user)
+            return response
         else:
+            # The same answer, whether the username exists or not (Django's sign-in runs the
+            # password hasher for an unknown username too, so it takes as long).
             services.login_record_failure(username=username, ip_address=ip_address)
-            wait = services.login_lockout_seconds(username=username, ip_address=ip_address)
-            if wait:
-                form.lockout_message = services.lockout_message(wait)  # type: ignore[attr-defined]
+            wait = services.sign_in_wait(
+                username=username, ip_address=ip_address, known_browser=known_browser
+            )
+            if wait is not None and not wait.slowdown:
+                form.lockout_message = wait.message  # type: ignore[attr-defined]
     return render(
         request,
         "registration/login.html",
@@ -149,6 +193,16 @@ def _secret_for_people(device: Any) -> str:
     return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
 
 
+def _setup_refused(request: HttpRequest, error: PermissionDenied) -> HttpResponse:
+    """The page for a person without an app who may no longer set one up alone."""
+    return render(
+        request,
+        "core/otp_ask_head.html",
+        {"reason": str(error), "blocked_by": services.otp_setup_blocked_by(request.user)},
+        status=403,
+    )
+
+
 @sensitive_post_parameters("token")
 @login_required
 def otp_setup(request: HttpRequest) -> HttpResponse:
@@ -160,19 +214,43 @@ def otp_setup(request: HttpRequest) -> HttpResponse:
         return redirect(f"{reverse('otp_verify')}?next={reverse('otp_setup')}")
     action = request.POST.get("action", "") if request.method == "POST" else ""
     if action == "remove":
-        services.otp_device_remove(user=user)
+        try:
+            services.otp_device_remove(user=user)
+        except ValidationError as error:
+            for text in error.messages:
+                messages.error(request, text)
+            return redirect("otp_setup")
         request.session[OTP_ENROLLED_SESSION_KEY] = False
         messages.success(request, _("Two-factor sign-in is off for your account."))
         return redirect("account")
     if confirmed is not None and action != "replace":
-        return render(request, "core/otp_status.html", {"device": confirmed})
-    device = services.otp_device_start(user=user)
+        return render(
+            request,
+            "core/otp_status.html",
+            {
+                "device": confirmed,
+                "required": bool(
+                    Membership.objects.filter(
+                        user=user, is_active=True, body__require_totp=True
+                    ).exists()
+                ),
+            },
+        )
+    verified = user.is_verified()
+    try:
+        device = services.otp_device_start(user=user, verified=verified)
+    except PermissionDenied as error:
+        return _setup_refused(request, error)
     form = forms.TokenForm(request.POST if "token" in request.POST else None)
     if form.is_bound and form.is_valid():
         try:
-            services.otp_device_confirm(user=user, device=device, token=form.cleaned_data["token"])
+            services.otp_device_confirm(
+                user=user, device=device, token=form.cleaned_data["token"], verified=verified
+            )
         except ValidationError as error:
             forms.apply_service_errors(form, error)
+        except PermissionDenied as error:
+            return _setup_refused(request, error)
         else:
             otp_login(request, device)
             request.session[OTP_ENROLLED_SESSION_KEY] = True
@@ -198,6 +276,13 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
     next_url = request.GET.get("next") or request.POST.get("next", "")
     device = services.confirmed_totp_device(user)
     if device is None:
+        if services.otp_setup_blocked_by(user):
+            return _setup_refused(
+                request,
+                PermissionDenied(
+                    _("Your body requires two-factor sign-in, and you have not set it up.")
+                ),
+            )
         messages.info(request, _("Your body asks for two-factor sign-in: set up an app first."))
         suffix = f"?{urlencode({'next': next_url})}" if next_url else ""
         return redirect(reverse("otp_setup") + suffix)
@@ -205,10 +290,11 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
         return redirect(_safe_next(request))
     form = forms.TokenForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        if device.verify_token(form.cleaned_data["token"]):
-            otp_login(request, device)
+        verified = services.otp_verify(user=user, token=form.cleaned_data["token"])
+        if verified is not None:
+            otp_login(request, verified)
+            services.otp_record_success(user=user)
             return redirect(_safe_next(request))
-        services.otp_record_failure(user=user)
         form.add_error(
             "token", _("That code is not right. Check the time on your phone and try again.")
         )
@@ -263,6 +349,11 @@ def users(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     members = (
         visible(membership, Membership)
         .select_related("user")
+        .annotate(
+            has_totp=Exists(
+                AuthenticatorDevice.objects.filter(user=OuterRef("user_id"), confirmed=True)
+            )
+        )
         .order_by("-is_active", "user__username")
     )
     return render(
@@ -272,8 +363,33 @@ def users(request: HttpRequest, *, membership: Membership) -> HttpResponse:
             "members": members,
             "can_manage_settings": CORE.can(membership, "manage_settings"),
             "may_grant_head": CORE.can(membership, "grant_head"),
+            "may_reset_two_factor": CORE.can(membership, "reset_two_factor"),
+            "body_requires_totp": membership.body.require_totp,
         },
     )
+
+
+@require_POST
+@member_required(CORE, "reset_two_factor")
+def user_reset_two_factor(
+    request: HttpRequest, membership_id: int, *, membership: Membership
+) -> HttpResponse:
+    target = _member(membership, membership_id)
+    try:
+        removed = services.otp_reset(membership=membership, target=target)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        if removed:
+            text = _(
+                "The authenticator app of %(user)s no longer works: they can set up a new one "
+                "at their next sign-in."
+            )
+        else:
+            text = _("%(user)s can now set up two-factor sign-in at their next sign-in.")
+        messages.success(request, text % {"user": target.user.get_username()})
+    return redirect("users")
 
 
 @sensitive_post_parameters("password")
@@ -368,16 +484,21 @@ def user_reactivate(
 @member_required(CORE, "manage_settings")
 def body_settings(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     body = membership.body
-    form = forms.BodySettingsForm(request.POST or None, initial={"require_totp": body.require_totp})
+    form = forms.BodySettingsForm(
+        request.POST or None,
+        initial={"require_totp": body.require_totp, "totp_grace_days": body.totp_grace_days},
+    )
     if request.method == "POST" and form.is_valid():
-        services.body_update_settings(
-            membership=membership, require_totp=form.cleaned_data["require_totp"]
-        )
-        messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
-        return redirect("body_settings")
+        try:
+            services.body_update_settings(membership=membership, **form.cleaned_data)
+        except ValidationError as error:
+            forms.apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The settings of %(body)s are saved.") % {"body": body})
+            return redirect("body_settings")
     without_totp = (
         Membership.objects.filter(body=body, is_active=True)
-        .exclude(user__totpdevice__confirmed=True)
+        .exclude(user__authenticatordevice__confirmed=True)
         .count()
     )
     return render(
@@ -466,10 +587,20 @@ def audit(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         describe(entry)
     query = request.GET.copy()
     query.pop("page", None)
+    # Shown apart from the body's own trail: these attempts named no member of any body.
+    unknown_signins = list(unknown_signin_failures(membership)[: UNKNOWN_SIGNINS_SHOWN + 1])
     return render(
         request,
         "core/audit.html",
-        {"form": form, "page": page, "query": query.urlencode(), "is_filtered": bool(query)},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "is_filtered": bool(query),
+            "unknown_signins": unknown_signins[:UNKNOWN_SIGNINS_SHOWN],
+            "more_unknown_signins": len(unknown_signins) > UNKNOWN_SIGNINS_SHOWN,
+            "own_address_days": OWN_ADDRESS_DAYS,
+        },
     )
 
 
@@ -504,8 +635,6 @@ def audit_export(request: HttpRequest, *, membership: Membership) -> StreamingHt
 
 @login_required
 def account(request: HttpRequest) -> HttpResponse:
-    from rest_framework.authtoken.models import Token
-
     user: Any = request.user
     form = forms.AccountForm(
         request.POST or None,
@@ -524,7 +653,7 @@ def account(request: HttpRequest) -> HttpResponse:
         "core/account.html",
         {
             "form": form,
-            "has_token": Token.objects.filter(user=user).exists(),
+            "api_token": ApiToken.objects.filter(user=user).first(),
             "totp_device": services.confirmed_totp_device(user),
         },
     )
@@ -538,12 +667,12 @@ def api_token(request: HttpRequest) -> HttpResponse:
         if services.api_token_revoke(user=user):
             messages.success(request, _("Your API token is revoked: it no longer works."))
         return redirect("account")
-    token = services.api_token_create(user=user)
-    # Shown in this response only; the page after a reload no longer has it.
-    response = render(
-        request,
-        "core/api_token.html",
-        {"token": token.key},
-    )
+    try:
+        _token, key = services.api_token_create(user=user, verified=user.is_verified())
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+        return redirect(f"{reverse('otp_verify')}?{urlencode({'next': reverse('account')})}")
+    # Shown in this response only: Vigil keeps only its hash.
+    response = render(request, "core/api_token.html", {"token": key})
     response["Cache-Control"] = "no-store"
     return response

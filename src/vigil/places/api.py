@@ -23,6 +23,7 @@ from vigil.core.api import (
 )
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
+from vigil.core.text import validate_visible_text
 from vigil.places import services
 from vigil.places.filters import PlaceFilter
 from vigil.places.models import Place, PlaceStatus, Region
@@ -34,7 +35,7 @@ from vigil.places.spec import API_FIELDS
 class LinesField(serializers.ListField):
     """A list of names in the API, one name per line in the database."""
 
-    child = serializers.CharField(max_length=300)
+    child = serializers.CharField(max_length=300, validators=[validate_visible_text])
 
     def to_representation(self, data: Any) -> list[str]:
         return [line.strip() for line in (data or "").splitlines() if line.strip()]
@@ -67,14 +68,16 @@ class PlaceOutputSerializer(serializers.ModelSerializer):
 
 class PlaceInputSerializer(serializers.Serializer):
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
-    name = serializers.CharField(max_length=300)
+    name = serializers.CharField(max_length=300, validators=[validate_visible_text])
     place_type = serializers.SlugRelatedField(
         slug_field="code",
         queryset=TaxonomyTerm.objects.none(),
         help_text="Code of one of the body's types of place, e.g. `prison`.",
     )
     subtype = serializers.CharField(max_length=200, required=False, allow_blank=True)
-    authority_name = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    authority_name = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, validators=[validate_visible_text]
+    )
     region = serializers.PrimaryKeyRelatedField(
         queryset=Region.objects.none(), required=False, allow_null=True
     )

@@ -55,7 +55,9 @@ class PlacesConfig(AppConfig):
                 "places.place.dismiss_duplicate": _("marked a possible duplicate as distinct"),
                 "places.place.read": _("read confidential data"),
                 "places.place.export": _("exported places"),
+                "places.place.list_api": _("read a large page of places through the API"),
                 "places.region.create": _("created a region"),
+                "places.region.list_api": _("read a large page of regions through the API"),
             }
         )
         register_audit_fields(

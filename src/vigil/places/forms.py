@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.models import Membership, TaxonomyTerm
+from vigil.core.text import NameField, validate_visible_text
 from vigil.places.models import Place, Region
 from vigil.places.queries import visible_regions
 from vigil.places.spec import EDITABLE_FIELDS
@@ -53,6 +54,9 @@ class PlaceForm(forms.ModelForm):
             )
         for name in ("latitude", "longitude"):
             self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
+        # Names others read: nothing hidden in them (core.text).
+        for name in ("name", "authority_name", "aliases", "former_names"):
+            self.fields[name].validators.append(validate_visible_text)
 
     def _post_clean(self) -> None:
         # Model validation runs in the service (validate_place); only field cleaning here.
@@ -96,7 +100,7 @@ class MergeForm(forms.Form):
 
 
 class RegionForm(forms.Form):
-    name = forms.CharField(label=_("Name"), max_length=200)
+    name = NameField(label=_("Name"), max_length=200)
     code = forms.CharField(label=_("Code"), max_length=40, required=False)
     parent = forms.ModelChoiceField(
         label=_("Part of"), queryset=Region.objects.none(), required=False

@@ -49,6 +49,9 @@ class VisitsConfig(AppConfig):
                 "visits.observation.corroborate": _("confirmed a finding"),
                 "visits.observation.hold_back": _("held a finding back or released it"),
                 "visits.settings.update": _("changed the visit settings"),
+                "visits.visit.list_api": _("read a large page of visits through the API"),
+                "visits.interview.list_api": _("read a large page of interviews through the API"),
+                "visits.observation.list_api": _("read a large page of findings through the API"),
             }
         )
         register_audit_fields(

@@ -1,21 +1,25 @@
-"""`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status` and
-`vigil jobs sweep`."""
+"""`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status`,
+`vigil audit verify` and `vigil jobs sweep`."""
 
 from __future__ import annotations
 
+import json
+import os
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from vigil.core import demo, keys
+from vigil.core import audit_chain, demo, keys
 from vigil.core.crypto import Keyring, generate_key
 from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data, key generation, key status and lost jobs."
+    help = "Vigil's own commands: demo data, keys, audit trail checks and lost jobs."
     # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
     # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
@@ -46,12 +50,33 @@ class Command(BaseCommand):
             "e.g. every few minutes from cron or a systemd timer.",
         )
 
+        audit_parser = sub.add_parser("audit", help="Checks of the audit trail.")
+        audit_sub = audit_parser.add_subparsers(dest="audit_action", required=True)
+        verify_parser = audit_sub.add_parser(
+            "verify",
+            help="Check every chain of the audit trail: an entry changed, removed or added "
+            "outside Vigil is reported, and the command exits with status 1.",
+        )
+        verify_parser.add_argument(
+            "--anchors",
+            type=Path,
+            help="A JSON file of where each chain ended at the last clean check: checked, then "
+            "rewritten after a clean check. Keep it off the database server, so that a chain "
+            "rewritten from some point on with new seals is still found.",
+        )
+        verify_parser.add_argument(
+            "--all", action="store_true", help="List every problem, not only each chain's first."
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if options["action"] == "generate-key":
             self.stdout.write(generate_key())
             return
         if options["action"] == "keys":
             self.keys_status()
+            return
+        if options["action"] == "audit":
+            self.audit_verify(options["anchors"], show_all=options["all"])
             return
         if options["action"] == "jobs":
             self.jobs_sweep()
@@ -84,6 +109,43 @@ class Command(BaseCommand):
         for line in [*keys.describe(report), *keys.advice(report)]:
             self.stdout.write(line)
 
+    def audit_verify(self, anchors_path: Path | None, *, show_all: bool) -> None:
+        anchors = _read_anchors(anchors_path) if anchors_path else None
+        if anchors_path and anchors is None:
+            self.stdout.write(
+                f"No anchors at {anchors_path} yet: they are written after this check."
+            )
+        reports = audit_chain.verify(anchors=anchors)
+        entries = sum(report.entries for report in reports)
+        self.stdout.write(f"Audit trail: {len(reports)} chains, {entries} sealed entries.")
+        broken = [report for report in reports if not report.intact]
+        for report in reports:
+            if report.intact:
+                self.stdout.write(
+                    f"  ok      {report.name}: {report.entries} entries, last seal "
+                    f"{report.last_hash or '(none)'}"
+                )
+                continue
+            self.stdout.write(f"  BROKEN  {report.name}: {report.entries} entries")
+            shown = report.problems if show_all else report.problems[:1]
+            for problem in shown:
+                self.stdout.write(f"          {problem.message}")
+            if len(report.problems) > len(shown):
+                self.stdout.write(
+                    f"          … and {len(report.problems) - len(shown)} more (--all lists them)."
+                )
+        if broken:
+            problems = sum(len(report.problems) for report in broken)
+            raise CommandError(
+                f"The audit trail failed verification: {problems} problem(s) in "
+                f"{len(broken)} chain(s)."
+                + (" The anchors file was left as it was." if anchors_path else "")
+            )
+        if anchors_path:
+            _write_anchors(anchors_path, audit_chain.anchors_of(reports))
+            self.stdout.write(f"Anchors written to {anchors_path}.")
+        self.stdout.write("Every chain is intact.")
+
     def jobs_sweep(self) -> None:
         from vigil.core.tasks import fail_abandoned_jobs
 
@@ -101,3 +163,40 @@ class Command(BaseCommand):
         for persona in PERSONAS:
             self.stdout.write(f"  {persona.username:<10} {persona.description} [{persona.body}]")
         self.stdout.write(f"  password:  {password}\n")
+
+
+ANCHORS_FORMAT = "vigil-audit-anchors/1"
+
+
+def _read_anchors(path: Path) -> dict[int, tuple[int, str]] | None:
+    """The chain ends recorded by the last clean check; None when there is no file yet."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise CommandError(f"The anchors file {path} cannot be read: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != ANCHORS_FORMAT:
+        raise CommandError(f"{path} is not an anchors file written by `vigil audit verify`.")
+    try:
+        return {
+            int(chain): (int(end["position"]), str(end["hash"]))
+            for chain, end in data["chains"].items()
+        }
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CommandError(f"The anchors file {path} is damaged: {exc!r}.") from exc
+
+
+def _write_anchors(path: Path, anchors: dict[int, tuple[int, str]]) -> None:
+    data = {
+        "format": ANCHORS_FORMAT,
+        "chains": {
+            str(chain): {"position": position, "hash": last_hash}
+            for chain, (position, last_hash) in sorted(anchors.items())
+        },
+    }
+    # Written beside and renamed over, so an interrupted run never leaves half a file.
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent or Path("."), prefix=".anchors-")
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, indent=2)
+    Path(temporary).replace(path)
