@@ -12,13 +12,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import transaction
 from django.urls import reverse
 from django.utils import formats, timezone
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.factories import PlaceFactory
 from vigil.core import imports, tabular
 from vigil.core.concurrency import StaleVersion
-from vigil.core.models import AuditEntry, Role, TaxonomyTerm
+from vigil.core.models import ApiToken, AuditEntry, Role, TaxonomyTerm
 from vigil.places import services
 from vigil.places.importer import PlaceImporter
 from vigil.places.models import Place
@@ -223,8 +222,8 @@ def test_every_write_raises_the_version(body, head_membership):
 
 def api(membership) -> APIClient:
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=membership.user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    _token, key = ApiToken.issue(membership.user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 
