@@ -71,15 +71,18 @@ messages: system-packages $(STAMP)
 	cd src/vigil && VIGIL_ALLOW_INSECURE_DEFAULTS=1 ../../$(PY) ../../manage.py compilemessages -v0
 
 # A local .env with generated secrets, so the demo needs no manual step (kept out of git).
+# DEBUG stays off: a newcomer sees Vigil's own error pages, as in production, and WhiteNoise
+# serves the static files. Set DEBUG=1 in .env for Django's technical error pages.
 .env: | $(STAMP)
 	@echo "# Local secrets for \`make run\`; back up VIGIL_ENCRYPTION_KEYS with the database." > .env
-	@echo "DEBUG=1" >> .env
+	@echo "DEBUG=0" >> .env
 	@echo "SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env
 	@echo "VIGIL_ENCRYPTION_KEYS=$$($(PY) -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')" >> .env
 	@echo "Wrote .env with new secrets."
 
 run: $(STAMP) messages .env
 	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py collectstatic --noinput -v0
 	$(PY) manage.py vigil demo --scale small --if-empty
 	@echo "Vigil is starting on http://127.0.0.1:8000 (background worker included). Ctrl-C stops both."
 	@trap 'kill 0' INT TERM EXIT; \

@@ -21,6 +21,15 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A test that views a page in French must not leave the next test in French."""
+    from django.utils import translation
+
+    yield
+    translation.activate("en")
+
+
 @pytest.fixture
 def body(db) -> Body:
     return BodyFactory(name="National Preventive Mechanism", slug=NATIONAL)

@@ -199,6 +199,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    "vigil.core.middleware.InputGuardMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vigil.core.middleware.ActiveBodyMiddleware",
@@ -336,6 +337,11 @@ VIGIL_BASE_URL = os.environ.get("VIGIL_BASE_URL", "http://127.0.0.1:8000")
 VIGIL_ENCRYPTION_KEYS = envlist("VIGIL_ENCRYPTION_KEYS", secret=True)
 VIGIL_MAX_UPLOAD_BYTES = envint("VIGIL_MAX_UPLOAD_MB", 20, minimum=1) * 1024 * 1024
 VIGIL_MAX_IMPORT_BYTES = envint("VIGIL_MAX_IMPORT_MB", 20, minimum=1) * 1024 * 1024
+# What an import file may hold; reading stops at the first limit passed (core/tabular.py).
+VIGIL_IMPORT_MAX_COLUMNS = envint("VIGIL_IMPORT_MAX_COLUMNS", 500, minimum=1)
+VIGIL_IMPORT_MAX_ROWS = envint("VIGIL_IMPORT_MAX_ROWS", 200_000, minimum=1)
+VIGIL_IMPORT_MAX_CELL_CHARS = envint("VIGIL_IMPORT_MAX_CELL_CHARS", 10_000, minimum=1)
+VIGIL_IMPORT_MAX_XLSX_BYTES = envint("VIGIL_IMPORT_MAX_XLSX_MB", 100, minimum=1) * 1024 * 1024
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 # Map tiles: empty means plotted points on a plain background (no outside requests).
@@ -363,6 +369,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "vigil.core.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "vigil.core.api.DefaultCursorPagination",
@@ -388,6 +399,27 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {
+        "client_errors_without_traceback": {
+            "()": "vigil.core.log_filters.ClientErrorsWithoutTraceback"
+        }
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler"},
+        "requests": {
+            "class": "logging.StreamHandler",
+            "filters": ["client_errors_without_traceback"],
+        },
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        # A denied or missing page (403, 404) is one line without a traceback; 5xx keep theirs.
+        # Not passed on to Django's own "django" handler or the root one, so each request is
+        # logged once, with DEBUG on or off.
+        "django.request": {
+            "handlers": ["requests"],
+            "level": os.environ.get("LOG_LEVEL", "WARNING"),
+            "propagate": False,
+        },
+    },
 }

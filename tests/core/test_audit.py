@@ -12,7 +12,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from django.utils import timezone
 
-from vigil.core.audit import audit, audit_read, register_action_labels
+from vigil.core.audit import audit, audit_read, change_rows, diff_new, register_action_labels
 from vigil.core.models import AuditEntry, Body
 
 pytestmark = pytest.mark.django_db
@@ -223,3 +223,24 @@ def test_audit_export_writes_changes_as_json(client_for, auditor, body, head):
     entry(body, head, "renamed", name=["Old", "New"])
     text = b"".join(client_for(auditor).get(reverse("audit_export")).streaming_content).decode()
     assert '"{""name"": [""Old"", ""New""]}"' in text
+
+
+def test_a_new_records_changes_leave_out_empty_fields_but_keep_zero():
+    after = {"name": "A", "notes": "", "region": None, "groups": [], "flag": False, "count": 0}
+    assert diff_new(after) == {"name": [None, "A"], "count": [None, 0]}
+
+
+def test_line_fields_show_semicolon_separated_and_blanks_as_a_dash():
+    rows = change_rows(
+        "places.place",
+        {
+            "aliases": [None, "Hilltop Station\n\n Station 4 "],
+            "former_names": ["Old Gaol\nCounty Gaol", ""],
+            "address": ["1 Quay", None],
+        },
+    )
+    assert rows == [
+        ("Other names", "—", "Hilltop Station; Station 4"),
+        ("Former names", "Old Gaol; County Gaol", "—"),
+        ("Address", "1 Quay", "—"),
+    ]

@@ -109,7 +109,7 @@ def test_taxonomy_labels_refuse_hidden_characters(head_membership, client_for, b
 
     client = client_for(head_membership.user)
     response = client.post(reverse("taxonomy"), {"kind": "theme", "label": f"Isolation{RLO}"})
-    assert response.status_code == 200
+    assert response.status_code == 400
     assert "U+202E" in response.content.decode()
     assert not TaxonomyTerm.objects.filter(label__startswith="Isolation").exists()
 

@@ -30,16 +30,33 @@ def test_anonymous_visitor_is_sent_to_sign_in(client):
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_counts_places_and_open_duplicates_of_the_body(client_for, monitor, body, other_body):
+@pytest.mark.parametrize("role_fixture", ["analyst", "head"])
+def test_counts_places_and_open_duplicates_of_the_body(
+    request, client_for, body, other_body, role_fixture
+):
     first, second, third = (PlaceFactory(body=body) for _ in range(3))
     PlaceFactory(body=other_body)
     PossibleDuplicate.objects.create(body=body, place=first, other=second, score=0.9)
     PossibleDuplicate.objects.create(
         body=body, place=first, other=third, score=0.9, status=PossibleDuplicate.Status.DISMISSED
     )
-    response = client_for(monitor).get(reverse("home"))
+    response = client_for(request.getfixturevalue(role_fixture)).get(reverse("home"))
     assert response.status_code == 200
     assert counts(response) == {"places": 3, "duplicates": 1, "visits": 0}
+    assert reverse("places:duplicates") in response.content.decode()
+
+
+@pytest.mark.parametrize("role_fixture", ["visit_leader", "monitor", "admin_user", "auditor"])
+def test_duplicates_card_only_for_roles_that_may_merge(request, client_for, body, role_fixture):
+    """A card shows only where its link works: those who may not merge get no duplicates card."""
+    first, second = PlaceFactory(body=body), PlaceFactory(body=body)
+    PossibleDuplicate.objects.create(body=body, place=first, other=second, score=0.9)
+    response = client_for(request.getfixturevalue(role_fixture)).get(reverse("home"))
+    assert response.status_code == 200
+    assert "duplicates" not in {card.key for card, _context in response.context["cards"]}
+    html = response.content.decode()
+    assert "Possible duplicates" not in html
+    assert reverse("places:duplicates") not in html
 
 
 def test_counts_follow_the_active_body(client_for, monitor, body, other_body):

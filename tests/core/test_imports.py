@@ -88,7 +88,7 @@ def test_upload_stores_file_headers_guess_and_samples(importer, head_membership)
     assert imp.headers == ["Heading", "Number", "Other"]
     assert imp.mapping == {"0": "title", "1": "count"}
     assert imp.row_count == 4
-    assert imp.summary["samples"][0] == ["A", "B", "C"]
+    assert imp.samples[0] == ["A", "B", "C"]
     assert imp.summary["delimiter"] == ";"
     assert bytes(imp.data).startswith(b"Heading")
     assert AuditEntry.objects.filter(action="core.import.upload", object_id=str(imp.pk)).exists()
@@ -150,7 +150,7 @@ def test_validate_counts_and_locates_errors(importer, head_membership):
         "Row 5, column ‘Count’: must be a whole number",
     ]
     assert imp.status == TabularImport.Status.VALIDATED
-    assert summary["preview"][1] == {"row": 4, "action": "error", "values": ["", "2"]}
+    assert imp.preview[1] == {"row": 4, "action": "error", "values": ["", "2"]}
 
 
 def test_format_error_without_column():

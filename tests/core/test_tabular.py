@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 import os
+import time
 import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,13 +24,15 @@ if not settings.configured and "DJANGO_SETTINGS_MODULE" not in os.environ:
     django.setup()
 
 from vigil.core.tabular import (
+    DEFAULT_MAX_ROWS,
     FORMULA_PREFIXES,
-    MAX_ROWS,
+    Limits,
     Table,
     TabularError,
     guess_mapping,
     neutralise_cell,
     normalise_header,
+    parse_size,
     read_table,
     rows_to_csv_bytes,
     stream_csv,
@@ -231,13 +234,22 @@ def test_unclosed_quote_names_the_row() -> None:
     assert "Row 3" in message
 
 
-def test_too_many_rows(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert MAX_ROWS == 200_000
-    monkeypatch.setattr("vigil.core.tabular.MAX_ROWS", 3)
+def test_too_many_rows() -> None:
+    assert DEFAULT_MAX_ROWS == 200_000
+    limits = Limits(max_rows=3)
     header = b"name\n"
 
-    assert len(read_table(header + b"a\nb\nc\n", "places.csv").rows) == 3
-    assert "more than 3 data rows" in error_message(header + b"a\nb\nc\nd\n", "places.csv")
+    assert len(read_table(header + b"a\nb\nc\n", "places.csv", limits=limits).rows) == 3
+    with pytest.raises(TabularError, match="more than 3 data rows"):
+        read_table(header + b"a\nb\nc\nd\n", "places.csv", limits=limits)
+
+
+def test_the_row_limit_comes_from_the_settings(settings) -> None:
+    settings.VIGIL_IMPORT_MAX_ROWS = 2
+
+    assert "“places.csv” has more than 2 data rows" in error_message(
+        b"name\na\nb\nc\n", "places.csv"
+    )
 
 
 @pytest.mark.parametrize(
@@ -354,6 +366,153 @@ def test_xlsx_applies_the_same_checks_as_csv() -> None:
     )
     message = error_message(xlsx_bytes([["name"], ["a"], ["b", "c"]]), "places.xlsx")
     assert "Row 3" in message
+
+
+# --- Hostile files: every limit is enforced while reading ------------------------------------
+
+
+def zip_workbook(parts: dict[str, str]) -> bytes:
+    """A zip with the given parts, deflated: a few KB that may decompress to megabytes."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def test_a_csv_wider_than_the_column_limit_is_refused_with_the_limit() -> None:
+    # 18,279 columns crashed the reader (no spreadsheet letter beyond ZZZ) and 18,000 built a
+    # mapping page of 23 MB.
+    header = ",".join(f"c{number}" for number in range(18_279))
+    data = f"{header}\n{'x,' * 18_278}x\n".encode()
+
+    message = error_message(data, "wide.csv")
+
+    assert message == (
+        "“wide.csv” has 18279 columns; Vigil imports at most 500. Remove the columns you do not "
+        "need and upload it again."
+    )
+
+
+def test_the_column_limit_is_a_setting(settings) -> None:
+    settings.VIGIL_IMPORT_MAX_COLUMNS = 2
+    assert read_table(b"a,b\n1,2\n", "ok.csv").headers == ["a", "b"]
+    assert "has 3 columns; Vigil imports at most 2" in error_message(b"a,b,c\n1,2,3\n", "x.csv")
+
+
+def test_a_cell_longer_than_the_limit_is_refused_with_its_row_and_column() -> None:
+    long_cell = "y" * 10_001
+    message = error_message(f"name,notes\nFresnes,ok\nLyon,{long_cell}\n".encode(), "p.csv")
+    assert message == (
+        "Row 3, column 2 (B) of “p.csv” has 10001 characters; a cell may hold at most 10000."
+    )
+    # A header is a cell too.
+    assert "Row 1, column 1 (A)" in error_message(f"{long_cell}\nx\n".encode(), "p.csv")
+    assert read_table(f"name\n{'y' * 10_000}\n".encode(), "p.csv").rows == [["y" * 10_000]]
+
+
+def test_a_cell_past_the_csv_modules_own_cap_gets_the_same_message() -> None:
+    message = error_message(b"name\n" + b"z" * 200_000 + b"\n", "p.csv")
+    assert message.startswith("Row 2 of “p.csv” has a cell of more than 131072 characters")
+    assert "at most 10000" in message
+
+
+def test_column_letters_go_past_zzz() -> None:
+    from vigil.core.tabular import column_letter
+
+    assert [column_letter(n) for n in (1, 26, 27, 702, 703, 18_278, 18_279)] == [
+        "A",
+        "Z",
+        "AA",
+        "ZZ",
+        "AAA",
+        "ZZZ",
+        "AAAA",
+    ]
+
+
+def test_a_workbook_that_decompresses_past_the_limit_is_refused_before_it_is_opened() -> None:
+    # 2 MB of inline cells in a few KB of zip: refused from the zip's directory alone. The
+    # sheet is not even a valid one, so a refusal for anything but its size would show that
+    # the reader opened it.
+    row = '<row><c t="inlineStr"><is><t>x</t></is></c></row>' * 40_000
+    data = zip_workbook({"xl/worksheets/sheet1.xml": f"<broken>{row}"})
+    assert len(data) < 50_000
+    limits = Limits(max_xlsx_bytes=1024 * 1024)
+
+    with pytest.raises(TabularError) as excinfo:
+        read_table(data, "bomb.xlsx", limits=limits)
+
+    assert str(excinfo.value) == (
+        "“bomb.xlsx” would take 1.9 MB once uncompressed; Vigil opens workbooks of at most "
+        "1.0 MB. Save it as CSV, or split it into smaller files."
+    )
+    with pytest.raises(TabularError, match=r"would take 1\.9 MB"):
+        parse_size(data, "bomb.xlsx", limits=limits)
+
+
+def test_a_workbook_declaring_400_mb_is_refused_at_the_default_limit_without_inflating() -> None:
+    # The 2 MB workbook of 200,000 rows of 50 inline cells that timed the web worker out
+    # decompresses to about 400 MB. Its directory says so, and that is all that is read: here
+    # the declared size is forged over a tiny part, which inflating would expose as a lie.
+    data = bytearray(zip_workbook({"xl/worksheets/sheet1.xml": "<worksheet/>"}))
+    directory = data.index(b"PK\x01\x02")
+    data[directory + 24 : directory + 28] = (400 * 1024 * 1024).to_bytes(4, "little")
+
+    started = time.perf_counter()
+    message = error_message(bytes(data), "inline.xlsx")
+
+    assert message.startswith(
+        "“inline.xlsx” would take 400.0 MB once uncompressed; Vigil opens workbooks of at most "
+        "100.0 MB."
+    )
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_shared_strings_bomb_is_refused_before_it_is_loaded() -> None:
+    strings = "<si><t>" + "s" * 1000 + "</t></si>"
+    data = zip_workbook({"xl/sharedStrings.xml": f"<sst>{strings * 1500}</sst>"})
+    limits = Limits(max_xlsx_bytes=4 * 1024 * 1024)  # 1 MB of shared strings at most
+
+    with pytest.raises(TabularError) as excinfo:
+        read_table(data, "strings.xlsx", limits=limits)
+
+    assert str(excinfo.value).startswith(
+        "The text of the cells of “strings.xlsx” takes 1.5 MB once uncompressed; Vigil opens "
+        "workbooks with at most 1.0 MB of it."
+    )
+
+
+def test_a_workbook_cell_longer_than_the_limit_is_refused() -> None:
+    data = xlsx_bytes([["name", "notes"], ["Fresnes", "n" * 10_001]])
+    assert error_message(data, "p.xlsx") == (
+        "Row 2, column 2 (B) of “p.xlsx” has 10001 characters; a cell may hold at most 10000."
+    )
+
+
+def test_a_workbook_wider_than_the_column_limit_is_refused() -> None:
+    data = xlsx_bytes([[f"c{number}" for number in range(501)], ["x"]])
+    assert "has 501 columns; Vigil imports at most 500" in error_message(data, "wide.xlsx")
+
+
+def test_head_rows_reads_the_header_and_a_sample_only() -> None:
+    data = b"name\n" + b"".join(f"p{number}\n".encode() for number in range(100))
+    # A broken row after the sample is not reached.
+    data += b'"unclosed\n'
+
+    table = read_table(data, "p.csv", head_rows=3)
+
+    assert table.rows == [["p0"], ["p1"], ["p2"]]
+    assert table.complete is False
+    assert read_table(b"name\na\n", "p.csv", head_rows=3).complete is True
+
+
+def test_parse_size_is_the_text_to_read() -> None:
+    assert parse_size(b"name\na\n", "p.csv") == 7
+    data = xlsx_bytes([["name"], ["a"]])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        declared = sum(part.file_size for part in archive.infolist())
+    assert parse_size(data, "p.xlsx") == declared
 
 
 # --- Header normalisation and mapping --------------------------------------------------------

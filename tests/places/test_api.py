@@ -162,3 +162,18 @@ def test_openapi_schema_and_docs_are_served(body, head, client_for):
     docs = client.get(reverse("api_docs"))
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()  # served from Vigil's own static files
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("latitude", 95, "Latitude is between -90 and 90."),
+        ("latitude", -91, "Latitude is between -90 and 90."),
+        ("longitude", 181, "Longitude is between -180 and 180."),
+    ],
+)
+def test_a_coordinate_out_of_range_gets_the_forms_words(body, head, field, value, message):
+    payload = {"name": "X", "place_type": "prison", "latitude": 10, "longitude": 10, field: value}
+    response = api(head).post(LIST, payload, format="json")
+    assert response.status_code == 400
+    assert response.json()[field] == [message]

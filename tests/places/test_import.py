@@ -192,6 +192,11 @@ def test_full_import_through_the_pages(fmt, client_for, head, body, sample_rows)
         AuditEntry.objects.filter(action="places.place.create", object_type="places.place").count()
         == 3
     )
+    # A created place's entry lists what the file gave it, not every empty field.
+    created = AuditEntry.objects.get(action="places.place.create", object_id=str(station.pk))
+    assert created.changes["name"] == [None, station.name]
+    assert all(value not in (None, "", []) for _old, value in created.changes.values())
+    assert "former_names" not in created.changes and "notes" not in created.changes
 
 
 @pytest.mark.django_db
@@ -834,3 +839,56 @@ def test_a_large_file_is_checked_in_the_background(
     imp.refresh_from_db()
     assert imp.status == TabularImport.Status.DONE
     assert Place.objects.filter(body=body).count() == 3
+
+
+STEPS = ["Upload", "Columns", "Check", "Import", "Result"]
+
+
+def import_steps(html: str) -> tuple[str, list[str]]:
+    """The current step of the wizard's step list on a page, and the steps marked done."""
+    [nav] = re.findall(r'<nav class="steps" aria-label="Steps of the import">.*?</nav>', html, re.S)
+    items = re.findall(r"<li([^>]*)><span>([^<]+)</span>", nav)
+    assert [label for _attributes, label in items] == STEPS
+    [current] = [label for attributes, label in items if 'aria-current="step"' in attributes]
+    done = [label for attributes, label in items if 'class="done"' in attributes]
+    return current, done
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_import_wizard_shows_its_steps_on_every_step(client_for, head, body, sample_rows):
+    client = client_for(head)
+    assert import_steps(client.get(reverse("import_upload", args=["places"])).content.decode()) == (
+        "Upload",
+        [],
+    )
+    upload(client, rows_csv(sample_rows))
+    imp = TabularImport.objects.latest("pk")
+    mapping_page = client.get(reverse("import_mapping", args=[imp.pk])).content.decode()
+    assert import_steps(mapping_page) == ("Columns", ["Upload"])
+    mapping = {f"column_{column}": field for column, field in imp.mapping.items()}
+    client.post(reverse("import_mapping", args=[imp.pk]), mapping)
+    preview = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
+    assert import_steps(preview) == ("Check", ["Upload", "Columns"])
+    client.post(reverse("import_preview", args=[imp.pk]), {"mode": "all"})
+    running = client.get(reverse("import_detail", args=[imp.pk])).content.decode()
+    assert import_steps(running) == ("Import", ["Upload", "Columns", "Check"])
+    run_worker()
+    # The part of the page that refreshes while the import runs carries the steps too.
+    finished = client.get(reverse("import_progress", args=[imp.pk])).content.decode()
+    assert import_steps(finished) == ("Result", ["Upload", "Columns", "Check", "Import"])
+    assert (
+        import_steps(client.get(reverse("import_detail", args=[imp.pk])).content.decode())[0]
+        == "Result"
+    )
+
+
+@pytest.mark.django_db
+def test_the_import_preview_labels_each_value_with_its_column(client_for, head, sample_rows):
+    client = client_for(head)
+    upload(client, rows_csv(sample_rows))
+    imp = TabularImport.objects.latest("pk")
+    mapping = {f"column_{column}": field for column, field in imp.mapping.items()}
+    client.post(reverse("import_mapping", args=[imp.pk]), mapping)
+    html = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
+    assert '<td data-label="Name">Harbour Police Station</td>' in html
+    assert '<td data-label="Official capacity">20</td>' in html

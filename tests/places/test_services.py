@@ -49,6 +49,31 @@ def test_create_writes_place_and_audit_entry(body, head, head_membership):
     assert "riverside" in place.search_text
 
 
+def test_a_creation_records_what_was_set_not_every_empty_field(body, head_membership):
+    place = services.place_create(
+        membership=head_membership,
+        data={
+            "name": "Hilltop Police Station",
+            "place_type": place_type(body, "police-custody"),
+            "population": 0,
+            "population_date": datetime.date(2024, 5, 1),
+            "aliases": "Hilltop Station\nStation 4",
+        },
+    )
+    entry = _entries(place, "create").get()
+    assert set(entry.changes) == {
+        "name",
+        "place_type",
+        "status",
+        "population",
+        "population_date",
+        "aliases",
+    }
+    # None of a place's population is a value someone gave, not an empty field.
+    assert entry.changes["population"] == [None, 0]
+    assert entry.changes["aliases"] == [None, "Hilltop Station\nStation 4"]
+
+
 def test_update_records_only_changed_fields(body, head, head_membership):
     place = PlaceFactory(body=body, official_capacity=100)
     services.place_update(

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import datetime
 import io
+import re
+from decimal import Decimal
 
 import openpyxl
 import pytest
+from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from PIL import Image
 
 from tests.factories import PlaceFactory, RegionFactory, place_type
@@ -20,6 +25,15 @@ from vigil.places.models import Place, PlaceStatus
 @pytest.fixture
 def client(head, client_for):
     return client_for(head)
+
+
+@pytest.fixture
+def in_french(client):
+    """The client's pages in French; afterwards this thread speaks English again, as the later
+    tests (and background jobs run in them) expect."""
+    client.post(reverse("set_language"), {"language": "fr"})
+    yield client
+    translation.activate(settings.LANGUAGE_CODE)
 
 
 def _names(response) -> list[str]:
@@ -150,7 +164,8 @@ def test_invalid_form_keeps_what_was_typed_and_names_the_field(body, client):
             "notes": "Long notes typed by a monitor",
         },
     )
-    assert response.status_code == 200
+    # 400, as every page that refuses input answers: nothing was saved.
+    assert response.status_code == 400
     assert Place.objects.count() == 0
     assert response.context["form"].errors["longitude"]
     assert b"Long notes typed by a monitor" in response.content
@@ -341,3 +356,75 @@ def test_map_points_carry_type_and_status_for_the_popup(body, client):
     content = client.get(reverse("places:map")).content.decode()
     assert '"type": "Prison"' in content
     assert '"status_label": "Open"' in content
+
+
+def _input_attributes(html: str, name: str) -> dict[str, str]:
+    [tag] = re.findall(rf'<input[^>]* name="{name}"[^>]*>', html)
+    return dict(re.findall(r'([\w-]+)="([^"]*)"', tag))
+
+
+def test_the_place_form_checks_coordinate_ranges_in_the_browser_in_the_services_words(client):
+    html = client.get(reverse("places:create")).content.decode()
+    latitude = _input_attributes(html, "latitude")
+    assert latitude["type"] == "number"
+    assert (latitude["min"], latitude["max"], latitude["step"]) == ("-90", "90", "any")
+    assert latitude["data-range-message"] == "Latitude is between -90 and 90."
+    longitude = _input_attributes(html, "longitude")
+    assert (longitude["min"], longitude["max"], longitude["step"]) == ("-180", "180", "any")
+    assert longitude["data-range-message"] == "Longitude is between -180 and 180."
+
+
+def test_the_place_form_says_the_range_in_french_as_the_service_does(body, in_french):
+    client = in_french
+    html = client.get(reverse("places:create")).content.decode()
+    response = client.post(
+        reverse("places:create"),
+        {
+            "name": "X",
+            "place_type": place_type(body).pk,
+            "status": "open",
+            "latitude": "95",
+            "longitude": "1",
+        },
+    )
+    [message] = response.context["form"].errors["latitude"]
+    assert message != "Latitude is between -90 and 90."  # translated
+    assert _input_attributes(html, "latitude")["data-range-message"] == message
+
+
+def test_a_new_places_history_lists_what_was_set_with_names_separated(body, client):
+    client.post(
+        reverse("places:create"),
+        {
+            "name": "Hilltop Police Station",
+            "place_type": place_type(body, "police-custody").pk,
+            "status": "open",
+            "aliases": "Hilltop Station\r\nStation 4",
+        },
+    )
+    place = Place.objects.get(name="Hilltop Police Station")
+    html = client.get(place.get_absolute_url()).content.decode()
+    history = html[html.index('class="history"') :]
+    assert "<td>Other names</td><td>—</td><td>Hilltop Station; Station 4</td>" in history
+    assert "<td>Name</td><td>—</td><td>Hilltop Police Station</td>" in history
+    for unset in ("Former names", "Notes", "Address", "Latitude", "Official capacity"):
+        assert f"<td>{unset}</td>" not in history
+
+
+def test_the_dossier_in_french_has_dates_in_french_and_coordinates_without_ambiguity(
+    body, in_french
+):
+    client = in_french
+    place = PlaceFactory(
+        body=body,
+        latitude=Decimal("10.629714"),
+        longitude=Decimal("22.294361"),
+        population=12,
+        population_date=datetime.date(2024, 1, 31),
+        opened_on=datetime.date(2001, 11, 1),
+    )
+    html = client.get(place.get_absolute_url()).content.decode()
+    assert "10.629714, 22.294361" in html
+    assert "10,629714" not in html
+    assert "31 janvier 2024" in html
+    assert "1 novembre 2001" in html

@@ -9,6 +9,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
+from django.db.models import Model
 from django.http import Http404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
@@ -18,9 +19,29 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from vigil.core import inputs
 from vigil.core.access import active_membership
 from vigil.core.concurrency import StaleVersion
 from vigil.core.models import Membership
+
+
+class VigilSerializerMixin:
+    """What every Vigil serializer does (a test checks each uses it): integer fields bounded by
+    what their database column holds (`core/inputs.py`), so that 2147483648 gets a 400 naming
+    the field rather than a server error.
+
+    A ModelSerializer's integer fields take the bounds of their model fields; a plain serializer
+    whose fields are those of a model says which with `storage_model`; any other integer field
+    gets the range of a plain integer column.
+    """
+
+    storage_model: type[Model] | None = None
+
+    def get_fields(self) -> Any:
+        fields = super().get_fields()  # type: ignore[misc]
+        meta = getattr(self, "Meta", None)
+        inputs.bound_serializer_integers(fields, self.storage_model or getattr(meta, "model", None))
+        return fields
 
 
 class DefaultCursorPagination(pagination.CursorPagination):

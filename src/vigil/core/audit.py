@@ -113,6 +113,8 @@ def type_label(object_type: str) -> str:
 # "trash"), and the choices whose labels stored values should show as.
 _EXTRA_FIELD_LABELS: dict[str, dict[str, Any]] = {}
 _FIELD_CHOICES: dict[str, dict[str, Any]] = {}
+# Per record type: text fields that hold one item a line (other names), shown "; "-separated.
+_LINE_FIELDS: dict[str, set[str]] = {}
 
 
 def register_audit_fields(
@@ -120,10 +122,13 @@ def register_audit_fields(
     *,
     labels: Mapping[str, Any] | None = None,
     choices: Mapping[str, Any] | None = None,
+    lines: Iterable[str] = (),
 ) -> None:
-    """Teach the trail the words for a record type's non-field keys and choice values."""
+    """Teach the trail the words for a record type's non-field keys and choice values, and which
+    of its text fields list one item a line."""
     _EXTRA_FIELD_LABELS.setdefault(object_type, {}).update(labels or {})
     _FIELD_CHOICES.setdefault(object_type, {}).update(choices or {})
+    _LINE_FIELDS.setdefault(object_type, set()).update(lines)
 
 
 def field_label(object_type: str, field: str) -> str:
@@ -176,6 +181,13 @@ def format_moment(value: datetime.datetime) -> str:
     return formats.date_format(local, "SHORT_DATETIME_FORMAT")
 
 
+def _joined_lines(value: Any) -> Any:
+    """ "A\nB" as "A; B": in a page, a line break inside a cell would read as a space."""
+    if not isinstance(value, str):
+        return value
+    return "; ".join(line.strip() for line in value.splitlines() if line.strip())
+
+
 def change_rows(object_type: str, changes: Any) -> list[tuple[str, str, str]]:
     """The `changes` JSON as (field, old, new) rows for people: verbose field names, formatted
     values; values that are not an [old, new] pair (a list of fields read, a purpose) show as
@@ -184,8 +196,15 @@ def change_rows(object_type: str, changes: Any) -> list[tuple[str, str, str]]:
         return [("", "", format_value(changes))] if changes else []
     rows = []
     model = model_for_type(object_type)
+    line_fields = _LINE_FIELDS.get(object_type, set())
     for field, value in changes.items():
         label = field_label(object_type, field)
+        if field in line_fields:
+            value = (
+                [_joined_lines(item) for item in value]
+                if isinstance(value, list)
+                else _joined_lines(value)
+            )
         choices: dict[Any, Any] = {}
         registered = _FIELD_CHOICES.get(object_type, {}).get(field)
         if registered is not None:
@@ -257,6 +276,17 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list[
     return {
         key: [before.get(key), after.get(key)] for key in after if before.get(key) != after.get(key)
     }
+
+
+def _is_blank(value: Any) -> bool:
+    # 0 is a value someone gave (a population of none); an unticked box is not.
+    return value is None or value is False or (isinstance(value, str | list | dict) and not value)
+
+
+def diff_new(after: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """A new record's changes, {field: [None, value]}, for the fields that were given a value:
+    its history says what was set, not every field left empty."""
+    return {key: [None, value] for key, value in after.items() if not _is_blank(value)}
 
 
 def _body_of(obj: models.Model | None) -> Body | None:

@@ -7,7 +7,9 @@ decrypts, so a new key can be put first and `rotate_encryption_keys` re-encrypts
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -121,6 +123,9 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
     """
 
     encrypted = True
+    # Whether one value may be megabytes (a file): key rotation then reads them one at a time,
+    # and the start-up check samples fewer of them (`core/keys.py`).
+    large_values = False
 
     def get_prep_value(self, value: Any) -> Any:
         value = super().get_prep_value(value)
@@ -134,6 +139,105 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
         return decrypt_text(value)
 
 
+class EncryptedBinaryField(models.TextField):  # type: ignore[type-arg]
+    """Bytes (an uploaded file) stored as a Fernet token in a text column, like
+    `EncryptedTextField`: `fernet:<token>`, so key rotation treats both alike. Empty bytes are
+    stored as an empty string, which is how a deleted file is kept."""
+
+    encrypted = True
+    large_values = True
+    # The Python types django-stubs gives the attribute (the column is text).
+    _pyi_private_set_type: bytes | memoryview  # type: ignore[assignment]
+    _pyi_private_get_type: bytes  # type: ignore[assignment]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("default", b"")
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        for key, value in (("editable", False), ("default", b""), ("blank", True)):
+            if kwargs.get(key) == value:
+                del kwargs[key]
+        return name, path, args, kwargs
+
+    def to_python(self, value: Any) -> Any:
+        # Serialised (dumpdata) as base64, as Django's BinaryField is.
+        if isinstance(value, str):
+            return base64.b64decode(value.encode("ascii"))
+        return value
+
+    def value_to_string(self, obj: models.Model) -> str:
+        return base64.b64encode(bytes(self.value_from_object(obj) or b"")).decode("ascii")
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return None
+        data = bytes(value)
+        if not data:
+            return ""
+        return TOKEN_PREFIX + encrypt_bytes(data).decode("ascii")
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None:
+            return None
+        if value == "":
+            return b""
+        if not value.startswith(TOKEN_PREFIX):
+            raise DecryptionError("The stored value is not an encrypted token.")
+        return decrypt_bytes(value[len(TOKEN_PREFIX) :].encode("ascii"))
+
+
+class EncryptedJSONField(models.TextField):  # type: ignore[type-arg]
+    """A JSON value (lists, dicts, text, numbers) stored as a Fernet token of its JSON text.
+
+    None is stored as an empty string: what is left once a value has been deleted.
+    """
+
+    encrypted = True
+    large_values = True
+    _pyi_private_set_type: Any
+    _pyi_private_get_type: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("editable", False)
+        kwargs.setdefault("blank", True)
+        super().__init__(*args, **kwargs)
+
+    def deconstruct(self) -> Any:
+        name, path, args, kwargs = super().deconstruct()
+        for key, value in (("editable", False), ("blank", True)):
+            if kwargs.get(key) == value:
+                del kwargs[key]
+        return name, path, args, kwargs
+
+    def to_python(self, value: Any) -> Any:
+        if isinstance(value, str) and value:
+            try:
+                return json.loads(value)
+            except ValueError:
+                return value
+        return value
+
+    def value_to_string(self, obj: models.Model) -> str:
+        return json.dumps(self.value_from_object(obj))
+
+    def get_prep_value(self, value: Any) -> Any:
+        if value is None:
+            return ""
+        return encrypt_text(json.dumps(value, separators=(",", ":")))
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
+        if value is None or value == "":
+            return None
+        return json.loads(decrypt_text(value))
+
+
+ENCRYPTED_FIELD_TYPES = (EncryptedTextField, EncryptedBinaryField, EncryptedJSONField)
+
+
 def encrypted_fields() -> list[tuple[type[models.Model], str]]:
     """Every (model, field name) that holds an encrypted value, across all apps."""
     from django.apps import apps
@@ -145,6 +249,6 @@ def encrypted_fields() -> list[tuple[type[models.Model], str]]:
         # Local fields only: a field inherited through multi-table inheritance lives in (and is
         # found through) its parent's table.
         for field in model._meta.local_concrete_fields:
-            if isinstance(field, EncryptedTextField):
+            if isinstance(field, ENCRYPTED_FIELD_TYPES):
                 found.append((model, field.name))
     return found

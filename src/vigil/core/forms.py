@@ -7,9 +7,11 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import ValidationError
+from django.db.models import Model
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.models import MAX_TOTP_GRACE_DAYS, Role
+from vigil.core.inputs import bound_form_integers
+from vigil.core.models import MAX_IMPORT_RETENTION_DAYS, MAX_TOTP_GRACE_DAYS, Role
 from vigil.core.text import NameField
 
 
@@ -37,7 +39,26 @@ class AccessibleFormMixin:
             field.widget.attrs["aria-invalid"] = "true"
 
 
-class LoginForm(AccessibleFormMixin, AuthenticationForm):
+class VigilFormMixin(AccessibleFormMixin):
+    """What every Vigil form does (a test checks each uses it): accessible errors, and integer
+    fields bounded by what their database column holds (`core/inputs.py`), so that no number
+    reaches the database to fail there.
+
+    A ModelForm's integer fields take the bounds of their model fields; a plain form whose
+    fields are those of a model says which with `storage_model`; any other integer field gets
+    the range of a plain integer column.
+    """
+
+    storage_model: type[Model] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        meta = getattr(self, "_meta", None)
+        model = self.storage_model or getattr(meta, "model", None)
+        bound_form_integers(self, model)  # type: ignore[arg-type]
+
+
+class LoginForm(VigilFormMixin, AuthenticationForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["username"].widget.attrs.update(
@@ -46,11 +67,11 @@ class LoginForm(AccessibleFormMixin, AuthenticationForm):
         self.fields["password"].widget.attrs["autocomplete"] = "current-password"
 
 
-class VigilPasswordChangeForm(AccessibleFormMixin, PasswordChangeForm):
+class VigilPasswordChangeForm(VigilFormMixin, PasswordChangeForm):
     pass
 
 
-class AccountForm(AccessibleFormMixin, forms.Form):
+class AccountForm(VigilFormMixin, forms.Form):
     first_name = NameField(label=_("First name"), max_length=150, required=False)
     last_name = NameField(label=_("Last name"), max_length=150, required=False)
     email = forms.EmailField(label=_("Email"), required=False)
@@ -62,7 +83,7 @@ class AccountForm(AccessibleFormMixin, forms.Form):
         self.fields["email"].widget.attrs["autocomplete"] = "email"
 
 
-class TokenForm(AccessibleFormMixin, forms.Form):
+class TokenForm(VigilFormMixin, forms.Form):
     token = forms.CharField(
         label=_("Six-digit code"),
         max_length=8,
@@ -89,7 +110,7 @@ def role_choices(*, may_grant_head: bool) -> list[tuple[str, Any]]:
     return [(value, label) for value, label in Role.choices if may_grant_head or value != Role.HEAD]
 
 
-class MembershipAddForm(AccessibleFormMixin, forms.Form):
+class MembershipAddForm(VigilFormMixin, forms.Form):
     username = NameField(
         label=_("Username"),
         max_length=150,
@@ -119,7 +140,7 @@ class MembershipAddForm(AccessibleFormMixin, forms.Form):
         choice_field(self, "role").choices = role_choices(may_grant_head=may_grant_head)
 
 
-class MembershipRoleForm(AccessibleFormMixin, forms.Form):
+class MembershipRoleForm(VigilFormMixin, forms.Form):
     role = forms.ChoiceField(label=_("Role in this body"), choices=())
 
     def __init__(self, *args: Any, may_grant_head: bool = False, **kwargs: Any) -> None:
@@ -127,7 +148,7 @@ class MembershipRoleForm(AccessibleFormMixin, forms.Form):
         choice_field(self, "role").choices = role_choices(may_grant_head=may_grant_head)
 
 
-class BodySettingsForm(AccessibleFormMixin, forms.Form):
+class BodySettingsForm(VigilFormMixin, forms.Form):
     require_totp = forms.BooleanField(
         label=_("Require two-factor sign-in"),
         required=False,
@@ -149,9 +170,20 @@ class BodySettingsForm(AccessibleFormMixin, forms.Form):
         ),
         widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
     )
+    import_retention_days = forms.IntegerField(
+        label=_("Delete import files after (days)"),
+        # Left empty, the setting stays as it is.
+        required=False,
+        min_value=1,
+        max_value=MAX_IMPORT_RETENTION_DAYS,
+        help_text=_(
+            "Files uploaded to import records, and the rejected rows Vigil keeps of them, are "
+            "deleted this many days after the upload, at the latest (from 1 to 365 days)."
+        ),
+    )
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(VigilFormMixin, forms.Form):
     q = forms.CharField(label=_("Search"), required=False, max_length=200)
     action = forms.ChoiceField(label=_("Action"), required=False, choices=())
     object_type = forms.ChoiceField(label=_("Record type"), required=False, choices=())

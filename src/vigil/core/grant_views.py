@@ -10,7 +10,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -22,7 +22,8 @@ from rest_framework.response import Response
 
 from vigil.core import grants
 from vigil.core.access import get_visible_or_404
-from vigil.core.forms import apply_service_errors
+from vigil.core.api import VigilSerializerMixin
+from vigil.core.forms import VigilFormMixin, apply_service_errors
 from vigil.core.guard import MemberViewSetMixin, member_required
 from vigil.core.models import AccessGrant, Membership
 from vigil.core.permissions import CORE
@@ -34,7 +35,9 @@ def _end_of_day(day: datetime.date) -> datetime.datetime:
     )
 
 
-class GrantForm(django_forms.Form):
+class GrantForm(VigilFormMixin, django_forms.Form):
+    storage_model = AccessGrant
+
     object_type = django_forms.ChoiceField(label=gettext_lazy("Type of record"))
     object_id = django_forms.IntegerField(
         label=gettext_lazy("Record number"),
@@ -96,7 +99,7 @@ def grant_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
                 _("%(user)s may now read this record until %(day)s.")
                 % {
                     "user": data["grantee"].user.get_username(),
-                    "day": data["ends_on"].isoformat(),
+                    "day": formats.date_format(data["ends_on"], "DATE_FORMAT"),
                 },
             )
             return redirect("grants")
@@ -134,7 +137,7 @@ def grant_revoke(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
 # ---------- API ----------
 
 
-class GrantOutputSerializer(serializers.ModelSerializer):
+class GrantOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     grantee_username = serializers.CharField(source="grantee.user.username", read_only=True)
     object_type = serializers.SerializerMethodField()
     is_live = serializers.BooleanField(read_only=True)
@@ -160,7 +163,9 @@ class GrantOutputSerializer(serializers.ModelSerializer):
         return grant.content_type.app_label + "." + grant.content_type.model
 
 
-class GrantInputSerializer(serializers.Serializer):
+class GrantInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = AccessGrant
+
     grantee = serializers.PrimaryKeyRelatedField(queryset=Membership.objects.none())
     object_type = serializers.CharField(help_text="e.g. `visits.visit`")
     object_id = serializers.IntegerField(min_value=1)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vigil.core import imports, tabular, tasks
 from vigil.core.access import get_or_404
+from vigil.core.forms import VigilFormMixin
 from vigil.core.guard import resolve_membership
 from vigil.core.models import JobStatus, Membership, TabularImport
 
@@ -25,10 +26,15 @@ FINISHED = {
     TabularImport.Status.DONE,
     TabularImport.Status.REJECTED,
     TabularImport.Status.FAILED,
+    TabularImport.Status.EXPIRED,
 }
+OPEN = {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}
+# The mapping page shows this much of each header (headers may be up to
+# VIGIL_IMPORT_MAX_CELL_CHARS long).
+HEADER_CHARS = 80
 
 
-class UploadForm(forms.Form):
+class UploadForm(VigilFormMixin, forms.Form):
     # Empty files reach the service, which names the file in its message.
     file = forms.FileField(
         allow_empty_file=True,
@@ -38,7 +44,7 @@ class UploadForm(forms.Form):
     )
 
 
-class ModeForm(forms.Form):
+class ModeForm(VigilFormMixin, forms.Form):
     mode = forms.ChoiceField(
         label=gettext_lazy("If some rows have errors"),
         choices=TabularImport.Mode.choices,
@@ -67,10 +73,13 @@ def _membership(request: HttpRequest, importer: imports.Importer) -> Membership:
 def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Importer, Membership]:
     """The import, if it belongs to the member's body and their role may import its kind."""
     membership = resolve_membership(request, None, None)
-    # The file itself (up to VIGIL_MAX_IMPORT_BYTES) is loaded only by the steps that read it,
-    # not by every progress poll.
+    # The file itself (up to VIGIL_MAX_IMPORT_BYTES) and the encrypted cells are loaded and
+    # decrypted only by the steps that show them, not by every progress poll.
     imp = get_or_404(
-        imports.visible_imports(membership).select_related("job", "body").defer("data"), pk
+        imports.visible_imports(membership)
+        .select_related("job", "body")
+        .defer("data", "samples", "preview", "errors"),
+        pk,
     )
     importer = _importer(imp.kind)
     return imp, importer, _membership(request, importer)
@@ -106,6 +115,7 @@ def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
             "fields": importer.fields,
             "recent": recent,
             "max_megabytes": settings.VIGIL_MAX_IMPORT_BYTES // (1024 * 1024),
+            "retention_days": membership.body.import_retention_days,
         },
         status=400 if form.errors else 200,
     )
@@ -132,7 +142,7 @@ def _field_choices(importer: imports.Importer) -> list[tuple[str, str]]:
 @login_required
 def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer, membership = _import(request, pk)
-    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+    if imp.status not in OPEN:
         return redirect("import_detail", imp.pk)
     mapping = {int(column): name for column, name in (imp.mapping or {}).items()}
     errors: list[str] = []
@@ -143,16 +153,16 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         }
         try:
             imp = imports.import_set_mapping(membership=membership, imp=imp, mapping=mapping)
+            imports.import_check(membership=membership, imp=imp)
         except ValidationError as exc:
             errors = exc.messages
         else:
-            imports.import_check(membership=membership, imp=imp)
             return redirect("import_preview", imp.pk)
-    samples = (imp.summary or {}).get("samples") or [[] for _header in imp.headers]
+    samples = imp.samples or []
     columns = [
         {
             "index": index,
-            "header": header,
+            "header": header if len(header) <= HEADER_CHARS else header[: HEADER_CHARS - 1] + "…",
             "selected": mapping.get(index) or "",
             "samples": samples[index] if index < len(samples) else [],
         }
@@ -176,16 +186,16 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer, membership = _import(request, pk)
-    if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
+    if imp.status not in OPEN:
         return redirect("import_detail", imp.pk)
     if not imports.is_checking(imp) and (
         imp.status == TabularImport.Status.UPLOADED or "counts" not in (imp.summary or {})
     ):
         try:
             imports.import_set_mapping(membership=membership, imp=imp, mapping=imp.mapping)
+            imp = imports.import_check(membership=membership, imp=imp)
         except ValidationError:
             return redirect("import_mapping", imp.pk)
-        imp = imports.import_check(membership=membership, imp=imp)
     if imports.is_checking(imp):
         # A large file: its rows are checked in the background, and this page shows progress.
         return render(
@@ -208,6 +218,15 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             return redirect("import_detail", imp.pk)
     summary = imp.summary or {}
     errors_page = Paginator(imp.errors or [], ERRORS_PER_PAGE).get_page(request.GET.get("page"))
+    labels = [
+        importer.fields[name].label if name in importer.fields else name
+        for name in summary.get("preview_fields", [])
+    ]
+    # Each value with its column's name, which a phone shows beside it (the table stacks).
+    preview = [
+        {**row, "cells": list(zip(labels, row.get("values", []), strict=False))}
+        for row in imp.preview or []
+    ]
     return render(
         request,
         "core/import_preview.html",
@@ -215,12 +234,8 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
             "imp": imp,
             "importer": importer,
             "counts": summary.get("counts", {}),
-            "preview": summary.get("preview", []),
-            "preview_labels": [
-                importer.fields[name].label
-                for name in summary.get("preview_fields", [])
-                if name in importer.fields
-            ],
+            "preview": preview,
+            "preview_labels": labels,
             "errors_page": errors_page,
             "error_texts": [imports.format_error(error) for error in errors_page.object_list],
             "form": form,
@@ -235,13 +250,17 @@ def _notice_lost_worker(imp: TabularImport) -> TabularImport:
     is read again to show why."""
     job = imp.job
     if job is not None and tasks.is_abandoned(job) and tasks.fail_abandoned(job.pk):
-        return TabularImport.objects.select_related("job", "body").defer("data").get(pk=imp.pk)
+        return (
+            TabularImport.objects.select_related("job", "body")
+            .defer("data", "samples", "preview", "errors")
+            .get(pk=imp.pk)
+        )
     return imp
 
 
 def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
     job = imp.job
-    checking = job is not None and job.kind == imports.CHECK_JOB_KIND
+    checking = job is not None and job.kind == imports.CHECK_JOB_KIND and imp.status in OPEN
     if checking:
         assert job is not None
         finished = job.is_finished
@@ -250,6 +269,7 @@ def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
         finished = imp.status in FINISHED or (job is not None and job.status == JobStatus.FAILED)
         percent = 100 if imp.status in FINISHED else (job.percent if job else 0)
     summary = imp.summary or {}
+    errors = (imp.errors or []) if finished and not checking else []
     return {
         "imp": imp,
         "job": job,
@@ -261,8 +281,10 @@ def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
         "can_retry": imports.can_retry(imp),
         "abandoned": bool(summary.get("abandoned_since")),
         "links": importer.result_links(imp) if imp.status == TabularImport.Status.DONE else [],
-        "error_count": len(imp.errors or []),
-        "first_errors": [imports.format_error(error) for error in (imp.errors or [])[:20]],
+        "error_count": len(errors),
+        "first_errors": [imports.format_error(error) for error in errors[:20]],
+        "retention_days": imp.body.import_retention_days,
+        "deletion_date": imports.import_deletion_date(imp),
     }
 
 

@@ -3,6 +3,19 @@ upload through mapping and validation, and the background job that commits it.
 
 An app describes what it imports with an `Importer` (its fields, how one row is checked, how the
 valid rows are written in bulk) and registers it; pages, API and tasks then call the services here.
+
+What is kept of an uploaded file, always encrypted (`TabularImport.data`, `samples`, `preview`,
+`errors`), and for how long:
+- from the upload until the import runs, the whole file, since the person may still change which
+  columns are imported; and the first values of every column, for the mapping page;
+- when the import starts, the first values are dropped (the mapping can no longer change);
+- when it ends, the file goes: only its rejected rows are kept, with just the imported columns,
+  for the "rejected rows" download; when no row was rejected, nothing is kept;
+- when its run is lost with the worker (a crash, a restart), it has not ended: the file stays so
+  that the same import can be started again (`import_retry`);
+- the body's `import_retention_days` after the upload, whatever is left is deleted
+  (`import_purge_expired`, run by `manage.py vigil imports purge` and at the start of each import
+  job); an import that never ran is then marked "File deleted".
 """
 
 from __future__ import annotations
@@ -20,7 +33,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import models, transaction
 from django.urls import reverse
-from django.utils import translation
+from django.utils import formats, timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -49,9 +62,15 @@ JOB_KIND = "tabular_import"
 CHECK_JOB_KIND = "tabular_check"
 # Files with more rows are checked in the background: about 10 s of work on a busy server.
 SYNC_CHECK_ROWS = 20_000
+# Files with more text than this (a workbook: uncompressed) are read whole only in the
+# background; the upload reads their header and first rows: about 2 s of work for a workbook.
+SYNC_READ_BYTES = 10 * 1024 * 1024
 PROGRESS_EVERY = 200
 PREVIEW_ROWS = 20
 SAMPLE_ROWS = 3
+# The mapping page shows the first values of each column cut to this length (the page shows 60
+# characters of them), so that its size stays bounded whatever the cells hold.
+SAMPLE_CHARS = 100
 
 # What validate_row may put in a cleaned row to say what committing it will do.
 ACTION_KEY = "_action"
@@ -131,8 +150,10 @@ class Importer(ABC):
             return ""
         if isinstance(value, bool):
             return _("yes") if value else _("no")
+        if isinstance(value, dt.datetime):
+            return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
         if isinstance(value, dt.date):
-            return value.isoformat()
+            return formats.date_format(value, "DATE_FORMAT")
         if isinstance(value, list | tuple | set):
             return "; ".join(self.display(item) for item in value)
         if isinstance(value, decimal.Decimal):
@@ -262,11 +283,35 @@ def _check_same_body(imp: TabularImport, membership: Membership) -> None:
         raise PermissionDenied(_("This import belongs to another body."))
 
 
-def _size_text(size: int) -> str:
-    megabytes = size / (1024 * 1024)
-    if megabytes >= 1:
-        return _("%(size).1f MB") % {"size": megabytes}
-    return _("%(size)d KB") % {"size": max(1, round(size / 1024))}
+def _check_file_kept(imp: TabularImport) -> None:
+    if imp.status == TabularImport.Status.EXPIRED:
+        raise ValidationError(
+            _(
+                "The file of this import was deleted %(days)d days after it was uploaded, as "
+                "your body's settings ask; upload it again."
+            )
+            % {"days": imp.body.import_retention_days}
+        )
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+
+
+def _samples(table: tabular.Table) -> list[list[str]]:
+    """The first values of each column, cut short: what the mapping page shows."""
+    return [
+        [_cut(row[column]) for row in table.rows[:SAMPLE_ROWS]]
+        for column in range(len(table.headers))
+    ]
+
+
+def _read(imp: TabularImport) -> tabular.Table:
+    """The whole file of an import, or a ValidationError saying what stops it being read."""
+    try:
+        return tabular.read_table(bytes(imp.data), imp.file_name)
+    except tabular.TabularError as exc:
+        raise ValidationError(str(exc), code="unreadable") from exc
 
 
 @transaction.atomic
@@ -282,18 +327,29 @@ def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) ->
     if upload.size is not None and upload.size > limit:
         raise ValidationError(
             _("“%(name)s” is too large (%(size)s); the limit is %(limit)s.")
-            % {"name": name, "size": _size_text(upload.size), "limit": _size_text(limit)},
+            % {
+                "name": name,
+                "size": tabular.size_text(upload.size),
+                "limit": tabular.size_text(limit),
+            },
             code="too_large",
         )
     data = b"".join(upload.chunks())
     if len(data) > limit:
         raise ValidationError(
             _("“%(name)s” is too large (%(size)s); the limit is %(limit)s.")
-            % {"name": name, "size": _size_text(len(data)), "limit": _size_text(limit)},
+            % {
+                "name": name,
+                "size": tabular.size_text(len(data)),
+                "limit": tabular.size_text(limit),
+            },
             code="too_large",
         )
     try:
-        table = tabular.read_table(data, name)
+        # A large file is read whole by the background check, never while the person waits:
+        # here only its header and first rows (every limit still applies to what is read).
+        large = tabular.parse_size(data, name) > SYNC_READ_BYTES
+        table = tabular.read_table(data, name, head_rows=SAMPLE_ROWS if large else None)
     except tabular.TabularError as exc:
         raise ValidationError(str(exc), code="unreadable") from exc
     guessed = tabular.guess_mapping(table.headers, importer.header_keys())
@@ -305,12 +361,10 @@ def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) ->
         data=data,
         headers=table.headers,
         mapping={str(column): name for column, name in guessed.items() if name},
-        row_count=len(table.rows),
+        row_count=len(table.rows) if table.complete else 0,
+        rows_counted=table.complete,
+        samples=_samples(table),
         summary={
-            "samples": [
-                [row[column] for row in table.rows[:SAMPLE_ROWS]]
-                for column in range(len(table.headers))
-            ],
             "format": table.source_format,
             "encoding": table.encoding,
             "delimiter": table.delimiter,
@@ -320,7 +374,10 @@ def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) ->
         actor=membership.user,
         action="core.import.upload",
         obj=imp,
-        changes={"file": [None, imp.file_name], "rows": [None, imp.row_count]},
+        changes={
+            "file": [None, imp.file_name],
+            "rows": [None, imp.row_count if imp.rows_counted else None],
+        },
     )
     return imp
 
@@ -333,7 +390,10 @@ def import_set_mapping(
     importer = get_importer(imp.kind)
     _require(importer, membership)
     _check_same_body(imp, membership)
-    imp = TabularImport.objects.select_for_update().get(pk=imp.pk)
+    imp = (
+        TabularImport.objects.select_for_update(of=("self",)).select_related("body").get(pk=imp.pk)
+    )
+    _check_file_kept(imp)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         raise ValidationError(_("This import has already started; upload the file again."))
     cleaned: dict[str, str] = {}
@@ -389,25 +449,34 @@ def import_set_mapping(
 
 
 def import_validate(
-    imp: TabularImport, *, on_progress: Callable[[int], None] | None = None
+    imp: TabularImport,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """Check every row against the current state of the body and store the preview.
 
-    Returns the summary: counts of rows to create, update, leave unchanged and of invalid rows,
-    and the first rows as they will be imported. The errors are stored on `imp.errors`."""
+    Returns the summary: counts of rows to create, update, leave unchanged and of invalid rows.
+    The first rows as they will be imported are stored on `imp.preview`, the errors on
+    `imp.errors`. Raises ValidationError when the file itself breaks a limit: a large file is
+    read whole only here."""
     importer = get_importer(imp.kind)
-    table = tabular.read_table(bytes(imp.data), imp.file_name)
+    table = _read(imp)
+    if on_read is not None:
+        on_read(len(table.rows))  # a large file's rows are counted only now
     validation = _validate_table(importer, imp, table, on_progress=on_progress)
     imp.summary = {
         **_file_facts(imp.summary),
         "counts": validation.counts,
-        "preview": validation.preview,
         "preview_fields": [name for _column, name in _mapped_fields(imp)],
     }
+    imp.preview = validation.preview
     imp.errors = validation.errors
+    imp.row_count = len(table.rows)
+    imp.rows_counted = True
     if imp.status == TabularImport.Status.UPLOADED:
         imp.status = TabularImport.Status.VALIDATED
-    imp.save(update_fields=["summary", "errors", "status"])
+    imp.save(update_fields=["summary", "preview", "errors", "row_count", "rows_counted", "status"])
     return imp.summary
 
 
@@ -429,10 +498,15 @@ def import_check(*, membership: Membership, imp: TabularImport) -> TabularImport
     importer = get_importer(imp.kind)
     _require(importer, membership)
     _check_same_body(imp, membership)
-    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
+    imp = (
+        TabularImport.objects.select_for_update(of=("self",))
+        .select_related("job", "body")
+        .get(pk=imp.pk)
+    )
+    _check_file_kept(imp)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         raise ValidationError(_("This import has already started."))
-    if imp.row_count <= SYNC_CHECK_ROWS:
+    if imp.rows_counted and imp.row_count <= SYNC_CHECK_ROWS:
         import_validate(imp)
         return imp
     if is_checking(imp):
@@ -449,7 +523,7 @@ def import_check(*, membership: Membership, imp: TabularImport) -> TabularImport
 
 
 def _file_facts(summary: Mapping[str, Any] | None) -> dict[str, Any]:
-    keep = ("samples", "format", "encoding", "delimiter")
+    keep = ("format", "encoding", "delimiter")
     return {key: value for key, value in (summary or {}).items() if key in keep}
 
 
@@ -461,7 +535,12 @@ def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> Ta
     _check_same_body(imp, membership)
     if mode not in TabularImport.Mode.values:
         raise ValidationError(_("Choose what to do with rows that have errors."))
-    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
+    imp = (
+        TabularImport.objects.select_for_update(of=("self",))
+        .select_related("job", "body")
+        .get(pk=imp.pk)
+    )
+    _check_file_kept(imp)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         raise ValidationError(_("This import has already started."))
     if is_checking(imp):
@@ -475,7 +554,10 @@ def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> Ta
     imp.mode = mode
     imp.job = job
     imp.status = TabularImport.Status.QUEUED
-    imp.save(update_fields=["mode", "job", "status"])
+    # The columns are chosen for good: the first values of every column (those not imported
+    # included) are no longer needed.
+    imp.samples = None
+    imp.save(update_fields=["mode", "job", "status", "samples"])
     audit(
         actor=membership.user, action="core.import.start", obj=imp, changes={"mode": [None, mode]}
     )
@@ -487,9 +569,14 @@ _RUN_KEYS = ("failure", "abandoned_since", "result")
 
 
 def can_retry(imp: TabularImport) -> bool:
-    """Whether the same file can be imported again as it is: the run failed, nothing of it was
-    kept (a run commits all at once or nothing), and the file and mapping are still here."""
-    return imp.status == TabularImport.Status.FAILED
+    """Whether the same file can be imported again as it is: its run was lost with its worker
+    (so nothing of it was imported: a run commits all at once or nothing) and the file is still
+    kept. A run that failed by itself deletes the file, so that one is uploaded again."""
+    return (
+        imp.status == TabularImport.Status.FAILED
+        and bool((imp.summary or {}).get("abandoned_since"))
+        and imp.data_deleted_at is None
+    )
 
 
 @transaction.atomic
@@ -500,10 +587,18 @@ def import_retry(*, membership: Membership, imp: TabularImport) -> TabularImport
     _require(importer, membership)
     _check_same_body(imp, membership)
     imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
-    if not can_retry(imp):
+    _check_file_kept(imp)
+    if imp.status != TabularImport.Status.FAILED:
         raise ValidationError(
             _("Only an import that failed can be started again; this one is “%(status)s”.")
             % {"status": imp.get_status_display()}
+        )
+    if not can_retry(imp):
+        raise ValidationError(
+            _(
+                "The file of this import is no longer kept, so it cannot be started again; "
+                "upload the file again."
+            )
         )
     failed_job = imp.job
     job = start_job(
@@ -565,18 +660,41 @@ def import_rejected_rows(*, membership: Membership, imp: TabularImport) -> bytes
 
 
 def rejected_rows_csv(imp: TabularImport) -> bytes:
-    """The rows with errors, as uploaded, with their row number and every problem found."""
-    table = tabular.read_table(bytes(imp.data), imp.file_name)
+    """The rows with errors, with their row number and every problem found: once the import has
+    run, as kept then (the imported columns only); before, from the uploaded file."""
+    if imp.status in {TabularImport.Status.DONE, TabularImport.Status.REJECTED}:
+        return bytes(imp.data or b"")
+    return _rejected_rows(imp, _read(imp), imp.errors or [], imported_columns_only=False)
+
+
+def _rejected_rows(
+    imp: TabularImport,
+    table: tabular.Table,
+    errors: list[dict[str, Any]],
+    *,
+    imported_columns_only: bool,
+) -> bytes:
+    if imported_columns_only:
+        columns = [column for column, _name in _mapped_fields(imp)]
+    else:
+        columns = list(range(len(table.headers)))
     problems: dict[int, list[str]] = {}
-    for error in imp.errors:
+    for error in errors:
         text = f"{error['column']}: {error['message']}" if error.get("column") else error["message"]
         problems.setdefault(error["row"], []).append(text)
     rows = []
     for index, cells in enumerate(table.rows):
         row_number = table.row_number(index)
         if row_number in problems:
-            rows.append([*cells, row_number, "; ".join(problems[row_number])])
-    return tabular.rows_to_csv_bytes([*table.headers, _("Row"), _("Problem")], rows)
+            rows.append(
+                [
+                    *(cells[column] for column in columns),
+                    row_number,
+                    "; ".join(problems[row_number]),
+                ]
+            )
+    headers = [table.headers[column] for column in columns]
+    return tabular.rows_to_csv_bytes([*headers, _("Row"), _("Problem")], rows)
 
 
 # --- The background job ----------------------------------------------------------------------
@@ -590,13 +708,20 @@ def _set_status(imp: TabularImport, status: str, **fields: Any) -> None:
 
 
 def _finish(
-    importer: Importer, job: Job, imp: TabularImport, validation: Validation, actor: Any
+    importer: Importer,
+    job: Job,
+    imp: TabularImport,
+    table: tabular.Table,
+    validation: Validation,
+    actor: Any,
 ) -> dict[str, Any]:
-    """Reject the whole file or commit its valid rows; inside the runner's transaction."""
+    """Reject the whole file or commit its valid rows; inside the runner's transaction.
+
+    The file goes: only the rejected rows are kept, with the imported columns, for their
+    download (and nothing once the retention sweep has passed meanwhile)."""
     summary = {
         **_file_facts(imp.summary),
         "counts": validation.counts,
-        "preview": validation.preview,
         "preview_fields": [name for _column, name in _mapped_fields(imp)],
     }
     rejected = validation.counts["invalid"]
@@ -607,7 +732,20 @@ def _finish(
         outcome = importer.commit(job=job, imp=imp, valid_rows=validation.rows, actor=actor)
         result = {"created": 0, "updated": 0, "unchanged": 0, **outcome, "rejected": rejected}
         status = TabularImport.Status.DONE
-    _set_status(imp, status, errors=validation.errors, summary={**summary, "result": result})
+    purged = TabularImport.objects.filter(pk=imp.pk, data_deleted_at__isnull=False).exists()
+    errors = None if purged else validation.errors
+    kept = b""
+    if errors:
+        kept = _rejected_rows(imp, table, errors, imported_columns_only=True)
+    _set_status(
+        imp,
+        status,
+        errors=errors,
+        summary={**summary, "result": result},
+        data=kept,
+        samples=None,
+        preview=None,
+    )
     audit(
         actor=actor,
         action="core.import.finish",
@@ -623,6 +761,7 @@ def _finish(
 
 @job_runner(JOB_KIND)
 def run_tabular_import(job: Job) -> dict[str, Any]:
+    import_purge_expired()
     imp = TabularImport.objects.select_related("body", "created_by").filter(job=job).first()
     if imp is None:
         # The import was started again with another job.
@@ -648,7 +787,7 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         if not started:
             raise JobAbandoned(f"Import {imp.pk} no longer belongs to job {job.pk}.")
         imp.status = TabularImport.Status.RUNNING
-        table = tabular.read_table(bytes(imp.data), imp.file_name)
+        table = _read(imp)
         total = len(table.rows)
         report_progress(job, 0, total, _("Checking the rows"))
         state = importer.state_token(imp.body)
@@ -674,17 +813,26 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             if importer.state_token(imp.body) != state:
                 # Records changed while the rows were checked: check them again, under the lock.
                 validation = _validate_table(importer, imp, table)
-            result = _finish(importer, job, imp, validation, actor)
+            result = _finish(importer, job, imp, table, validation, actor)
         return {"status": imp.status, **result}
     except JobAbandoned:
         raise  # the import is someone else's now: leave it as it is
     except Exception as exc:
-        message = str(exc) if isinstance(exc, PermissionDenied | ValidationError) else ""
+        message = ""
+        if isinstance(exc, PermissionDenied):
+            message = str(exc)
+        elif isinstance(exc, ValidationError):
+            message = " ".join(exc.messages)
+        # Nothing was imported, and the import cannot be run again: nothing of the file is kept.
         # Only while the import is still this job's: a run declared lost and started again
         # belongs to the new job.
         still_ours = TabularImport.objects.filter(pk=imp.pk, job=job).update(
             status=TabularImport.Status.FAILED,
             summary={**(imp.summary or {}), "failure": message},
+            data=b"",
+            samples=None,
+            preview=None,
+            errors=None,
         )
         if still_ours:
             imp.status = TabularImport.Status.FAILED
@@ -702,8 +850,9 @@ def _notify_failure(imp: TabularImport) -> None:
 
 @on_job_abandoned(JOB_KIND)
 def _import_abandoned(job: Job, since: dt.datetime) -> bool:
-    """The worker of an import was lost: the import failed, and nothing of it was kept (its
-    rows are committed in one transaction, which a lost worker never commits)."""
+    """The worker of an import was lost: the import failed and nothing of it was imported (its
+    rows are committed in one transaction, which a lost worker never commits). Its file stays
+    until the body's retention period ends, so that the same import can be started again."""
     imp = (
         # Locked by a worker that is committing it: that worker is alive.
         TabularImport.objects.select_for_update(skip_locked=True)
@@ -726,12 +875,32 @@ def _import_abandoned(job: Job, since: dt.datetime) -> bool:
 
 @job_runner(CHECK_JOB_KIND)
 def run_tabular_check(job: Job) -> dict[str, Any]:
+    import_purge_expired()
     imp = TabularImport.objects.select_related("body").get(job=job)
     if imp.status != TabularImport.Status.UPLOADED:
         return {"status": imp.status}
     mapping = dict(imp.mapping)
     report_progress(job, 0, imp.row_count, _("Checking the rows"))
-    summary = import_validate(imp, on_progress=lambda done: report_progress(job, done))
+    try:
+        summary = import_validate(
+            imp,
+            on_progress=lambda done: report_progress(job, done),
+            on_read=lambda total: report_progress(job, 0, total),
+        )
+    except ValidationError as exc:
+        # A large file read whole for the first time, and refused (a limit, a broken row):
+        # the import cannot go on, and nothing of the file is kept.
+        message = " ".join(exc.messages)
+        _set_status(
+            imp,
+            TabularImport.Status.FAILED,
+            summary={**(imp.summary or {}), "failure": message},
+            data=b"",
+            samples=None,
+            preview=None,
+            errors=None,
+        )
+        return {"status": TabularImport.Status.FAILED, "failure": message}
     # Saved as checked only if nobody changed the column matching meanwhile.
     imp.refresh_from_db(fields=["mapping", "status"])
     if imp.mapping != mapping:
@@ -792,6 +961,62 @@ def describe_import(imp: TabularImport) -> tuple[str, str]:
         return _("Your import of “%(file)s” finished: there was nothing to import.") % names, url
     text = _("Your import of “%(file)s” finished: %(counts)s.")
     return text % {**names, "counts": ", ".join(parts)}, url
+
+
+# --- Retention -------------------------------------------------------------------------------
+
+
+def import_purge_expired(*, now: dt.datetime | None = None) -> int:
+    """Delete what is kept of the files of imports uploaded longer ago than their body's
+    `import_retention_days`; return how many imports were purged. An import that never ran is
+    marked "File deleted"; its counts and result stay."""
+    now = now or timezone.now()
+    purged = 0
+    for body in Body.objects.only("pk", "import_retention_days"):
+        expired = TabularImport.objects.filter(
+            body=body,
+            created_at__lt=now - dt.timedelta(days=body.import_retention_days),
+            data_deleted_at__isnull=True,
+        )
+        for imp in expired.only("pk", "file_name", "status", "created_at", "body_id"):
+            fields: dict[str, Any] = {
+                "data": b"",
+                "samples": None,
+                "preview": None,
+                "errors": None,
+                "data_deleted_at": now,
+            }
+            if imp.status in {
+                TabularImport.Status.UPLOADED,
+                TabularImport.Status.VALIDATED,
+                TabularImport.Status.QUEUED,
+            }:
+                fields["status"] = TabularImport.Status.EXPIRED
+            with transaction.atomic():
+                # Only if no one purged it meanwhile (two jobs starting together).
+                if not TabularImport.objects.filter(pk=imp.pk, data_deleted_at__isnull=True).update(
+                    **fields
+                ):
+                    continue
+                audit(
+                    actor=None,
+                    action="core.import.purge",
+                    obj=imp,
+                    body=body,
+                    changes={
+                        "file": [imp.file_name, None],
+                        "retention_days": body.import_retention_days,
+                    },
+                )
+            purged += 1
+    if purged:
+        logger.info("Deleted the files of %d imports past their retention period.", purged)
+    return purged
+
+
+def import_deletion_date(imp: TabularImport) -> dt.datetime:
+    """When what is kept of the import's file will be deleted."""
+    return imp.created_at + dt.timedelta(days=imp.body.import_retention_days)
 
 
 def visible_imports(membership: Membership | None) -> models.QuerySet[TabularImport]:

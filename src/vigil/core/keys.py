@@ -22,6 +22,10 @@ from vigil.core.files import replace_file_atomically, stored_path
 from vigil.core.models import KeyCheck, StoredFile
 
 BATCH_SIZE = 500
+# Fields whose values may be whole files (import uploads) are read one value at a time, and the
+# start-up check decrypts only the oldest and the newest of them.
+LARGE_VALUES_BATCH_SIZE = 1
+LARGE_VALUES_SAMPLE = 1
 SHOWN_IDS = 50  # ids listed per line before "… and N more"
 
 
@@ -35,6 +39,10 @@ class Column:
     @property
     def label(self) -> str:
         return f"{self.model._meta.label}.{self.field_name}"
+
+    @property
+    def large_values(self) -> bool:
+        return bool(getattr(self.model._meta.get_field(self.field_name), "large_values", False))
 
     def _names(self) -> tuple[str, str, str]:
         quote = connection.ops.quote_name
@@ -53,14 +61,15 @@ class Column:
         """(primary key, raw stored value) of every non-empty value, in batches by primary key,
         so a national-scale table is never loaded whole."""
         select, pk = self._select()
+        batch_size = LARGE_VALUES_BATCH_SIZE if self.large_values else BATCH_SIZE
         last: Any = None
         while True:
             with connection.cursor() as cursor:
                 if last is None:
-                    cursor.execute(f"{select} ORDER BY {pk} LIMIT %s", [BATCH_SIZE])
+                    cursor.execute(f"{select} ORDER BY {pk} LIMIT %s", [batch_size])
                 else:
                     cursor.execute(
-                        f"{select} AND {pk} > %s ORDER BY {pk} LIMIT %s", [last, BATCH_SIZE]
+                        f"{select} AND {pk} > %s ORDER BY {pk} LIMIT %s", [last, batch_size]
                     )
                 batch = cursor.fetchall()
             if not batch:
@@ -70,6 +79,8 @@ class Column:
 
     def sample(self, size: int) -> list[tuple[Any, str]]:
         """The `size` oldest and `size` newest non-empty values (by primary key)."""
+        if self.large_values:
+            size = min(size, LARGE_VALUES_SAMPLE)
         select, pk = self._select()
         found: dict[Any, str] = {}
         with connection.cursor() as cursor:

@@ -1,5 +1,5 @@
-"""Request plumbing: the caller's IP for the audit trail, the active body on the request, and the
-security headers of every response."""
+"""Request plumbing: the caller's IP for the audit trail, the active body on the request, the
+security headers of every response, and the refusal of input no view can handle."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from functools import lru_cache
 from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
+from vigil.core import inputs
 from vigil.core.access import active_membership
 from vigil.core.audit import reset_request_ip, set_request_ip
 
@@ -236,3 +237,60 @@ class SecurityHeadersMiddleware:
                 "because VIGIL_TRUSTED_PROXIES is 0. If Vigil runs behind a reverse proxy, set "
                 "VIGIL_TRUSTED_PROXIES to the number of proxies (see the README)."
             )
+
+
+# ---------- Input no view can handle ----------
+
+
+class InputGuardMiddleware:
+    """Refuses, with a 400 that says why, what would otherwise end in a server error deep inside
+    a view, a form or the database, whatever the page or endpoint:
+
+    - a NUL character in a parameter of the query string or of a form body (PostgreSQL cannot
+      store or even compare text holding one);
+    - a JSON body holding \\u0000, or nested deeper than `inputs.MAX_JSON_DEPTH` (the parser
+      would run out of stack), checked before anything parses it.
+
+    After the authentication middleware, so that the error page knows who is signed in.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        problem = self._problem(request)
+        if problem:
+            return self._refuse(request, problem)
+        return self.get_response(request)
+
+    def _problem(self, request: HttpRequest) -> str:
+        problem = self._nul_in(request.GET)
+        if problem:
+            return problem
+        content_type = request.content_type or ""
+        if content_type in {"application/x-www-form-urlencoded", "multipart/form-data"}:
+            if request.method == "POST":
+                return self._nul_in(request.POST)
+            if content_type == "application/x-www-form-urlencoded":
+                # PUT and PATCH forms, which Django leaves to DRF's parser.
+                return self._nul_in(QueryDict(request.body, encoding=request.encoding))
+        elif content_type == "application/json" or content_type.endswith("+json"):
+            body = request.body
+            if inputs.json_too_deep(body):
+                return inputs.json_depth_message()
+            if inputs.json_has_nul(body):
+                return inputs.json_nul_message()
+        return ""
+
+    @staticmethod
+    def _nul_in(data: QueryDict) -> str:
+        for key, values in data.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return inputs.nul_message(key)
+        return ""
+
+    @staticmethod
+    def _refuse(request: HttpRequest, message: str) -> HttpResponse:
+        if request.path.startswith("/api/"):
+            return JsonResponse({"detail": message}, status=400)
+        return render(request, "400.html", {"message": message}, status=400)

@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -21,10 +21,13 @@ from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 from django_otp.oath import TOTP
 from django_otp.util import random_hex
 
-from vigil.core.crypto import EncryptedTextField
+from vigil.core.crypto import EncryptedBinaryField, EncryptedJSONField, EncryptedTextField
 
 # The longest grace period a body may give its members to set up two-factor sign-in.
 MAX_TOTP_GRACE_DAYS = 90
+
+# How long a body may keep import files at most (its setting goes from 1 day to this).
+MAX_IMPORT_RETENTION_DAYS = 365
 
 
 class Body(models.Model):
@@ -59,6 +62,15 @@ class Body(models.Model):
     )
     # When require_totp was last turned on: the start of the members' grace period.
     totp_required_since = models.DateTimeField(null=True, blank=True, editable=False)
+    import_retention_days = models.PositiveSmallIntegerField(
+        _("keep import files for (days)"),
+        default=30,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_IMPORT_RETENTION_DAYS)],
+        help_text=_(
+            "Uploaded import files, and what Vigil keeps of their rows, are deleted this many "
+            "days after the upload."
+        ),
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
@@ -321,6 +333,8 @@ class TabularImport(models.Model):
         DONE = "done", _("Imported")
         REJECTED = "rejected", _("Nothing imported")
         FAILED = "failed", _("Failed")
+        # Never imported, and its file was deleted at the end of the body's retention period.
+        EXPIRED = "expired", _("File deleted")
 
     body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="imports")
     kind = models.CharField(max_length=40)
@@ -328,16 +342,27 @@ class TabularImport(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     file_name = models.CharField(_("file name"), max_length=255)
-    data = models.BinaryField()
+    # What Vigil still needs of the file, encrypted: the upload until the import runs, then
+    # only its rejected rows (core/imports.py says when each goes).
+    data = EncryptedBinaryField()
     headers = models.JSONField(default=list)
     mapping = models.JSONField(default=dict)
     mode = models.CharField(max_length=8, choices=Mode.choices, default=Mode.ALL_OR_NOTHING)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADED)
+    # 0 while a large file's rows have not been counted yet (`rows_counted`).
     row_count = models.PositiveIntegerField(default=0)
+    rows_counted = models.BooleanField(default=True)
+    # Facts about the file and the counts of the check and the result: no cell of the file.
     summary = models.JSONField(default=dict, blank=True)
-    errors = models.JSONField(default=list, blank=True)
+    # The cells of the file Vigil shows, encrypted like the file: the first values of each
+    # column (for the mapping), the first rows as they would be imported, and the problems
+    # found, which quote the cells at fault.
+    samples = EncryptedJSONField(default=list)
+    preview = EncryptedJSONField(default=list)
+    errors = EncryptedJSONField(default=list)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
+    data_deleted_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

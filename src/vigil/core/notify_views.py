@@ -27,6 +27,8 @@ from rest_framework.response import Response
 
 from vigil.core import notify
 from vigil.core.access import get_visible_or_404
+from vigil.core.api import VigilSerializerMixin
+from vigil.core.forms import VigilFormMixin
 from vigil.core.guard import MemberViewSetMixin, member_required
 from vigil.core.models import Membership, Notification
 from vigil.core.permissions import NOTIFICATIONS
@@ -39,7 +41,7 @@ def field_name(key: str) -> str:
     return "email-" + key.replace(".", "-")
 
 
-class EmailPreferencesForm(django_forms.Form):
+class EmailPreferencesForm(VigilFormMixin, django_forms.Form):
     """One yes/no per kind of notification: also send it by email."""
 
     def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
@@ -119,7 +121,7 @@ def notification_preferences(request: HttpRequest, *, membership: Membership) ->
 # ---------- API ----------
 
 
-class NotificationSerializer(serializers.ModelSerializer):
+class NotificationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     kind_label = serializers.SerializerMethodField()
     object_type = serializers.SerializerMethodField()
     is_read = serializers.BooleanField(read_only=True)

@@ -100,5 +100,5 @@ def register_api_enums(names: dict[str, str]) -> None:
     AppConfig.ready, before drf-spectacular first reads its settings."""
     from django.conf import settings
 
-    overrides: dict[str, str] = settings.SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {})
-    overrides.update(names)
+    spectacular: dict[str, Any] = settings.SPECTACULAR_SETTINGS
+    spectacular.setdefault("ENUM_NAME_OVERRIDES", {}).update(names)

@@ -710,14 +710,18 @@ def membership_reactivate(*, membership: Membership, target: Membership) -> Memb
 
 # ---------- Body settings ----------
 
-BODY_SETTINGS_FIELDS = ["require_totp", "totp_grace_days"]
+BODY_SETTINGS_FIELDS = ["require_totp", "totp_grace_days", "import_retention_days"]
 
 
 @transaction.atomic
 def body_update_settings(
-    *, membership: Membership, require_totp: bool, totp_grace_days: int | None = None
+    *,
+    membership: Membership,
+    require_totp: bool,
+    totp_grace_days: int | None = None,
+    import_retention_days: int | None = None,
 ) -> Body:
-    """Change the body's sign-in settings (`totp_grace_days` None: unchanged). Turning the
+    """Change the body's settings (a setting given as None stays as it is). Turning the
     two-factor requirement on starts the members' grace period to set up their app."""
     _require(membership, "manage_settings")
     body = membership.body
@@ -733,6 +737,9 @@ def body_update_settings(
                 }
             )
         body.totp_grace_days = totp_grace_days
+    if import_retention_days is not None:
+        body.import_retention_days = import_retention_days
+        body.full_clean(validate_unique=False, validate_constraints=False)
     changes = diff(before, snapshot(body, BODY_SETTINGS_FIELDS))
     if changes:
         if body.require_totp and not was_required:

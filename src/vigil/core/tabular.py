@@ -2,6 +2,11 @@
 
 This is the database-free half of Vigil's import/export pipeline: parsing, column guessing and
 formula-injection-safe output. Domain apps turn `Table` rows into objects themselves.
+
+Reading enforces limits as it goes (`Limits`: columns, rows, characters per cell, and for a
+workbook its uncompressed size, checked from the zip's directory before anything is
+decompressed), so a hostile file is refused after a bounded amount of work, never after it has
+been read whole.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import io
 import math
 import re
 import unicodedata
+import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -19,14 +25,22 @@ from pathlib import PurePath
 from typing import BinaryIO
 
 import openpyxl
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 
-MAX_ROWS = 200_000
+# Defaults of the VIGIL_IMPORT_* settings (settings.py), for callers without Vigil's settings.
+DEFAULT_MAX_COLUMNS = 500
+DEFAULT_MAX_ROWS = 200_000
+DEFAULT_MAX_CELL_CHARS = 10_000
+DEFAULT_MAX_XLSX_BYTES = 100 * 1024 * 1024
+# openpyxl loads a workbook's shared strings (the text of its cells) whole when it opens it,
+# even to read one row: that part gets a quarter of the workbook's allowance, so that opening
+# one stays quick.
+XLSX_SHARED_STRINGS_SHARE = 4
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -43,6 +57,7 @@ _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _CSV_EXTENSIONS = frozenset({".csv", ".tsv", ".txt"})
 _XLSX_EXTENSION = ".xlsx"
 _DELIMITERS = (",", ";", "\t")  # order matters: it breaks ties in favour of the comma
+_SNIFF_CHARS = 64 * 1024
 _NON_ALPHANUMERIC_RE = re.compile(r"[\W_]+")
 # Excel refuses these in sheet names and caps the length at 31 characters.
 _SHEET_TITLE_FORBIDDEN_RE = re.compile(r"[\[\]:*?/\\]")
@@ -51,6 +66,29 @@ _SHEET_TITLE_MAX_LENGTH = 31
 
 class TabularError(Exception):
     """A file-level problem a user must fix; str(exc) is a translated, specific message."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How much of a file Vigil reads before refusing it (see the VIGIL_IMPORT_* settings)."""
+
+    max_columns: int = DEFAULT_MAX_COLUMNS
+    max_rows: int = DEFAULT_MAX_ROWS
+    max_cell_chars: int = DEFAULT_MAX_CELL_CHARS
+    max_xlsx_bytes: int = DEFAULT_MAX_XLSX_BYTES
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        return cls(
+            max_columns=getattr(settings, "VIGIL_IMPORT_MAX_COLUMNS", DEFAULT_MAX_COLUMNS),
+            max_rows=getattr(settings, "VIGIL_IMPORT_MAX_ROWS", DEFAULT_MAX_ROWS),
+            max_cell_chars=getattr(settings, "VIGIL_IMPORT_MAX_CELL_CHARS", DEFAULT_MAX_CELL_CHARS),
+            max_xlsx_bytes=getattr(settings, "VIGIL_IMPORT_MAX_XLSX_BYTES", DEFAULT_MAX_XLSX_BYTES),
+        )
+
+    @property
+    def max_shared_strings_bytes(self) -> int:
+        return self.max_xlsx_bytes // XLSX_SHARED_STRINGS_SHARE
 
 
 @dataclass(frozen=True)
@@ -65,6 +103,9 @@ class Table:
     # Spreadsheet row number of each data row. Skipped empty rows (and blank lines before the
     # header) make `index + 2` wrong, and error reports must point at the row the user sees.
     source_rows: tuple[int, ...] = field(default=(), repr=False)
+    # False when only the first rows were read (`read_table(..., head_rows=n)`): `rows` is then
+    # a sample, and the file's other rows were neither counted nor checked.
+    complete: bool = True
 
     def row_number(self, index: int) -> int:
         """Return the spreadsheet row number of data row `index` (the header is row 1)."""
@@ -76,8 +117,36 @@ class Table:
 # --- Reading ---------------------------------------------------------------------------------
 
 
-def read_table(data: bytes, filename: str) -> Table:
-    """Parse an uploaded CSV or XLSX file, raising `TabularError` with a message for the user."""
+def read_table(
+    data: bytes, filename: str, *, head_rows: int | None = None, limits: Limits | None = None
+) -> Table:
+    """Parse an uploaded CSV or XLSX file, raising `TabularError` with a message for the user.
+
+    With `head_rows`, stop after that many data rows: the header and a sample, for a file too
+    large to read while a person waits (`parse_size`); the result is marked incomplete.
+    """
+    limits = limits or Limits.from_settings()
+    name, is_xlsx, named_xlsx = _check_type(data, filename)
+    if is_xlsx:
+        return _read_xlsx(data, name, named_xlsx=named_xlsx, head_rows=head_rows, limits=limits)
+    return _read_csv(data, name, head_rows=head_rows, limits=limits)
+
+
+def parse_size(data: bytes, filename: str, *, limits: Limits | None = None) -> int:
+    """How many bytes of text reading the file means: the file itself for a CSV, the declared
+    uncompressed size of its parts for a workbook. Raises `TabularError` for a workbook over the
+    limits, without decompressing anything."""
+    limits = limits or Limits.from_settings()
+    name, is_xlsx, named_xlsx = _check_type(data, filename)
+    if not is_xlsx:
+        return len(data)
+    if not data.startswith(_ZIP_MAGIC):
+        return len(data)  # _read_xlsx will say what is wrong with it
+    return _check_xlsx_sizes(data, name, named_xlsx=named_xlsx, limits=limits)
+
+
+def _check_type(data: bytes, filename: str) -> tuple[str, bool, bool]:
+    """(the file's name, whether to read it as a workbook, whether it is named .xlsx)."""
     name = PurePath(filename).name
     extension = PurePath(filename).suffix.lower()
     # An empty extension is accepted because API clients do not always send a file name; the
@@ -91,10 +160,8 @@ def read_table(data: bytes, filename: str) -> Table:
         )
     if not data.removeprefix(UTF8_BOM).strip():
         raise TabularError(_("The file “%(name)s” is empty.") % {"name": name})
-
-    if extension == _XLSX_EXTENSION or data.startswith(_ZIP_MAGIC):
-        return _read_xlsx(data, name, named_xlsx=extension == _XLSX_EXTENSION)
-    return _read_csv(data, name)
+    named_xlsx = extension == _XLSX_EXTENSION
+    return name, named_xlsx or data.startswith(_ZIP_MAGIC), named_xlsx
 
 
 def _old_excel_message(name: str) -> str:
@@ -108,16 +175,71 @@ def _not_tabular_message(name: str) -> str:
     return _("“%(name)s” does not look like a CSV or Excel file.") % {"name": name}
 
 
-def _read_xlsx(data: bytes, name: str, *, named_xlsx: bool) -> Table:
+def _invalid_xlsx(name: str, *, named_xlsx: bool) -> TabularError:
+    if named_xlsx:
+        return TabularError(_("“%(name)s” is not a valid Excel workbook.") % {"name": name})
+    return TabularError(_not_tabular_message(name))
+
+
+def _check_xlsx_sizes(data: bytes, name: str, *, named_xlsx: bool, limits: Limits) -> int:
+    """Refuse a workbook whose parts would decompress past the limits; return their total size.
+
+    The sizes are those the zip's directory declares: Python's zipfile never inflates a part
+    past its declared size (it stops there and the checksum fails), so a zip bomb cannot lie
+    its way past this check.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise _invalid_xlsx(name, named_xlsx=named_xlsx) from exc
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_xlsx_bytes:
+        raise TabularError(
+            _(
+                "“%(name)s” would take %(size)s once uncompressed; Vigil opens workbooks of at "
+                "most %(limit)s. Save it as CSV, or split it into smaller files."
+            )
+            % {"name": name, "size": size_text(total), "limit": size_text(limits.max_xlsx_bytes)}
+        )
+    shared = sum(
+        part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml")
+    )
+    if shared > limits.max_shared_strings_bytes:
+        raise TabularError(
+            _(
+                "The text of the cells of “%(name)s” takes %(size)s once uncompressed; Vigil "
+                "opens workbooks with at most %(limit)s of it. Save it as CSV, or split it into "
+                "smaller files."
+            )
+            % {
+                "name": name,
+                "size": size_text(shared),
+                "limit": size_text(limits.max_shared_strings_bytes),
+            }
+        )
+    return total
+
+
+def size_text(size: int) -> str:
+    """A size in bytes as people read it: "20.0 MB", "35 KB"."""
+    megabytes = size / (1024 * 1024)
+    if megabytes >= 1:
+        return _("%(size).1f MB") % {"size": megabytes}
+    return _("%(size)d KB") % {"size": max(1, round(size / 1024))}
+
+
+def _read_xlsx(
+    data: bytes, name: str, *, named_xlsx: bool, head_rows: int | None, limits: Limits
+) -> Table:
     def invalid() -> TabularError:
-        if named_xlsx:
-            return TabularError(_("“%(name)s” is not a valid Excel workbook.") % {"name": name})
-        return TabularError(_not_tabular_message(name))
+        return _invalid_xlsx(name, named_xlsx=named_xlsx)
 
     if not data.startswith(_ZIP_MAGIC):
         if data.startswith(_OLE2_MAGIC):
             raise TabularError(_old_excel_message(name))
         raise invalid()
+    _check_xlsx_sizes(data, name, named_xlsx=named_xlsx, limits=limits)
     try:
         workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
@@ -137,7 +259,13 @@ def _read_xlsx(data: bytes, name: str, *, named_xlsx: bool) -> Table:
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
         )
         return _build_table(
-            numbered_rows, name, source_format="xlsx", encoding=None, delimiter=None
+            numbered_rows,
+            name,
+            source_format="xlsx",
+            encoding=None,
+            delimiter=None,
+            head_rows=head_rows,
+            limits=limits,
         )
     except TabularError:
         raise
@@ -148,7 +276,7 @@ def _read_xlsx(data: bytes, name: str, *, named_xlsx: bool) -> Table:
         workbook.close()
 
 
-def _read_csv(data: bytes, name: str) -> Table:
+def _read_csv(data: bytes, name: str, *, head_rows: int | None, limits: Limits) -> Table:
     if data.startswith(_OLE2_MAGIC):
         raise TabularError(_old_excel_message(name))
     if data.startswith(_UTF16_BOMS):
@@ -181,6 +309,11 @@ def _read_csv(data: bytes, name: str) -> Table:
             except StopIteration:
                 return
             except csv.Error as exc:
+                if "field larger than field limit" in str(exc):
+                    # The csv module's own cap (131,072 characters) is above Vigil's.
+                    raise _long_cell_error(
+                        name, number + 1, None, csv.field_size_limit(), limits
+                    ) from exc
                 raise TabularError(
                     _("Row %(row)d of “%(name)s” could not be read as CSV (%(detail)s).")
                     % {"row": number + 1, "name": name, "detail": exc}
@@ -189,7 +322,13 @@ def _read_csv(data: bytes, name: str) -> Table:
             yield number, [cell.strip() for cell in cells]
 
     return _build_table(
-        numbered_rows(), name, source_format="csv", encoding=encoding, delimiter=delimiter
+        numbered_rows(),
+        name,
+        source_format="csv",
+        encoding=encoding,
+        delimiter=delimiter,
+        head_rows=head_rows,
+        limits=limits,
     )
 
 
@@ -213,11 +352,12 @@ def _decode(data: bytes) -> tuple[str, str]:
 
 
 def _sniff_delimiter(text: str) -> str:
-    """Pick the separator that occurs most often, outside quotes, in the first non-blank line."""
+    """Pick the separator that occurs most often, outside quotes, in the first non-blank line
+    (its first 64 KB: enough to tell, and a bound on the work for a hostile file)."""
     counts = dict.fromkeys(_DELIMITERS, 0)
     in_quotes = False
     started = False
-    for char in text:
+    for char in text[:_SNIFF_CHARS]:
         if char == '"':
             in_quotes = not in_quotes
         elif not in_quotes and char in "\r\n":
@@ -230,6 +370,43 @@ def _sniff_delimiter(text: str) -> str:
     return max(_DELIMITERS, key=counts.__getitem__)
 
 
+def _long_cell_error(
+    name: str, row: int, position: int | None, found: int, limits: Limits
+) -> TabularError:
+    values = {"name": name, "row": row, "found": found, "limit": limits.max_cell_chars}
+    if position is None:
+        return TabularError(
+            _(
+                "Row %(row)d of “%(name)s” has a cell of more than %(found)d characters; a cell "
+                "may hold at most %(limit)d."
+            )
+            % values
+        )
+    return TabularError(
+        _(
+            "Row %(row)d, column %(position)d (%(letter)s) of “%(name)s” has %(found)d "
+            "characters; a cell may hold at most %(limit)d."
+        )
+        % {**values, "position": position, "letter": column_letter(position)}
+    )
+
+
+def _check_cells(cells: list[str], name: str, row: int, limits: Limits) -> None:
+    limit = limits.max_cell_chars
+    for position, cell in enumerate(cells, start=1):
+        if len(cell) > limit:
+            raise _long_cell_error(name, row, position, len(cell), limits)
+
+
+def column_letter(position: int) -> str:
+    """The spreadsheet letter of a 1-based column: 1 -> "A", 28 -> "AB", for any width."""
+    letters = ""
+    while position > 0:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(ord("A") + remainder) + letters
+    return letters
+
+
 def _build_table(
     numbered_rows: Iterable[tuple[int, list[str]]],
     name: str,
@@ -237,24 +414,41 @@ def _build_table(
     source_format: str,
     encoding: str | None,
     delimiter: str | None,
+    head_rows: int | None,
+    limits: Limits,
 ) -> Table:
     iterator = iter(numbered_rows)
     headers: list[str] | None = None
-    for _number, cells in iterator:
+    header_row = 0
+    for number, cells in iterator:
         if any(cells):
             headers = _trim_trailing_empty(cells)
+            header_row = number
             break
     if headers is None:
         raise TabularError(_("The file “%(name)s” is empty.") % {"name": name})
+    if len(headers) > limits.max_columns:
+        raise TabularError(
+            _(
+                "“%(name)s” has %(found)d columns; Vigil imports at most %(limit)d. Remove the "
+                "columns you do not need and upload it again."
+            )
+            % {"name": name, "found": len(headers), "limit": limits.max_columns}
+        )
+    _check_cells(headers, name, header_row, limits)
     _check_headers(headers, name)
 
     width = len(headers)
     rows: list[list[str]] = []
     source_rows: list[int] = []
-    max_rows = MAX_ROWS  # read once, so tests can lower it with monkeypatch
+    max_rows = limits.max_rows
+    complete = True
     for number, cells in iterator:
         if not any(cells):
             continue
+        if head_rows is not None and len(rows) >= head_rows:
+            complete = False
+            break
         # Trailing empty cells are ignored rather than reported: Excel writes `;;;` for columns
         # that merely had formatting, and users cannot see them.
         cells = _trim_trailing_empty(cells)
@@ -274,6 +468,7 @@ def _build_table(
                 )
                 % {"name": name, "max_rows": max_rows}
             )
+        _check_cells(cells, name, number, limits)
         cells.extend([""] * (width - len(cells)))
         rows.append(cells)
         source_rows.append(number)
@@ -287,6 +482,7 @@ def _build_table(
         encoding=encoding,
         delimiter=delimiter,
         source_rows=tuple(source_rows),
+        complete=complete,
     )
 
 
@@ -300,7 +496,7 @@ def _trim_trailing_empty(cells: list[str]) -> list[str]:
 def _check_headers(headers: list[str], name: str) -> None:
     seen: dict[str, int] = {}
     for position, header in enumerate(headers, start=1):
-        column = {"position": position, "letter": get_column_letter(position), "name": name}
+        column = {"position": position, "letter": column_letter(position), "name": name}
         if not header:
             raise TabularError(
                 _("Column %(position)d (%(letter)s) of “%(name)s” has no header.") % column

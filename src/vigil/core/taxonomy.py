@@ -147,6 +147,16 @@ def _check_label(body: Body, kind: str, label: str, exclude_pk: int | None = Non
         validate_visible_text(label)
     except ValidationError as error:
         raise ValidationError({"label": error.messages}) from error
+    max_length = TaxonomyTerm._meta.get_field("label").max_length or 0
+    if len(label) > max_length:
+        raise ValidationError(
+            {
+                "label": [
+                    _("A label has at most %(limit)d characters; this one has %(length)d.")
+                    % {"limit": max_length, "length": len(label)}
+                ]
+            }
+        )
     clash = TaxonomyTerm.objects.filter(body=body, kind=kind, label__iexact=label)
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)

@@ -16,14 +16,15 @@ from rest_framework import serializers, viewsets
 
 from vigil.core import taxonomy
 from vigil.core.access import get_visible_or_404, visible
-from vigil.core.forms import apply_service_errors
+from vigil.core.api import VigilSerializerMixin
+from vigil.core.forms import VigilFormMixin, apply_service_errors
 from vigil.core.guard import MemberViewSetMixin, member_required
 from vigil.core.models import Membership, TaxonomyKind, TaxonomyTerm
 from vigil.core.permissions import TAXONOMY
 from vigil.core.text import NameField
 
 
-class TermForm(forms.Form):
+class TermForm(VigilFormMixin, forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("List"), choices=TaxonomyKind.choices)
     label = NameField(label=gettext_lazy("Label"), max_length=200)
     parent = forms.ModelChoiceField(
@@ -60,13 +61,23 @@ def taxonomy_list(request: HttpRequest, *, membership: Membership) -> HttpRespon
             else:
                 messages.success(request, _("The term was added."))
                 return redirect("taxonomy")
+    return _taxonomy_page(request, membership, form, status=400 if form.errors else 200)
+
+
+def _taxonomy_page(
+    request: HttpRequest, membership: Membership, form: TermForm, *, status: int = 200
+) -> HttpResponse:
     terms = visible(membership, TaxonomyTerm).select_related("parent")
     lists = [
         (kind, label, [term for term in terms if term.kind == kind])
         for kind, label in TaxonomyKind.choices
     ]
+    can_edit = TAXONOMY.can(membership, "edit")
     return render(
-        request, "core/taxonomy.html", {"lists": lists, "form": form, "can_edit": can_edit}
+        request,
+        "core/taxonomy.html",
+        {"lists": lists, "form": form, "can_edit": can_edit},
+        status=status,
     )
 
 
@@ -84,13 +95,14 @@ def taxonomy_term_update(request: HttpRequest, pk: int, *, membership: Membershi
             else None,
         )
     except ValidationError as exc:
+        # The page again, with the reason, and a status that says nothing was saved.
         messages.error(request, " ".join(exc.messages))
-    else:
-        messages.success(request, _("The term was saved."))
+        return _taxonomy_page(request, membership, TermForm(membership=membership), status=400)
+    messages.success(request, _("The term was saved."))
     return redirect("taxonomy")
 
 
-class TermSerializer(serializers.ModelSerializer):
+class TermSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     label = serializers.CharField(source="__str__", read_only=True)  # type: ignore[assignment]
     parent: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
 

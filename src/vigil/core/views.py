@@ -486,7 +486,11 @@ def body_settings(request: HttpRequest, *, membership: Membership) -> HttpRespon
     body = membership.body
     form = forms.BodySettingsForm(
         request.POST or None,
-        initial={"require_totp": body.require_totp, "totp_grace_days": body.totp_grace_days},
+        initial={
+            "require_totp": body.require_totp,
+            "totp_grace_days": body.totp_grace_days,
+            "import_retention_days": body.import_retention_days,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from vigil.core.api import (
     DefaultCursorPagination,
     VersionedViewSetMixin,
+    VigilSerializerMixin,
     api_membership,
     conditional_responses,
     etag_header,
@@ -29,7 +30,13 @@ from vigil.places.filters import PlaceFilter
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.permissions import PLACES
 from vigil.places.queries import visible_places
-from vigil.places.spec import API_FIELDS
+from vigil.places.spec import API_FIELDS, COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES
+
+
+def _range_messages(name: str) -> dict[str, Any]:
+    # A coordinate out of range gets the words of the form and of place_errors.
+    message = COORDINATE_RANGE_MESSAGES[name]
+    return {"min_value": message, "max_value": message}
 
 
 class LinesField(serializers.ListField):
@@ -44,7 +51,7 @@ class LinesField(serializers.ListField):
         return "\n".join(name.strip() for name in super().to_internal_value(data) if name.strip())
 
 
-class PlaceOutputSerializer(serializers.ModelSerializer):
+class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     body: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
     )
@@ -66,7 +73,9 @@ class PlaceOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class PlaceInputSerializer(serializers.Serializer):
+class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Place
+
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     name = serializers.CharField(max_length=300, validators=[validate_visible_text])
     place_type = serializers.SlugRelatedField(
@@ -83,15 +92,22 @@ class PlaceInputSerializer(serializers.Serializer):
     )
     address = serializers.CharField(required=False, allow_blank=True)
     latitude = serializers.DecimalField(
-        max_digits=9, decimal_places=6, min_value=-90, max_value=90, required=False, allow_null=True
+        max_digits=9,
+        decimal_places=6,
+        min_value=-COORDINATE_LIMITS["latitude"],
+        max_value=COORDINATE_LIMITS["latitude"],
+        required=False,
+        allow_null=True,
+        error_messages=_range_messages("latitude"),
     )
     longitude = serializers.DecimalField(
         max_digits=9,
         decimal_places=6,
-        min_value=-180,
-        max_value=180,
+        min_value=-COORDINATE_LIMITS["longitude"],
+        max_value=COORDINATE_LIMITS["longitude"],
         required=False,
         allow_null=True,
+        error_messages=_range_messages("longitude"),
     )
     official_capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     population = serializers.IntegerField(min_value=0, required=False, allow_null=True)
@@ -125,7 +141,7 @@ class PlaceInputSerializer(serializers.Serializer):
             fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
 
 
-class RegionSerializer(serializers.ModelSerializer):
+class RegionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     class Meta:
         model = Region
         fields = ["id", "name", "code", "parent", "level"]

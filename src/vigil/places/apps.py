@@ -70,6 +70,7 @@ class PlacesConfig(AppConfig):
                 "other": _("other place"),
             },
             choices={"status": PlaceStatus},
+            lines=("aliases", "former_names"),
         )
 
         register_nav(

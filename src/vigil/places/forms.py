@@ -7,14 +7,15 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from vigil.core.forms import VigilFormMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import NameField, validate_visible_text
 from vigil.places.models import Place, Region
 from vigil.places.queries import visible_regions
-from vigil.places.spec import EDITABLE_FIELDS
+from vigil.places.spec import COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES, EDITABLE_FIELDS
 
 
-class PlaceForm(forms.ModelForm):
+class PlaceForm(VigilFormMixin, forms.ModelForm):
     # The version the person opened: a save based on an older one is refused, not applied over
     # someone else's change (vigil.core.concurrency).
     version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
@@ -52,8 +53,18 @@ class PlaceForm(forms.ModelForm):
             self.fields["confidential_notes"].help_text = _(
                 "Leave empty to keep the current confidential notes; what you type replaces them."
             )
-        for name in ("latitude", "longitude"):
-            self.fields[name].widget.attrs.update({"step": "any", "inputmode": "decimal"})
+        # The browser checks the range too (vigil.js shows data-range-message beside the field
+        # when the value leaves it), in the words the service would use on submit.
+        for name, limit in COORDINATE_LIMITS.items():
+            self.fields[name].widget.attrs.update(
+                {
+                    "min": -limit,
+                    "max": limit,
+                    "step": "any",
+                    "inputmode": "decimal",
+                    "data-range-message": COORDINATE_RANGE_MESSAGES[name],
+                }
+            )
         # Names others read: nothing hidden in them (core.text).
         for name in ("name", "authority_name", "aliases", "former_names"):
             self.fields[name].validators.append(validate_visible_text)
@@ -72,7 +83,7 @@ class PlaceForm(forms.ModelForm):
         return data
 
 
-class DocumentForm(forms.Form):
+class DocumentForm(VigilFormMixin, forms.Form):
     title = forms.CharField(label=_("Title"), max_length=300, required=False)
     file = forms.FileField(
         label=_("File"),
@@ -83,10 +94,16 @@ class DocumentForm(forms.Form):
     )
 
 
-class MergeForm(forms.Form):
+class MergeForm(VigilFormMixin, forms.Form):
     other = forms.ModelChoiceField(
         label=_("Place to merge into this one"),
         queryset=Place.objects.none(),
+        error_messages={
+            "invalid_choice": _(
+                "“%(value)s” is not a place of your body that can be merged into this one; "
+                "choose one from the list."
+            )
+        },
         help_text=_(
             "Its names become other names of this place; its documents and history are "
             "kept here; it goes to the trash."
@@ -99,7 +116,7 @@ class MergeForm(forms.Form):
         fields["other"].queryset = queryset
 
 
-class RegionForm(forms.Form):
+class RegionForm(VigilFormMixin, forms.Form):
     name = NameField(label=_("Name"), max_length=200)
     code = forms.CharField(label=_("Code"), max_length=40, required=False)
     parent = forms.ModelChoiceField(

@@ -20,7 +20,9 @@ def places_card(request: HttpRequest, membership: Membership) -> dict[str, Any] 
 
 
 def duplicates_card(request: HttpRequest, membership: Membership) -> dict[str, Any] | None:
-    if not PLACES.can(membership, "view"):
+    # A card shows only where its link works: reviewing pairs means merging or dismissing them,
+    # so roles that may not merge would see a count they can do nothing about.
+    if not PLACES.can(membership, "merge"):
         return None
     count = (
         visible(membership, PossibleDuplicate)
@@ -31,4 +33,4 @@ def duplicates_card(request: HttpRequest, membership: Membership) -> dict[str, A
         )
         .count()
     )
-    return {"count": count, "can_review": PLACES.can(membership, "merge")}
+    return {"count": count}

@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from vigil.core import bulk
-from vigil.core.audit import build_entry, diff
+from vigil.core.audit import build_entry, diff, diff_new
 from vigil.core.concurrency import VERSION_KEY, bump_version
 from vigil.core.imports import (
     ACTION_KEY,
@@ -689,7 +689,7 @@ class PlaceImporter(Importer):
                     actor=actor,
                     action="places.place.create",
                     obj=place,
-                    changes=diff({}, after),
+                    changes=diff_new(after),
                     body=body,
                 )
             )

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from vigil.core.audit import audit, audit_read, diff, snapshot
+from vigil.core.audit import audit, audit_read, diff, diff_new, snapshot
 from vigil.core.concurrency import bump_version, check_version
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
@@ -81,7 +81,7 @@ def place_create(
     place.search_text = compute_search_text(place)
     place.save()
     place.population_groups.set(groups)
-    changes = diff({}, snapshot(place, TRACKED_FIELDS))
+    changes = diff_new(snapshot(place, TRACKED_FIELDS))
     if place.confidential_notes:
         changes["confidential_notes"] = ["", "(encrypted)"]
     audit(actor=membership.user, action="places.place.create", obj=place, changes=changes)

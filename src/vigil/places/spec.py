@@ -54,6 +54,15 @@ FIELDS = [
     PlaceField("is_confidential"),
 ]
 
+# The range of each coordinate, in decimal degrees, and what is said of a value outside it: by
+# place_errors (the form, the API and the importer), by the API's own field check and by the
+# form's check in the browser, in the same words.
+COORDINATE_LIMITS = {"latitude": 90, "longitude": 180}
+COORDINATE_RANGE_MESSAGES = {
+    "latitude": gettext_lazy("Latitude is between -90 and 90."),
+    "longitude": gettext_lazy("Longitude is between -180 and 180."),
+}
+
 EDITABLE_FIELDS = [field.name for field in FIELDS if field.editable]
 TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
 MERGE_FILL_FIELDS = [field.name for field in FIELDS if field.merge_fill]
@@ -86,10 +95,10 @@ def place_errors(
         errors.setdefault(field, []).append(message)
 
     latitude, longitude = values.get("latitude"), values.get("longitude")
-    if latitude is not None and not -90 <= latitude <= 90:
-        add("latitude", _("Latitude is between -90 and 90."))
-    if longitude is not None and not -180 <= longitude <= 180:
-        add("longitude", _("Longitude is between -180 and 180."))
+    for name, value in (("latitude", latitude), ("longitude", longitude)):
+        limit = COORDINATE_LIMITS[name]
+        if value is not None and not -limit <= value <= limit:
+            add(name, str(COORDINATE_RANGE_MESSAGES[name]))
     if (latitude is None) != (longitude is None):
         add(
             "longitude" if longitude is None else "latitude",

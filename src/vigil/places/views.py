@@ -62,6 +62,10 @@ def _query_without(request: HttpRequest, *keys: str) -> str:
     return query.urlencode()
 
 
+def _is_filtered(request: HttpRequest, place_filter: PlaceFilter) -> bool:
+    return any(request.GET.get(key) for key in place_filter.filters if key != "sort")
+
+
 @member_required(PLACES)
 def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
@@ -74,7 +78,7 @@ def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         "query_without_page": _query_without(request, "page"),
         "query_without_sort": _query_without(request, "page", "sort"),
         "query": _query_without(request),
-        "filtered": any(request.GET.get(key) for key in place_filter.filters if key != "sort"),
+        "filtered": _is_filtered(request, place_filter),
         "actions": permissions.allowed_actions(membership),
     }
     template = "places/_results.html" if request.headers.get("HX-Request") else "places/list.html"
@@ -112,6 +116,8 @@ def place_map(request: HttpRequest, *, membership: Membership) -> HttpResponse:
             "filter": place_filter,
             # Escaped like json_script, so a name holding "</script>" stays data.
             "points_json": json.dumps(points).translate(JSON_SCRIPT_ESCAPES),
+            "filtered": _is_filtered(request, place_filter),
+            "statuses": PlaceStatus.choices,
             "plotted": len(points),
             "without_coordinates": total - len(points),
             "query": _query_without(request),
@@ -144,7 +150,12 @@ def place_create(request: HttpRequest, *, membership: Membership) -> HttpRespons
         else:
             messages.success(request, _("The place was added."))
             return redirect(place)
-    return render(request, "places/form.html", {"form": form, "place": None})
+    return render(
+        request,
+        "places/form.html",
+        {"form": form, "place": None},
+        status=400 if form.errors else 200,
+    )
 
 
 @member_required(PLACES)
@@ -185,7 +196,7 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
         request,
         "places/form.html",
         {"form": form, "place": place, "conflict": conflict},
-        status=409 if conflict else 200,
+        status=409 if conflict else 400 if form.errors else 200,
     )
 
 
@@ -275,8 +286,19 @@ def place_merge(request: HttpRequest, pk: int, *, membership: Membership) -> Htt
     if form.is_bound and form.is_valid():
         other = form.cleaned_data["other"]
     elif initial.get("other"):
-        other = candidates.filter(pk=initial["other"]).first()
-    return render(request, "places/merge.html", {"place": place, "form": form, "other": other})
+        # The place proposed in the address goes through the form's own check, which says
+        # what is wrong with "?other=abc" instead of failing on it.
+        proposed = MergeForm({"other": initial["other"]}, queryset=candidates)
+        if proposed.is_valid():
+            other = proposed.cleaned_data["other"]
+        else:
+            form = proposed
+    return render(
+        request,
+        "places/merge.html",
+        {"place": place, "form": form, "other": other},
+        status=400 if form.errors else 200,
+    )
 
 
 @member_required(PLACES, "merge")

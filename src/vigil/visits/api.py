@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from vigil.core.access import get_visible_or_404, visible
-from vigil.core.api import DefaultCursorPagination
+from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import TaxonomyTerm
 from vigil.places.models import Place
@@ -33,7 +33,7 @@ from vigil.visits.models import (
 from vigil.visits.permissions import VISITS
 
 
-class VisitOutputSerializer(serializers.ModelSerializer):
+class VisitOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     body: Any = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     place_name = serializers.CharField(source="place.name", read_only=True)
 
@@ -59,7 +59,9 @@ class VisitOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class VisitInputSerializer(serializers.Serializer):
+class VisitInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Visit
+
     place = serializers.PrimaryKeyRelatedField(queryset=Place.objects.none())
     kind = serializers.ChoiceField(choices=VisitKind.choices, required=False)
     is_announced = serializers.BooleanField(required=False)
@@ -75,7 +77,7 @@ class VisitInputSerializer(serializers.Serializer):
             fields["place"].queryset = visible(membership, Place).filter(body_id=membership.body_id)
 
 
-class StatusSerializer(serializers.Serializer):
+class StatusSerializer(VigilSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=VisitStatus.choices)
 
 
@@ -133,7 +135,7 @@ class VisitViewSet(
         return Response(VisitOutputSerializer(visit).data)
 
 
-class InterviewOutputSerializer(serializers.ModelSerializer):
+class InterviewOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     vulnerable_groups: Any = serializers.SlugRelatedField(
         slug_field="code", many=True, read_only=True
     )
@@ -159,7 +161,9 @@ class InterviewOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class InterviewInputSerializer(serializers.Serializer):
+class InterviewInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Interview
+
     visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
     kind = serializers.ChoiceField(choices=InterviewKind.choices)
     category = serializers.ChoiceField(choices=InterviewCategory.choices)
@@ -233,7 +237,7 @@ class InterviewViewSet(
         return Response({"notes": notes})
 
 
-class ObservationSerializer(serializers.ModelSerializer):
+class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     theme: Any = serializers.SlugRelatedField(
         slug_field="code", queryset=TaxonomyTerm.objects.none()
     )

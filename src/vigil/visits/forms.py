@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.access import visible
+from vigil.core.forms import VigilFormMixin
 from vigil.core.models import Membership, Role, TaxonomyTerm
 from vigil.places.models import Place
 from vigil.visits.models import (
@@ -28,7 +29,7 @@ from vigil.visits.models import (
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-class VisitForm(forms.ModelForm):
+class VisitForm(VigilFormMixin, forms.ModelForm):
     class Meta:
         model = Visit
         fields = [
@@ -60,11 +61,11 @@ class VisitForm(forms.ModelForm):
         return dict(self.cleaned_data)
 
 
-class StatusForm(forms.Form):
+class StatusForm(VigilFormMixin, forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=VisitStatus.choices)
 
 
-class TeamMemberForm(forms.Form):
+class TeamMemberForm(VigilFormMixin, forms.Form):
     member = forms.ModelChoiceField(
         label=_("Member of the body"), queryset=Membership.objects.none(), required=False
     )
@@ -94,7 +95,7 @@ class TeamMemberForm(forms.Form):
         )
 
 
-class InterviewForm(forms.ModelForm):
+class InterviewForm(VigilFormMixin, forms.ModelForm):
     class Meta:
         model = Interview
         fields = [
@@ -130,7 +131,7 @@ class InterviewForm(forms.ModelForm):
         pass
 
 
-class ObservationForm(forms.ModelForm):
+class ObservationForm(VigilFormMixin, forms.ModelForm):
     other_sources = forms.MultipleChoiceField(
         label=_("Other sources"),
         choices=[(str(source), source.label) for source in OTHER_SOURCES],
@@ -187,7 +188,7 @@ class ObservationForm(forms.ModelForm):
         pass
 
 
-class CorroborateForm(forms.Form):
+class CorroborateForm(VigilFormMixin, forms.Form):
     reason = forms.CharField(
         label=_("Why the finding stands"),
         max_length=2000,
@@ -195,14 +196,14 @@ class CorroborateForm(forms.Form):
     )
 
 
-class RevealForm(forms.Form):
+class RevealForm(VigilFormMixin, forms.Form):
     purpose = forms.CharField(
         label=_("Why you need to see who this person is"),
         max_length=500,
     )
 
 
-class VisitFilterForm(forms.Form):
+class VisitFilterForm(VigilFormMixin, forms.Form):
     place = forms.ModelChoiceField(label=_("Place"), queryset=Place.objects.none(), required=False)
     kind = forms.ChoiceField(
         label=_("Kind"), choices=[("", _("All")), *VisitKind.choices], required=False

@@ -1,5 +1,5 @@
 """`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status`,
-`vigil audit verify` and `vigil jobs sweep`."""
+`vigil audit verify`, `vigil imports purge` and `vigil jobs sweep`."""
 
 from __future__ import annotations
 
@@ -15,11 +15,12 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from vigil.core import audit_chain, demo, keys
 from vigil.core.crypto import Keyring, generate_key
+from vigil.core.imports import import_purge_expired
 from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data, keys, audit trail checks and lost jobs."
+    help = "Vigil's own commands: demo data, keys, audit trail checks, import files, lost jobs."
     # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
     # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
@@ -48,6 +49,14 @@ class Command(BaseCommand):
             help="Mark failed the running jobs whose worker stopped (no sign of life for "
             "VIGIL_JOB_STALE_SECONDS), so that they can be started again. Safe to run often, "
             "e.g. every few minutes from cron or a systemd timer.",
+        )
+        imports_parser = sub.add_parser("imports", help="Files uploaded to import records.")
+        imports_sub = imports_parser.add_subparsers(dest="imports_action", required=True)
+        imports_sub.add_parser(
+            "purge",
+            help="Delete the import files (and the rows kept of them) uploaded longer ago than "
+            "their body's retention period. Each import job also does this when it starts; "
+            "run it daily (cron) so that files go on time even when nobody imports.",
         )
 
         audit_parser = sub.add_parser("audit", help="Checks of the audit trail.")
@@ -80,6 +89,13 @@ class Command(BaseCommand):
             return
         if options["action"] == "jobs":
             self.jobs_sweep()
+            return
+        if options["action"] == "imports":
+            purged = import_purge_expired()
+            self.stdout.write(
+                f"Deleted the files of {purged} import{'' if purged == 1 else 's'} past their "
+                "retention period."
+            )
             return
         if options["if_empty"] and not demo.is_empty():
             self.stdout.write("The database already has data; demo data not loaded.")

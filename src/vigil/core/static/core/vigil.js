@@ -1,8 +1,11 @@
 /* Vigil progressive enhancements. Every page works without this file; it only saves clicks.
  *
  * - <form data-confirm="Text"> (or a submit button with data-confirm) asks before submitting.
- * - <select data-autosubmit> submits its form on change; the form keeps a real submit button
- *   for people without JavaScript.
+ * - Choosing a language or a body takes effect with its form's visible button, never on change
+ *   of the list (WCAG 3.2.2, on input: a setting does not move the person to another page).
+ * - <input type="number" min max data-range-message="Text">: a value outside the range shows
+ *   the text beside the field when the person leaves it (forms are `novalidate`, so the server's
+ *   message, in the same words, is the one that counts on submit).
  * - htmx requests to this site carry the CSRF token from <meta name="csrf-token" content="...">.
  */
 (function () {
@@ -20,15 +23,47 @@
     }
   }, true);
 
-  document.addEventListener("change", function (event) {
-    var select = event.target;
-    if (!select.matches || !select.matches("select[data-autosubmit]") || !select.form) {
-      return;
+  function showRangeError(input) {
+    var message = input.getAttribute("data-range-message");
+    var id = input.id + "_range_error";
+    var shown = document.getElementById(id);
+    var outside = input.validity.rangeUnderflow || input.validity.rangeOverflow;
+    var described = (input.getAttribute("aria-describedby") || "").split(/\s+/).filter(Boolean);
+    if (outside && !shown) {
+      // The server may have said the same already, for the value the page was sent with.
+      var row = input.closest(".form-row") || input.parentNode;
+      var said = Array.prototype.some.call(row.querySelectorAll(".errorlist li"), function (item) {
+        return item.textContent.indexOf(message) !== -1;
+      });
+      if (said) {
+        return;
+      }
+      shown = document.createElement("p");
+      shown.id = id;
+      shown.className = "errorlist";
+      shown.setAttribute("role", "alert");
+      shown.textContent = message;
+      input.insertAdjacentElement("afterend", shown);
+      input.setAttribute("aria-describedby", described.concat(id).join(" "));
+      input.setAttribute("aria-invalid", "true");
+    } else if (!outside && shown) {
+      shown.remove();
+      described = described.filter(function (each) { return each !== id; });
+      if (described.length) {
+        input.setAttribute("aria-describedby", described.join(" "));
+      } else {
+        input.removeAttribute("aria-describedby");
+      }
+      if (!input.closest(".field-error")) {
+        input.removeAttribute("aria-invalid");
+      }
     }
-    if (typeof select.form.requestSubmit === "function") {
-      select.form.requestSubmit();   // fires "submit", so data-confirm and htmx still apply
-    } else {
-      select.form.submit();
+  }
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (input.matches && input.matches("input[data-range-message]") && input.id) {
+      showRangeError(input);
     }
   });
 

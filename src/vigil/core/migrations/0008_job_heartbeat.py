@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0006_auth_hardening'),
+        ('core', '0007_import_encryption'),
     ]
 
     operations = [
