@@ -5,12 +5,21 @@ from __future__ import annotations
 import datetime
 
 import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import formats, timezone
 
 from vigil.core import imports
-from vigil.core.models import AuditEntry, Job, JobStatus, Notification, Role, TabularImport
+from vigil.core.models import (
+    AuditEntry,
+    Job,
+    JobStatus,
+    Membership,
+    Notification,
+    Role,
+    TabularImport,
+)
 from vigil.core.tasks import run_job
 from vigil.places.models import Place
 
@@ -165,3 +174,20 @@ def test_a_check_of_a_large_file_lost_with_its_worker_starts_again_on_its_own(
     imp.refresh_from_db()
     assert imp.status == TabularImport.Status.VALIDATED
     assert imp.summary["counts"]["create"] == 3
+
+
+def test_an_import_that_failed_by_itself_keeps_no_file_to_start_again(
+    body, head_membership, client_for
+):
+    imp = started_import(head_membership)
+    Membership.objects.filter(pk=head_membership.pk).update(role=Role.MONITOR)
+    with pytest.raises(PermissionDenied):
+        run_job.call(imp.job_id)
+    Membership.objects.filter(pk=head_membership.pk).update(role=Role.HEAD)
+    imp.refresh_from_db()
+    assert imp.status == TabularImport.Status.FAILED
+    assert not imports.can_retry(imp)
+    html = client_for(head_membership).get(reverse("import_detail", args=[imp.pk])).content
+    assert b"Start again" not in html
+    with pytest.raises(ValidationError, match="no longer kept"):
+        imports.import_retry(membership=head_membership, imp=imp)

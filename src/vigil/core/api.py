@@ -172,13 +172,13 @@ class VersionedViewSetMixin:
 # What the OpenAPI schema says about conditional writes; viewsets put these in extend_schema.
 
 
-class VersionChangeSerializer(serializers.Serializer):
+class VersionChangeSerializer(VigilSerializerMixin, serializers.Serializer):
     field = serializers.CharField()
     was = serializers.JSONField(help_text="The value at the version you sent.")
     now = serializers.JSONField(help_text="The value now.")
 
 
-class VersionConflictSerializer(serializers.Serializer):
+class VersionConflictSerializer(VigilSerializerMixin, serializers.Serializer):
     detail = serializers.CharField()
     current_version = serializers.IntegerField()
     your_version = serializers.IntegerField()
@@ -187,7 +187,7 @@ class VersionConflictSerializer(serializers.Serializer):
     changes = VersionChangeSerializer(many=True)
 
 
-class ErrorDetailSerializer(serializers.Serializer):
+class ErrorDetailSerializer(VigilSerializerMixin, serializers.Serializer):
     detail = serializers.CharField()
 
 
