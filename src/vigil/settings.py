@@ -349,6 +349,10 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 VIGIL_MAP_TILES_URL = envurl("VIGIL_MAP_TILES_URL")
 VIGIL_MAP_TILES_ATTRIBUTION = os.environ.get("VIGIL_MAP_TILES_ATTRIBUTION", "")
 
+# A running background job that shows no sign of life for this long is taken as lost with its
+# worker (a crash, a restart) and marked failed, so the person can start it again.
+VIGIL_JOB_STALE_SECONDS = envint("VIGIL_JOB_STALE_SECONDS", 300, minimum=30)
+
 TASKS = {
     "default": {
         "BACKEND": os.environ.get("VIGIL_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import datetime
 import io
 import re
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, assert_accessible, login
-from vigil.core.models import TabularImport
+from vigil.core import imports
+from vigil.core.models import Job, JobStatus, Membership, TabularImport
 from vigil.places.models import Place
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -105,3 +109,43 @@ def test_importing_a_file_of_300_places(page, head, registry, task_worker):
     expect(page.locator("#result-count")).to_contain_text(
         f"{registry.count + ROWS - BAD_ROWS} places"
     )
+
+
+def test_an_import_left_running_by_a_dead_worker_starts_again(page, head, registry, task_worker):
+    """What a worker killed at 39% leaves: the page says the worker stopped and that nothing
+    was imported, and "Start again" imports the same file through the running worker."""
+    membership = Membership.objects.get(user=head, body=registry.central.body)
+    imp = imports.import_upload(
+        membership=membership,
+        kind="places",
+        upload=SimpleUploadedFile("registry.csv", places_csv()),
+    )
+    silent_since = timezone.now() - datetime.timedelta(minutes=10)
+    job = Job.objects.create(
+        body=imp.body,
+        created_by=head,
+        kind=imports.JOB_KIND,
+        title="Import of registry.csv",
+        status=JobStatus.RUNNING,
+        started_at=silent_since,
+        heartbeat_at=silent_since,
+        progress_done=117,
+        progress_total=ROWS,
+    )
+    TabularImport.objects.filter(pk=imp.pk).update(
+        job=job, status=TabularImport.Status.RUNNING, mode=TabularImport.Mode.VALID_ROWS
+    )
+
+    login(page, head)
+    page.goto(f"/imports/{imp.pk}/")
+    result = page.get_by_role("status").filter(has_text="The worker stopped")
+    expect(result).to_contain_text("Nothing was imported")
+    assert_accessible(page)
+    page.get_by_role("button", name="Start again").click()
+
+    expect(page.get_by_role("status").filter(has_text="started again")).to_be_visible()
+    expect(page.locator("#job-progress progress")).to_have_attribute("value", "100", timeout=30_000)
+    expect(page.get_by_role("status").filter(has_text="The import is finished.")).to_be_visible()
+    expect(page.locator('[data-count="created"]')).to_have_text(str(ROWS - BAD_ROWS))
+    assert Place.objects.filter(external_id__startswith="IMP-").count() == ROWS - BAD_ROWS
+    assert Job.objects.get(pk=job.pk).status == JobStatus.FAILED

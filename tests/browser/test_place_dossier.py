@@ -7,8 +7,9 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import login
-from vigil.core.models import AuditEntry
+from tests.browser.conftest import assert_accessible, login
+from vigil.core.models import AuditEntry, Role
+from vigil.places import services
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -145,3 +146,43 @@ def test_a_monitor_is_told_the_notes_exist_but_cannot_reveal_them(page, monitor,
     notes = page.locator("#confidential-notes")
     expect(notes).to_contain_text("which your role does not show")
     expect(notes.get_by_role("button")).to_have_count(0)
+
+
+def test_a_save_over_someone_elses_change_shows_both_and_saves_on_request(
+    page, head, persona, registry
+):
+    """Two people edit the same place: the second save is refused with the first person's
+    values beside what was typed, nothing is lost, and saving again keeps the form."""
+    login(page, head)
+    page.goto(f"/places/{registry.central.pk}/edit/")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Edit Central Prison")
+    # Meanwhile the visit leader saves the same place.
+    services.place_update(
+        membership=persona(Role.VISIT_LEADER),
+        place=registry.central,
+        data={"official_capacity": 10, "notes": "Wing B closed."},
+    )
+    page.locator("#id_official_capacity").fill("650")
+    page.get_by_role("button", name="Save changes").click()
+
+    alert = page.get_by_role("alert")
+    expect(alert).to_contain_text("Changed by leader at")
+    expect(alert).to_contain_text("since you opened it.")
+    expect(page.locator("#id_official_capacity")).to_have_value("650")
+    expect(page.locator("#id_official_capacity_conflict")).to_have_text(
+        "Changed by leader to “10” (it was “500”). The field keeps what you typed; saving again "
+        "replaces their value."
+    )
+    expect(page.locator("#id_official_capacity")).to_have_accessible_description(
+        re.compile("Changed by leader to “10”")
+    )
+    expect(page.locator("#id_notes")).to_have_value("Wing B closed.")
+    alert.get_by_role("link", name="Official capacity").click()
+    expect(page.locator("#id_official_capacity")).to_be_in_viewport()
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status")).to_contain_text("The changes were saved.")
+    expect(datum(page, "Official capacity")).to_have_text("650")
+    registry.central.refresh_from_db()
+    assert (registry.central.official_capacity, registry.central.notes) == (650, "Wing B closed.")

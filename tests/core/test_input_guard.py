@@ -109,7 +109,12 @@ def test_a_multipart_edit_with_a_nul_is_refused(body, head) -> None:
     _token, key = ApiToken.issue(head)
     client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
-    response = client.patch(f"/api/v1/places/{place.pk}/", {"name": "a\x00b"}, format="multipart")
+    response = client.patch(
+        f"/api/v1/places/{place.pk}/",
+        {"name": "a\x00b"},
+        format="multipart",
+        HTTP_IF_MATCH=f'"{place.pk}-{place.version}"',
+    )
 
     assert response.status_code == 400
     assert response.json()["detail"].startswith("“name” contains a NUL character")

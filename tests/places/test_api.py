@@ -61,13 +61,20 @@ def test_create_update_and_delete_go_through_the_services(body, head):
     assert place.confidential_notes == "never returned"
     assert AuditEntry.objects.filter(action="places.place.create", object_id=str(place.pk)).exists()
 
-    patched = client.patch(f"{LIST}{place.pk}/", {"official_capacity": 90}, format="json")
+    assert response["ETag"] == f'"{place.pk}-1"'
+    patched = client.patch(
+        f"{LIST}{place.pk}/",
+        {"official_capacity": 90},
+        format="json",
+        HTTP_IF_MATCH=response["ETag"],
+    )
     assert patched.status_code == 200
     assert patched.json()["official_capacity"] == 90
+    assert patched["ETag"] == f'"{place.pk}-2"'
     assert AuditEntry.objects.get(
         action="places.place.update", object_id=str(place.pk)
-    ).changes == {"official_capacity": [None, 90]}
-    assert client.delete(f"{LIST}{place.pk}/").status_code == 204
+    ).changes == {"official_capacity": [None, 90], "version": [1, 2]}
+    assert client.delete(f"{LIST}{place.pk}/", HTTP_IF_MATCH=patched["ETag"]).status_code == 204
     assert client.get(f"{LIST}{place.pk}/").status_code == 404
 
 

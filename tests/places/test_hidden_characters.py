@@ -65,7 +65,12 @@ def test_api_refuses_hidden_characters_in_names(body, head, payload, field):
 
 def test_api_refuses_a_hidden_character_in_a_renamed_place(body, head):
     place = PlaceFactory(body=body, name="Central Prison")
-    response = api(head).patch(f"{LIST}{place.pk}/", {"name": f"Central{RLO}"}, format="json")
+    response = api(head).patch(
+        f"{LIST}{place.pk}/",
+        {"name": f"Central{RLO}"},
+        format="json",
+        HTTP_IF_MATCH=f'"{place.pk}-{place.version}"',
+    )
     assert response.status_code == 400
     place.refresh_from_db()
     assert place.name == "Central Prison"

@@ -82,7 +82,8 @@ def test_update_records_only_changed_fields(body, head, head_membership):
         data={"official_capacity": 120, "name": place.name},
     )
     entry = _entries(place, "update").get()
-    assert entry.changes == {"official_capacity": [100, 120]}
+    # The new version is recorded with the change: it is how a stale save learns what changed.
+    assert entry.changes == {"official_capacity": [100, 120], "version": [1, 2]}
 
 
 def test_update_with_no_change_writes_no_entry(body, head, head_membership):

@@ -1,20 +1,27 @@
-"""Shared REST API machinery: the caller's active body, pagination, error bodies."""
+"""Shared REST API machinery: the caller's active body, pagination, error bodies, and
+conditional writes (ETag / If-Match) for records with a version."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import models
 from django.db.models import Model
 from django.http import Http404
-from rest_framework import exceptions, pagination
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
+from rest_framework import exceptions, pagination, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from vigil.core import inputs
 from vigil.core.access import active_membership
+from vigil.core.concurrency import StaleVersion
 from vigil.core.models import Membership
 
 
@@ -53,7 +60,12 @@ def api_membership(request: Request) -> Membership:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Service-layer errors become the API's 400/403 with field names, never a 500."""
+    """Service-layer errors become the API's 400/403 with field names, never a 500; a write
+    based on an old version is 412 with what changed since."""
+    if isinstance(exc, StaleVersion):
+        response = Response(exc.as_dict(), status=status.HTTP_412_PRECONDITION_FAILED)
+        response["ETag"] = etag(exc.current)
+        return response
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             detail: Any = {
@@ -66,3 +78,155 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
     return drf_exception_handler(exc, context)
+
+
+# ---------- Conditional writes: ETag and If-Match on records with a version ----------
+
+
+class PreconditionRequired(exceptions.APIException):
+    status_code = 428
+    default_detail = _(
+        "Send the If-Match header with the ETag you received when you read this record, so "
+        "that your change cannot silently overwrite someone else's."
+    )
+    default_code = "precondition_required"
+
+
+class PreconditionFailed(exceptions.APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = _(
+        "The If-Match header names no version of this record; read it again and send its ETag."
+    )
+    default_code = "precondition_failed"
+
+
+def etag(obj: models.Model) -> str:
+    """A record's entity tag: its id and version, e.g. `"12-3"`."""
+    return f'"{obj.pk}-{obj.version}"'  # type: ignore[attr-defined]
+
+
+_TAG = re.compile(r'\s*(?:W/)?"(\d+)-(\d+)"\s*')
+
+
+def if_match_version(header: str, obj: models.Model) -> int | None:
+    """The version of `obj` an If-Match header was based on: None for `*` (any version);
+    the current version when one of its tags is current; else the newest version it names.
+
+    Raises PreconditionFailed when it names no version of `obj`. A weak tag (W/"12-3") counts:
+    a proxy that compresses answers may weaken the ETag the client received."""
+    if header.strip() == "*":
+        return None
+    versions = []
+    for part in header.split(","):
+        match = _TAG.fullmatch(part)
+        if match and int(match.group(1)) == obj.pk:
+            versions.append(int(match.group(2)))
+    if not versions:
+        raise PreconditionFailed
+    current: int = obj.version  # type: ignore[attr-defined]
+    return current if current in versions else max(versions)
+
+
+class VersionedViewSetMixin:
+    """For viewsets of records with a version: an ETag on the answer to a read of one record
+    and to a write, If-Match required on PUT and PATCH (428 without), honoured on DELETE.
+
+    A viewset's update calls `self.expected_version(obj)` and hands the result to its service
+    (which calls vigil.core.concurrency.check_version under its row lock: a 412 with the
+    changes when stale), then `self.written(obj)` with the saved record for the new ETag."""
+
+    def get_object(self) -> Any:
+        obj = super().get_object()  # type: ignore[misc]
+        self._etag_object = obj
+        return obj
+
+    def written(self, obj: models.Model) -> None:
+        """The record as saved: the answer's ETag names its new version."""
+        self._etag_object = obj
+
+    def expected_version(self, obj: models.Model, *, required: bool = True) -> int | None:
+        view: Any = self
+        header = view.request.headers.get("If-Match", "")
+        if not header.strip():
+            if required:
+                raise PreconditionRequired
+            return None
+        return if_match_version(header, obj)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)  # type: ignore[misc]
+        obj = getattr(self, "_etag_object", None)
+        if obj is None or "ETag" in response:
+            return response
+        if (
+            request.method in {"GET", "HEAD", "POST", "PUT", "PATCH"}
+            and 200 <= response.status_code < 300
+        ) or response.status_code == status.HTTP_412_PRECONDITION_FAILED:
+            # A 412 names the current version too, so the client can read it and decide.
+            response["ETag"] = etag(obj)
+        return response
+
+
+# What the OpenAPI schema says about conditional writes; viewsets put these in extend_schema.
+
+
+class VersionChangeSerializer(VigilSerializerMixin, serializers.Serializer):
+    field = serializers.CharField()
+    was = serializers.JSONField(help_text="The value at the version you sent.")
+    now = serializers.JSONField(help_text="The value now.")
+
+
+class VersionConflictSerializer(VigilSerializerMixin, serializers.Serializer):
+    detail = serializers.CharField()
+    current_version = serializers.IntegerField()
+    your_version = serializers.IntegerField()
+    changed_by = serializers.CharField(allow_null=True)
+    changed_at = serializers.DateTimeField(allow_null=True)
+    changes = VersionChangeSerializer(many=True)
+
+
+class ErrorDetailSerializer(VigilSerializerMixin, serializers.Serializer):
+    detail = serializers.CharField()
+
+
+def etag_header(*statuses: int) -> OpenApiParameter:
+    """The ETag response header, on the answers of `statuses`."""
+    return OpenApiParameter(
+        "ETag",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        response=list(statuses) or [200],
+        description='The record\'s id and version, e.g. `"12-3"`: send it back in If-Match.',
+    )
+
+
+def if_match_parameter(*, required: bool) -> OpenApiParameter:
+    return OpenApiParameter(
+        "If-Match",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=required,
+        description=(
+            "The ETag of the version your change is based on. A change based on an older "
+            "version is refused with 412 and what changed since; `*` overwrites any version."
+            + ("" if required else " Optional here.")
+        ),
+    )
+
+
+def conditional_responses(ok: Any, *, ok_status: int = 200, required: bool = True) -> dict:
+    """The responses of a write that honours If-Match (428 too when it is required)."""
+    responses: dict[int, Any] = {
+        ok_status: ok,
+        412: OpenApiResponse(
+            VersionConflictSerializer,
+            description="The record changed since the version in If-Match; nothing was saved.",
+        ),
+    }
+    if required:
+        responses[428] = OpenApiResponse(
+            ErrorDetailSerializer, description="If-Match is missing; nothing was saved."
+        )
+    return responses

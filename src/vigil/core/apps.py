@@ -93,6 +93,7 @@ def register_core() -> None:
             "core.import.map": _("Chose the columns of an import"),
             "core.import.start": _("Started an import"),
             "core.import.finish": _("Finished an import"),
+            "core.import.retry": _("Started a failed import again"),
             "core.import.download_rejected": _("Downloaded the rejected rows of an import"),
             "core.import.purge": _("Deleted an import file at the end of its retention period"),
             "core.term.create": _("Added a term"),

@@ -172,6 +172,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
+def format_moment(value: datetime.datetime) -> str:
+    """When something happened, as a person reads it in a sentence: "14:02" today, the date and
+    time otherwise, in the reader's time zone."""
+    local = timezone.localtime(value)
+    if local.date() == timezone.localdate():
+        return formats.date_format(local, "H:i")
+    return formats.date_format(local, "SHORT_DATETIME_FORMAT")
+
+
 def _joined_lines(value: Any) -> Any:
     """ "A\nB" as "A; B": in a page, a line break inside a cell would read as a space."""
     if not isinstance(value, str):

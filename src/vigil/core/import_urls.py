@@ -11,5 +11,6 @@ urlpatterns = [
     path("<int:pk>/mapping/", import_views.import_mapping, name="import_mapping"),
     path("<int:pk>/preview/", import_views.import_preview, name="import_preview"),
     path("<int:pk>/progress/", import_views.import_progress, name="import_progress"),
+    path("<int:pk>/retry/", import_views.import_retry, name="import_retry"),
     path("<int:pk>/rejected.csv", import_views.import_rejected, name="import_rejected"),
 ]

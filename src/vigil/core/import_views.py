@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -12,9 +13,9 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
-from vigil.core import imports, tabular
+from vigil.core import imports, tabular, tasks
 from vigil.core.access import get_or_404
 from vigil.core.forms import VigilFormMixin
 from vigil.core.guard import resolve_membership
@@ -244,6 +245,19 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _notice_lost_worker(imp: TabularImport) -> TabularImport:
+    """A running job whose worker died is marked failed when its page looks at it; the import
+    is read again to show why."""
+    job = imp.job
+    if job is not None and tasks.is_abandoned(job) and tasks.fail_abandoned(job.pk):
+        return (
+            TabularImport.objects.select_related("job", "body")
+            .defer("data", "samples", "preview", "errors")
+            .get(pk=imp.pk)
+        )
+    return imp
+
+
 def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
     job = imp.job
     checking = job is not None and job.kind == imports.CHECK_JOB_KIND and imp.status in OPEN
@@ -263,7 +277,9 @@ def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
         "finished": finished,
         "percent": percent,
         "result": summary.get("result", {}),
-        "failure": summary.get("failure", ""),
+        "failure": imports.failure_text(imp),
+        "can_retry": imports.can_retry(imp),
+        "abandoned": bool(summary.get("abandoned_since")),
         "links": importer.result_links(imp) if imp.status == TabularImport.Status.DONE else [],
         "error_count": len(errors),
         "first_errors": [imports.format_error(error) for error in errors[:20]],
@@ -275,6 +291,7 @@ def _progress_context(imp: TabularImport, importer: imports.Importer) -> dict:
 @login_required
 def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer = _import(request, pk)[:2]
+    imp = _notice_lost_worker(imp)
     if imp.status == TabularImport.Status.VALIDATED or imports.is_checking(imp):
         return redirect("import_preview", imp.pk)
     if imp.status == TabularImport.Status.UPLOADED:
@@ -290,12 +307,26 @@ def import_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def import_progress(request: HttpRequest, pk: int) -> HttpResponse:
     imp, importer = _import(request, pk)[:2]
+    imp = _notice_lost_worker(imp)
     context = _progress_context(imp, importer)
     response = render(request, "core/_job_progress.html", context)
     if context["checking"] and context["finished"]:
         # The check of a large file is done: htmx takes the person to its result.
         response["HX-Redirect"] = reverse("import_preview", args=[imp.pk])
     return response
+
+
+@login_required
+@require_POST
+def import_retry(request: HttpRequest, pk: int) -> HttpResponse:
+    imp, _importer, membership = _import(request, pk)
+    try:
+        imports.import_retry(membership=membership, imp=imp)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("The import was started again with the same file."))
+    return redirect("import_detail", imp.pk)
 
 
 @login_required

@@ -11,6 +11,8 @@ What is kept of an uploaded file, always encrypted (`TabularImport.data`, `sampl
 - when the import starts, the first values are dropped (the mapping can no longer change);
 - when it ends, the file goes: only its rejected rows are kept, with just the imported columns,
   for the "rejected rows" download; when no row was rejected, nothing is kept;
+- when its run is lost with the worker (a crash, a restart), it has not ended: the file stays so
+  that the same import can be started again (`import_retry`);
 - the body's `import_retention_days` after the upload, whatever is left is deleted
   (`import_purge_expired`, run by `manage.py vigil imports purge` and at the start of each import
   job); an import that never ran is then marked "File deleted".
@@ -40,7 +42,14 @@ from vigil.core.access import visible
 from vigil.core.audit import audit
 from vigil.core.models import Body, Job, Membership, TabularImport
 from vigil.core.notify import notify
-from vigil.core.tasks import job_runner, report_progress, start_job
+from vigil.core.tasks import (
+    JobAbandoned,
+    abandoned_message,
+    job_runner,
+    on_job_abandoned,
+    report_progress,
+    start_job,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -555,6 +564,84 @@ def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> Ta
     return imp
 
 
+# What a stopped run leaves in the summary, and a new run starts without.
+_RUN_KEYS = ("failure", "abandoned_since", "result")
+
+
+def can_retry(imp: TabularImport) -> bool:
+    """Whether the same file can be imported again as it is: its run was lost with its worker
+    (so nothing of it was imported: a run commits all at once or nothing) and the file is still
+    kept. A run that failed by itself deletes the file, so that one is uploaded again."""
+    return (
+        imp.status == TabularImport.Status.FAILED
+        and bool((imp.summary or {}).get("abandoned_since"))
+        and imp.data_deleted_at is None
+    )
+
+
+@transaction.atomic
+def import_retry(*, membership: Membership, imp: TabularImport) -> TabularImport:
+    """Queue a failed import again: the same uploaded file, the same columns, the same choice for
+    rows with errors. The rows are checked again against the records as they are now."""
+    importer = get_importer(imp.kind)
+    _require(importer, membership)
+    _check_same_body(imp, membership)
+    imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
+    _check_file_kept(imp)
+    if imp.status != TabularImport.Status.FAILED:
+        raise ValidationError(
+            _("Only an import that failed can be started again; this one is “%(status)s”.")
+            % {"status": imp.get_status_display()}
+        )
+    if not can_retry(imp):
+        raise ValidationError(
+            _(
+                "The file of this import is no longer kept, so it cannot be started again; "
+                "upload the file again."
+            )
+        )
+    failed_job = imp.job
+    job = start_job(
+        actor=membership.user,
+        body=imp.body,
+        kind=JOB_KIND,
+        title=(_("Import of %(file)s") % {"file": imp.file_name})[:200],
+    )
+    imp.job = job
+    imp.status = TabularImport.Status.QUEUED
+    imp.summary = {key: value for key, value in (imp.summary or {}).items() if key not in _RUN_KEYS}
+    imp.save(update_fields=["job", "status", "summary"])
+    audit(
+        actor=membership.user,
+        action="core.import.retry",
+        obj=imp,
+        changes={"job": [failed_job.pk if failed_job else None, job.pk]},
+    )
+    return imp
+
+
+def failure_text(imp: TabularImport) -> str:
+    """Why an import failed, in the reader's language."""
+    summary = imp.summary or {}
+    since = summary.get("abandoned_since")
+    if since:
+        try:
+            moment = dt.datetime.fromisoformat(since)
+        except ValueError:
+            moment = None
+        if moment is not None:
+            return " ".join(
+                [
+                    abandoned_message(moment),
+                    _(
+                        "Nothing was imported: an import saves all its rows at once or none. "
+                        "You can start it again."
+                    ),
+                ]
+            )
+    return str(summary.get("failure") or "")
+
+
 @transaction.atomic
 def import_rejected_rows(*, membership: Membership, imp: TabularImport) -> bytes:
     """The rejected rows as a CSV to correct and upload again; recorded, as the rows are the
@@ -675,7 +762,10 @@ def _finish(
 @job_runner(JOB_KIND)
 def run_tabular_import(job: Job) -> dict[str, Any]:
     import_purge_expired()
-    imp = TabularImport.objects.select_related("body", "created_by").get(job=job)
+    imp = TabularImport.objects.select_related("body", "created_by").filter(job=job).first()
+    if imp is None:
+        # The import was started again with another job.
+        return {"status": "superseded"}
     if imp.status not in {TabularImport.Status.QUEUED, TabularImport.Status.RUNNING}:
         return {"status": imp.status}
     importer = get_importer(imp.kind)
@@ -689,7 +779,14 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         )
         if not importer.can_import(membership):
             raise PermissionDenied(_("Your role no longer allows this import."))
-        _set_status(imp, TabularImport.Status.RUNNING)
+        started = TabularImport.objects.filter(
+            pk=imp.pk,
+            job=job,
+            status__in=[TabularImport.Status.QUEUED, TabularImport.Status.RUNNING],
+        ).update(status=TabularImport.Status.RUNNING)
+        if not started:
+            raise JobAbandoned(f"Import {imp.pk} no longer belongs to job {job.pk}.")
+        imp.status = TabularImport.Status.RUNNING
         table = _read(imp)
         total = len(table.rows)
         report_progress(job, 0, total, _("Checking the rows"))
@@ -703,11 +800,23 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             # One import of a body at a time: two imports of the same file running side by side
             # would otherwise both create the places the other is creating.
             Body.objects.select_for_update().filter(pk=imp.body_id).exists()
+            # This run may have been declared lost while it checked the rows (a long pause, a
+            # frozen worker) and the import failed or started again: then it writes nothing.
+            owner = (
+                TabularImport.objects.select_for_update()
+                .filter(pk=imp.pk)
+                .values_list("status", "job_id")
+                .first()
+            )
+            if owner != (TabularImport.Status.RUNNING, job.pk):
+                raise JobAbandoned(f"Import {imp.pk} no longer belongs to job {job.pk}.")
             if importer.state_token(imp.body) != state:
                 # Records changed while the rows were checked: check them again, under the lock.
                 validation = _validate_table(importer, imp, table)
             result = _finish(importer, job, imp, table, validation, actor)
         return {"status": imp.status, **result}
+    except JobAbandoned:
+        raise  # the import is someone else's now: leave it as it is
     except Exception as exc:
         message = ""
         if isinstance(exc, PermissionDenied):
@@ -715,21 +824,53 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         elif isinstance(exc, ValidationError):
             message = " ".join(exc.messages)
         # Nothing was imported, and the import cannot be run again: nothing of the file is kept.
-        _set_status(
-            imp,
-            TabularImport.Status.FAILED,
+        # Only while the import is still this job's: a run declared lost and started again
+        # belongs to the new job.
+        still_ours = TabularImport.objects.filter(pk=imp.pk, job=job).update(
+            status=TabularImport.Status.FAILED,
             summary={**(imp.summary or {}), "failure": message},
             data=b"",
             samples=None,
             preview=None,
             errors=None,
         )
-        try:
-            notify(FAILED_NOTIFICATION, imp, _starter(imp))
-        except Exception:
-            # Telling the person must not hide why the import failed.
-            logger.exception("Could not notify the failure of import %s", imp.pk)
+        if still_ours:
+            imp.status = TabularImport.Status.FAILED
+            _notify_failure(imp)
         raise
+
+
+def _notify_failure(imp: TabularImport) -> None:
+    try:
+        notify(FAILED_NOTIFICATION, imp, _starter(imp))
+    except Exception:
+        # Telling the person must not hide why the import failed.
+        logger.exception("Could not notify the failure of import %s", imp.pk)
+
+
+@on_job_abandoned(JOB_KIND)
+def _import_abandoned(job: Job, since: dt.datetime) -> bool:
+    """The worker of an import was lost: the import failed and nothing of it was imported (its
+    rows are committed in one transaction, which a lost worker never commits). Its file stays
+    until the body's retention period ends, so that the same import can be started again."""
+    imp = (
+        # Locked by a worker that is committing it: that worker is alive.
+        TabularImport.objects.select_for_update(skip_locked=True)
+        .filter(job=job)
+        .only("pk", "status", "summary")
+        .first()
+    )
+    if imp is None:
+        # Locked, or started again with another job: nothing to mark here.
+        return not TabularImport.objects.filter(job=job).exists()
+    if imp.status in {TabularImport.Status.QUEUED, TabularImport.Status.RUNNING}:
+        _set_status(
+            imp,
+            TabularImport.Status.FAILED,
+            summary={**(imp.summary or {}), "abandoned_since": since.isoformat()},
+        )
+        _notify_failure(imp)
+    return True
 
 
 @job_runner(CHECK_JOB_KIND)

@@ -13,7 +13,15 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin, api_membership
+from vigil.core.api import (
+    DefaultCursorPagination,
+    VersionedViewSetMixin,
+    VigilSerializerMixin,
+    api_membership,
+    conditional_responses,
+    etag_header,
+    if_match_parameter,
+)
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import validate_visible_text
@@ -166,13 +174,38 @@ class PlacePagination(DefaultCursorPagination):
 
 @extend_schema_view(
     list=extend_schema(summary="List and filter places"),
-    retrieve=extend_schema(summary="One place"),
-    create=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
-    update=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
-    partial_update=extend_schema(request=PlaceInputSerializer, responses=PlaceOutputSerializer),
-    destroy=extend_schema(summary="Move a place to the trash"),
+    retrieve=extend_schema(
+        summary="One place",
+        description="The ETag header names the place's version; send it back in If-Match.",
+        parameters=[etag_header(200)],
+    ),
+    create=extend_schema(
+        request=PlaceInputSerializer,
+        responses={201: PlaceOutputSerializer},
+        parameters=[etag_header(201)],
+    ),
+    update=extend_schema(
+        summary="Replace a place",
+        description="Needs If-Match with the ETag of the version the change is based on.",
+        request=PlaceInputSerializer,
+        parameters=[if_match_parameter(required=True), etag_header(200, 412)],
+        responses=conditional_responses(PlaceOutputSerializer),
+    ),
+    partial_update=extend_schema(
+        summary="Change some fields of a place",
+        description="Needs If-Match with the ETag of the version the change is based on.",
+        request=PlaceInputSerializer,
+        parameters=[if_match_parameter(required=True), etag_header(200, 412)],
+        responses=conditional_responses(PlaceOutputSerializer),
+    ),
+    destroy=extend_schema(
+        summary="Move a place to the trash",
+        parameters=[if_match_parameter(required=False)],
+        responses=conditional_responses(None, ok_status=204, required=False),
+    ),
 )
 class PlaceViewSet(
+    VersionedViewSetMixin,
     MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -181,6 +214,9 @@ class PlaceViewSet(
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
+    """Places of deprivation of liberty of the caller's body (and, for a coordinating body, its
+    member bodies' places that are not confidential)."""
+
     permissions = PLACES
     model = Place
     action_permissions = {"create": "create", "export": "export"}
@@ -207,22 +243,34 @@ class PlaceViewSet(
         place = services.place_create(
             membership=self.membership, data=data, population_groups=groups
         )
+        self.written(place)
         return Response(PlaceOutputSerializer(place).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         place = self.get_object()
         self.require("edit", place)
+        expected_version = self.expected_version(place)
         data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
         groups = data.pop("population_groups", None)
         place = services.place_update(
-            membership=self.membership, place=place, data=data, population_groups=groups
+            membership=self.membership,
+            place=place,
+            data=data,
+            population_groups=groups,
+            expected_version=expected_version,
         )
-        return Response(PlaceOutputSerializer(self.get_queryset().get(pk=place.pk)).data)
+        saved = self.get_queryset().get(pk=place.pk)
+        self.written(saved)
+        return Response(PlaceOutputSerializer(saved).data)
 
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         place = self.get_object()
         self.require("delete", place)
-        services.place_delete(membership=self.membership, place=place)
+        services.place_delete(
+            membership=self.membership,
+            place=place,
+            expected_version=self.expected_version(place, required=False),
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(

@@ -16,6 +16,10 @@ from vigil.places.spec import COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES, EDIT
 
 
 class PlaceForm(VigilFormMixin, forms.ModelForm):
+    # The version the person opened: a save based on an older one is refused, not applied over
+    # someone else's change (vigil.core.concurrency).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
     class Meta:
         model = Place
         # The service's editable fields, plus the two it takes separately; the template lays
@@ -44,6 +48,7 @@ class PlaceForm(VigilFormMixin, forms.ModelForm):
         # audited act. Left empty on edit, the notes stay as they are.
         self.fields["confidential_notes"].initial = ""
         if self.instance.pk:
+            self.initial["version"] = self.instance.version
             self.initial["confidential_notes"] = ""
             self.fields["confidential_notes"].help_text = _(
                 "Leave empty to keep the current confidential notes; what you type replaces them."

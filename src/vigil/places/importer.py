@@ -12,7 +12,8 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Max
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Max, Sum
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -20,6 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from vigil.core import bulk
 from vigil.core.audit import build_entry, diff, diff_new
+from vigil.core.concurrency import VERSION_KEY, bump_version
 from vigil.core.imports import (
     ACTION_KEY,
     CREATE,
@@ -41,6 +43,8 @@ MAX_POSITIVE_INT = 2_147_483_647
 _LIST_SEPARATOR = re.compile(r"[;\n]")
 _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _SIX_PLACES = Decimal("0.000001")
+# Places locked per query before an update (SQLite takes a limited number of parameters).
+_LOCK_BATCH = 5000
 
 
 def _key(text: str) -> str:
@@ -211,8 +215,14 @@ class PlaceImporter(Importer):
         return super().display(value, field_name)
 
     def state_token(self, body: Any) -> Any:
+        # Every write raises a place's version, so their sum moves with any change (a restore
+        # moves no date the other aggregates see).
         places = Place.objects.filter(body=body).aggregate(
-            count=Count("pk"), last=Max("pk"), updated=Max("updated_at"), deleted=Max("deleted_at")
+            count=Count("pk"),
+            last=Max("pk"),
+            updated=Max("updated_at"),
+            deleted=Max("deleted_at"),
+            versions=Sum("version"),
         )
         regions = Region.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
         terms = TaxonomyTerm.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
@@ -585,6 +595,31 @@ class PlaceImporter(Importer):
             values.pop("external_id", None)
         return values
 
+    def _check_versions(self, changed: list[tuple[Place, dict[str, Any]]]) -> None:
+        """Lock the places to update and refuse the import if one of them was changed after its
+        row was checked: the import would silently undo that change. Once locked, a person's
+        save waits for the import and then sees the import's version as newer than theirs."""
+        if not changed:
+            return
+        pks = [place.pk for place, _changes in changed]
+        locked: dict[int, int] = {}
+        for start in range(0, len(pks), _LOCK_BATCH):
+            locked.update(
+                Place.objects.select_for_update()
+                .filter(pk__in=pks[start : start + _LOCK_BATCH])
+                .values_list("pk", "version")
+            )
+        for place, changes in changed:
+            if locked.get(place.pk) != changes[VERSION_KEY][0]:
+                raise ValidationError(
+                    _(
+                        "“%(name)s” was changed by someone else while the file was being "
+                        "imported, so nothing was imported. Start the import again: it will "
+                        "be checked against the place as it is now."
+                    )
+                    % {"name": place.name}
+                )
+
     def commit(
         self,
         *,
@@ -618,14 +653,16 @@ class PlaceImporter(Importer):
                 setattr(place, name, value)
             place.search_text = compute_search_text(place)
             place.updated_at = now
-            changed.append((place, cleaned["_changes"]))
+            # A new version, as any other write: a form opened before the import is stale.
+            changed.append((place, bump_version(place, dict(cleaned["_changes"]))))
             if "population_groups" in cleaned["_changes"]:
                 groups_to_set[place.pk] = cleaned["population_groups"]
 
+        self._check_versions(changed)
         bulk.bulk_insert(Place, new_places)
         changed_fields = {name for _place, changes in changed for name in changes}
         update_fields = [name for name in EDITABLE_FIELDS if name in changed_fields]
-        update_fields += ["search_text", "updated_at"]
+        update_fields += ["search_text", "updated_at", "version"]
         bulk.bulk_update(Place, [place for place, _changes in changed], update_fields)
 
         through = Place.population_groups.through

@@ -125,6 +125,9 @@ class Place(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Raised by every write (vigil.core.concurrency): a save based on an older version is refused
+    # instead of silently overwriting someone else's change.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     class Meta:
         ordering = ["name", "id"]

@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vigil.core.audit import audit, audit_read, diff, diff_new, snapshot
+from vigil.core.concurrency import bump_version, check_version
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
 from vigil.places import permissions
@@ -95,9 +96,13 @@ def place_update(
     place: Place,
     data: Mapping[str, Any],
     population_groups: Iterable[TaxonomyTerm] | None = None,
+    expected_version: int | None = None,
 ) -> Place:
+    """Change a place; `expected_version` is the version the person saw (their form, their
+    If-Match), and a change based on an older one is refused with StaleVersion."""
     _require(membership, "edit", place)
     place = Place.objects.select_for_update().get(pk=place.pk)
+    check_version(place, expected_version)
     before = snapshot(place, TRACKED_FIELDS)
     for field, value in data.items():
         if field in EDITABLE_FIELDS:
@@ -107,51 +112,56 @@ def place_update(
         notes_changed = (data["confidential_notes"] or "") != place.confidential_notes
         place.confidential_notes = data["confidential_notes"] or ""
     validate_place(place)
-    place.search_text = compute_search_text(place)
-    place.updated_at = timezone.now()
-    place.save()
-    if population_groups is not None:
-        place.population_groups.set(_check_groups(place.body, population_groups))
-    changes = diff(before, snapshot(place, TRACKED_FIELDS))
+    groups = None if population_groups is None else _check_groups(place.body, population_groups)
+    after = snapshot(place, EDITABLE_FIELDS)
+    after["population_groups"] = (
+        before["population_groups"] if groups is None else sorted(str(group) for group in groups)
+    )
+    changes = diff(before, after)
     if notes_changed:
         # The history says that the notes changed, never what they say.
         changes["confidential_notes"] = ["(encrypted)", "(encrypted)"]
+    if changes:
+        # A save that changes nothing is no new version: nobody else's form goes stale.
+        bump_version(place, changes)
+    place.search_text = compute_search_text(place)
+    place.updated_at = timezone.now()
+    place.save()
+    if groups is not None:
+        place.population_groups.set(groups)
     if changes:
         audit(actor=membership.user, action="places.place.update", obj=place, changes=changes)
     return place
 
 
 @transaction.atomic
-def place_delete(*, membership: Membership, place: Place) -> Place:
+def place_delete(
+    *, membership: Membership, place: Place, expected_version: int | None = None
+) -> Place:
     """Move a place to the trash; a head can restore it."""
     _require(membership, "delete", place)
+    place = Place.objects.select_for_update().get(pk=place.pk)
+    check_version(place, expected_version)
     place.deleted_at = timezone.now()
     place.deleted_by = membership.user
-    place.save(update_fields=["deleted_at", "deleted_by"])
-    audit(
-        actor=membership.user,
-        action="places.place.delete",
-        obj=place,
-        changes={"trash": [False, True]},
-    )
+    changes = bump_version(place, {"trash": [False, True]})
+    place.save(update_fields=["deleted_at", "deleted_by", "version"])
+    audit(actor=membership.user, action="places.place.delete", obj=place, changes=changes)
     return place
 
 
 @transaction.atomic
 def place_restore(*, membership: Membership, place: Place) -> Place:
     _require(membership, "restore", place)
+    place = Place.objects.select_for_update().get(pk=place.pk)
     if place.merged_into_id:
         raise ValidationError(_("A merged place cannot be restored; it lives on in the other."))
     place.deleted_at = None
     place.deleted_by = None
     validate_place(place)
-    place.save(update_fields=["deleted_at", "deleted_by"])
-    audit(
-        actor=membership.user,
-        action="places.place.restore",
-        obj=place,
-        changes={"trash": [True, False]},
-    )
+    changes = bump_version(place, {"trash": [True, False]})
+    place.save(update_fields=["deleted_at", "deleted_by", "version"])
+    audit(actor=membership.user, action="places.place.restore", obj=place, changes=changes)
     return place
 
 
@@ -225,9 +235,11 @@ def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
     merge.merged_into = keep
     merge.deleted_at = timezone.now()
     merge.deleted_by = membership.user
-    merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by"])
+    merged_changes = bump_version(merge, {"merged_into": [None, keep.pk]})
+    merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by", "version"])
     keep.search_text = compute_search_text(keep)
     keep.updated_at = timezone.now()
+    kept_version = bump_version(keep)
     keep.save()
     keep.population_groups.add(*merge.population_groups.all())
     PlaceDocument.objects.filter(place=merge).update(place=keep)
@@ -236,12 +248,13 @@ def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
     ).update(status=PossibleDuplicate.Status.MERGED, resolved_by=membership.user)
     changes = diff(before, snapshot(keep, TRACKED_FIELDS))
     changes["merged"] = [None, f"{merge.name} (#{merge.pk})"]
+    changes.update(kept_version)
     audit(actor=membership.user, action="places.place.merge", obj=keep, changes=changes)
     audit(
         actor=membership.user,
         action="places.place.merged_into",
         obj=merge,
-        changes={"merged_into": [None, keep.pk]},
+        changes=merged_changes,
     )
     return keep
 

@@ -68,7 +68,16 @@ TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
 MERGE_FILL_FIELDS = [field.name for field in FIELDS if field.merge_fill]
 TEXT_LIMITS = {field.name: field.max_length for field in FIELDS if field.plain_text}
 # What the API returns beside the editable fields (and never the confidential notes).
-API_FIELDS = ["id", "body", *EDITABLE_FIELDS, "population_groups", "created_at", "updated_at"]
+# `version` is the one the ETag names (vigil.core.concurrency).
+API_FIELDS = [
+    "id",
+    "body",
+    *EDITABLE_FIELDS,
+    "population_groups",
+    "created_at",
+    "updated_at",
+    "version",
+]
 
 
 def place_errors(

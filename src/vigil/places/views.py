@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -15,6 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from vigil.core.access import get_or_404, get_visible_or_404, visible
+from vigil.core.concurrency import StaleVersion, form_after_conflict
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
@@ -162,6 +164,7 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
     if not permissions.can(membership, "edit", place):
         raise PermissionDenied
     form = PlaceForm(request.POST or None, instance=place, membership=membership)
+    conflict = None
     if request.method == "POST" and form.is_valid():
         try:
             place = services.place_update(
@@ -169,7 +172,21 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
                 place=place,
                 data=form.service_data(),
                 population_groups=form.cleaned_data["population_groups"],
+                expected_version=form.cleaned_data.get("version"),
             )
+        except StaleVersion as stale:
+            # Someone saved since this form was opened: nothing is saved; the form shows their
+            # changes beside what this person typed, and now carries the new version.
+            current = stale.current
+            assert isinstance(current, Place)
+
+            def make_form(data: Any = None) -> PlaceForm:
+                return PlaceForm(data, instance=current, membership=membership)
+
+            form, conflict = form_after_conflict(
+                form, stale, make_form, secret_fields=["confidential_notes"]
+            )
+            place = current
         except ValidationError as exc:
             apply_service_errors(form, exc)
         else:
@@ -178,8 +195,8 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
     return render(
         request,
         "places/form.html",
-        {"form": form, "place": place},
-        status=400 if form.errors else 200,
+        {"form": form, "place": place, "conflict": conflict},
+        status=409 if conflict else 400 if form.errors else 200,
     )
 
 

@@ -1,5 +1,5 @@
-"""`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status` and
-`vigil audit verify` and `vigil imports purge`."""
+"""`vigil demo --scale small|national`, `vigil generate-key`, `vigil keys status`,
+`vigil audit verify`, `vigil imports purge` and `vigil jobs sweep`."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from vigil.core.personas import PERSONAS
 
 
 class Command(BaseCommand):
-    help = "Vigil's own commands: demo data, keys, audit trail checks and import files."
+    help = "Vigil's own commands: demo data, keys, audit trail checks, import files, lost jobs."
     # `vigil generate-key` must work before any key is configured, and `vigil keys status` when
     # the start-up check refuses the keys (it says why).
     requires_system_checks: list[str] = []
@@ -41,6 +41,14 @@ class Command(BaseCommand):
             "status",
             help="How many values and files each configured key still protects, what no key "
             "decrypts and which files are missing: an old key may go when it protects nothing.",
+        )
+        jobs_parser = sub.add_parser("jobs", help="Background jobs.")
+        jobs_sub = jobs_parser.add_subparsers(dest="jobs_action", required=True)
+        jobs_sub.add_parser(
+            "sweep",
+            help="Mark failed the running jobs whose worker stopped (no sign of life for "
+            "VIGIL_JOB_STALE_SECONDS), so that they can be started again. Safe to run often, "
+            "e.g. every few minutes from cron or a systemd timer.",
         )
         imports_parser = sub.add_parser("imports", help="Files uploaded to import records.")
         imports_sub = imports_parser.add_subparsers(dest="imports_action", required=True)
@@ -78,6 +86,9 @@ class Command(BaseCommand):
             return
         if options["action"] == "audit":
             self.audit_verify(options["anchors"], show_all=options["all"])
+            return
+        if options["action"] == "jobs":
+            self.jobs_sweep()
             return
         if options["action"] == "imports":
             purged = import_purge_expired()
@@ -150,6 +161,18 @@ class Command(BaseCommand):
             _write_anchors(anchors_path, audit_chain.anchors_of(reports))
             self.stdout.write(f"Anchors written to {anchors_path}.")
         self.stdout.write("Every chain is intact.")
+
+    def jobs_sweep(self) -> None:
+        from vigil.core.tasks import fail_abandoned_jobs
+
+        marked = fail_abandoned_jobs()
+        if marked:
+            self.stdout.write(
+                f"{len(marked)} job(s) had no sign of life and were marked failed: "
+                + ", ".join(str(job_id) for job_id in marked)
+            )
+        else:
+            self.stdout.write("No lost jobs.")
 
     def print_logins(self, password: str) -> None:
         self.stdout.write("\nDemo logins (every one with the password below):")
