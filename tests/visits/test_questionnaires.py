@@ -5,12 +5,15 @@ what was answered."""
 from __future__ import annotations
 
 import io
+from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.urls import reverse
+from hypothesis import given
+from hypothesis import strategies as st
 from openpyxl import Workbook
 from rest_framework.test import APIClient
 
@@ -26,6 +29,7 @@ from vigil.visits import questionnaires as services
 from vigil.visits.models import Answer, Question, QuestionKind, Questionnaire, Standard
 from vigil.visits.standards import DEFAULT_STANDARDS, library, seed_standards
 from vigil.visits.submissions import KIND as SUBMISSIONS
+from vigil.visits.submissions import _name_in
 from vigil.visits.xlsform import export_xlsform, parse_xlsform
 
 pytestmark = pytest.mark.django_db
@@ -706,6 +710,19 @@ def test_columns_that_do_not_match_are_refused_at_the_upload(running, leader, qu
     assert not TabularImport.objects.exists()
 
 
+def test_an_import_names_what_it_goes_into(running, leader, head_membership, questionnaire):
+    with pytest.raises(ValidationError, match="start from the visit's page"):
+        imports.import_upload(membership=leader, kind=SUBMISSIONS, upload=kobo_csv(kobo_row("a1")))
+    with pytest.raises(ValidationError, match="goes into no particular record"):
+        imports.import_upload(
+            membership=head_membership,
+            kind="places",
+            upload=SimpleUploadedFile("places.csv", b"Name,Type\nA,prison\n"),
+            target={"visit": running.pk},
+        )
+    assert not TabularImport.objects.exists()
+
+
 def test_only_the_team_imports_submissions_and_sees_the_import(
     running, leader, persona, questionnaire, client_for
 ):
@@ -736,3 +753,22 @@ def test_submissions_through_the_visit_page(client_for, running, leader, questio
     )
     assert refused.status_code == 400
     assert "‘oops’" in refused.content.decode()
+
+
+XLSFORM_NAME = st.from_regex(r"[A-Za-z_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+
+
+@given(
+    groups=st.lists(XLSFORM_NAME, max_size=3), name=XLSFORM_NAME, separator=st.sampled_from("/-")
+)
+def test_a_column_is_its_question_whatever_the_group_path(groups, name, separator):
+    header = separator.join([*groups, name])
+    assert _name_in(header, {name}) == name
+    # A column is never taken for a question whose name it merely ends with.
+    assert _name_in("x" + header, {header}) is None
+
+
+@given(number=st.decimals(min_value=-(10**12), max_value=10**12, places=3))
+def test_numbers_are_kept_as_they_read(number):
+    question = Question(code="n", kind=QuestionKind.NUMBER)
+    assert Decimal(services.clean_answer(question, str(number))) == number

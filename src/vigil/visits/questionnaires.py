@@ -18,7 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils.translation import gettext as _
 
-from vigil.core import bulk
+from vigil.core import bulk, tabular
 from vigil.core.audit import audit, audit_read, build_entry
 from vigil.core.models import AuditEntry, Membership, TaxonomyKind, TaxonomyTerm
 from vigil.visits.models import (
@@ -159,9 +159,26 @@ def questionnaire_import(
     chosen = _check_place_types(membership, place_types)
     name = upload.name or "form.xlsx"
     limit = settings.VIGIL_MAX_IMPORT_BYTES
+
+    def too_large(size: int) -> ValidationError:
+        return ValidationError(
+            {
+                "file": [
+                    _("“%(name)s” is too large (%(size)s); the limit is %(limit)s.")
+                    % {
+                        "name": name,
+                        "size": tabular.size_text(size),
+                        "limit": tabular.size_text(limit),
+                    }
+                ]
+            }
+        )
+
     if upload.size is not None and upload.size > limit:
-        raise ValidationError({"file": [_("The file is too large for a questionnaire.")]})
+        raise too_large(upload.size)
     data = b"".join(upload.chunks())
+    if len(data) > limit:
+        raise too_large(len(data))
     try:
         parsed = parse_xlsform(data, name)
     except XLSFormError as exc:

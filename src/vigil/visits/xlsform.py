@@ -5,7 +5,8 @@ pyxform's message and the sheet and row it names), then reads the sections and q
 records, with Vigil's own columns: `vigil_theme` (a theme's code), `vigil_standard` (standards'
 codes, separated by commas) and `vigil_private_only` (yes or no). `export_xlsform` writes a
 questionnaire version back as a workbook that pyxform accepts and that reads back to the same
-questions. Nothing here touches the database.
+questions. A form in several languages is read in its default language (the settings sheet's
+`default_language`, else English, else its first). Nothing here touches the database.
 """
 
 from __future__ import annotations
