@@ -82,7 +82,10 @@ def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Impor
         pk,
     )
     importer = _importer(imp.kind)
-    return imp, importer, _membership(request, importer)
+    membership = _membership(request, importer)
+    if not importer.can_use(membership, imp):
+        raise Http404
+    return imp, importer, membership
 
 
 @login_required
@@ -101,11 +104,13 @@ def import_upload(request: HttpRequest, kind: str) -> HttpResponse:
             form.add_error("file", exc)
         else:
             return redirect("import_mapping", imp.pk)
-    recent = (
-        imports.visible_imports(membership)
+    recent = [
+        imp
+        for imp in imports.visible_imports(membership)
         .filter(kind=kind)
-        .only("pk", "file_name", "status", "created_at")[:10]
-    )
+        .only("pk", "file_name", "status", "created_at", "summary", "created_by_id", "body_id")[:10]
+        if importer.can_use(membership, imp)
+    ]
     return render(
         request,
         "core/import_upload.html",
@@ -132,10 +137,10 @@ def import_template(request: HttpRequest, kind: str) -> HttpResponse:
     return response
 
 
-def _field_choices(importer: imports.Importer) -> list[tuple[str, str]]:
+def _field_choices(fields: dict[str, imports.ImportField]) -> list[tuple[str, str]]:
     return [("", _("— Do not import —"))] + [
         (name, str(field.label) + (" *" if field.required else ""))
-        for name, field in importer.fields.items()
+        for name, field in fields.items()
     ]
 
 
@@ -159,6 +164,7 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("import_preview", imp.pk)
     samples = imp.samples or []
+    fields = importer.fields_for(imports.target_of(imp))
     columns = [
         {
             "index": index,
@@ -175,9 +181,9 @@ def import_mapping(request: HttpRequest, pk: int) -> HttpResponse:
             "imp": imp,
             "importer": importer,
             "columns": columns,
-            "choices": _field_choices(importer),
+            "choices": _field_choices(fields),
             "errors": errors,
-            "required": [f.label for f in importer.fields.values() if f.required],
+            "required": [f.label for f in fields.values() if f.required],
         },
         status=400 if errors else 200,
     )
@@ -217,9 +223,10 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             return redirect("import_detail", imp.pk)
     summary = imp.summary or {}
+    fields = importer.fields_for(imports.target_of(imp))
     errors_page = Paginator(imp.errors or [], ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     labels = [
-        importer.fields[name].label if name in importer.fields else name
+        fields[name].label if name in fields else name
         for name in summary.get("preview_fields", [])
     ]
     # Each value with its column's name, which a phone shows beside it (the table stacks).

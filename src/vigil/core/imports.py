@@ -160,10 +160,45 @@ class Importer(ABC):
             return format(value.normalize(), "f")
         return str(value)
 
-    def header_keys(self) -> dict[str, list[str]]:
+    # An import into one record (answers into a visit) has a target: the importer checks it at
+    # the upload (`check_target`), and its fields, column matching and lookups may depend on
+    # it. Imports into the body as a whole (places, authorities) take none.
+
+    def check_target(
+        self, membership: Membership, target: Mapping[str, Any] | None
+    ) -> dict[str, Any] | None:
+        """The target to keep on the import, checked for this member; raises ValidationError
+        or PermissionDenied."""
+        if target:
+            raise ValidationError(_("This kind of import goes into no particular record."))
+        return None
+
+    def can_use(self, membership: Membership | None, imp: TabularImport) -> bool:
+        """Whether the member may see and carry on this import, beyond their role (an import
+        into a visit is its team's); an import they may not use does not exist for them."""
+        return True
+
+    def fields_for(self, target: Mapping[str, Any] | None) -> dict[str, ImportField]:
+        return self.fields
+
+    def check_headers(self, target: Mapping[str, Any] | None, headers: list[str]) -> None:
+        """Refuse, with a ValidationError saying why, a file whose columns cannot be imported
+        at all; nothing of it is kept then."""
+        return None
+
+    def guess_mapping(
+        self, target: Mapping[str, Any] | None, headers: list[str]
+    ) -> dict[int, str | None]:
+        return tabular.guess_mapping(headers, self.header_keys(target))
+
+    def prepare_import(self, imp: TabularImport) -> ImportContext:
+        """`prepare` for this import (an importer with targets reads `target_of(imp)`)."""
+        return self.prepare(imp.body)
+
+    def header_keys(self, target: Mapping[str, Any] | None = None) -> dict[str, list[str]]:
         """Words that suggest each field: its name, synonyms and label in every language."""
         keys: dict[str, list[str]] = {}
-        for name, import_field in self.fields.items():
+        for name, import_field in self.fields_for(target).items():
             words = [*import_field.synonyms, str(import_field.label)]
             for code, _language in settings.LANGUAGES:
                 with translation.override(code):
@@ -192,6 +227,11 @@ def importer_kinds() -> list[str]:
     return sorted(_IMPORTERS)
 
 
+def target_of(imp: TabularImport) -> dict[str, Any] | None:
+    """What the import goes into, as its importer checked it at the upload (None: the body)."""
+    return (imp.summary or {}).get("target")
+
+
 # --- Validation ------------------------------------------------------------------------------
 
 
@@ -218,7 +258,7 @@ def _validate_table(
 ) -> Validation:
     mapped = _mapped_fields(imp)
     column_of_field = {name: table.headers[column] for column, name in mapped}
-    context = importer.prepare(imp.body)
+    context = importer.prepare_import(imp)
     valid: list[tuple[int, dict[str, Any]]] = []
     errors: list[dict[str, Any]] = []
     counts = {"rows": len(table.rows), CREATE: 0, UPDATE: 0, UNCHANGED: 0, "invalid": 0}
@@ -278,9 +318,12 @@ def _require(importer: Importer, membership: Membership | None) -> None:
         raise PermissionDenied(_("Your role does not allow this."))
 
 
-def _check_same_body(imp: TabularImport, membership: Membership) -> None:
+def _check_access(imp: TabularImport, membership: Membership) -> None:
+    """The import is the member's body's, and one they may use (`Importer.can_use`)."""
     if imp.body_id != membership.body_id:
         raise PermissionDenied(_("This import belongs to another body."))
+    if not get_importer(imp.kind).can_use(membership, imp):
+        raise PermissionDenied(_("Your role does not allow this."))
 
 
 def _check_file_kept(imp: TabularImport) -> None:
@@ -315,13 +358,20 @@ def _read(imp: TabularImport) -> tabular.Table:
 
 
 @transaction.atomic
-def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) -> TabularImport:
+def import_upload(
+    *,
+    membership: Membership,
+    kind: str,
+    upload: UploadedFile,
+    target: Mapping[str, Any] | None = None,
+) -> TabularImport:
     """Check an uploaded file and keep it with its headers and a guessed column mapping."""
     try:
         importer = get_importer(kind)
     except KeyError as exc:
         raise ValidationError(_("Unknown kind of import.")) from exc
     _require(importer, membership)
+    target = importer.check_target(membership, target)
     name = upload.name or "upload"
     limit = settings.VIGIL_MAX_IMPORT_BYTES
     if upload.size is not None and upload.size > limit:
@@ -352,7 +402,8 @@ def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) ->
         table = tabular.read_table(data, name, head_rows=SAMPLE_ROWS if large else None)
     except tabular.TabularError as exc:
         raise ValidationError(str(exc), code="unreadable") from exc
-    guessed = tabular.guess_mapping(table.headers, importer.header_keys())
+    importer.check_headers(target, table.headers)
+    guessed = importer.guess_mapping(target, table.headers)
     imp = TabularImport.objects.create(
         body=membership.body,
         kind=kind,
@@ -368,6 +419,7 @@ def import_upload(*, membership: Membership, kind: str, upload: UploadedFile) ->
             "format": table.source_format,
             "encoding": table.encoding,
             "delimiter": table.delimiter,
+            **({"target": target} if target else {}),
         },
     )
     audit(
@@ -389,13 +441,14 @@ def import_set_mapping(
     """Choose which column feeds which field: each field at most once, every required one."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
-    _check_same_body(imp, membership)
+    _check_access(imp, membership)
     imp = (
         TabularImport.objects.select_for_update(of=("self",)).select_related("body").get(pk=imp.pk)
     )
     _check_file_kept(imp)
     if imp.status not in {TabularImport.Status.UPLOADED, TabularImport.Status.VALIDATED}:
         raise ValidationError(_("This import has already started; upload the file again."))
+    fields = importer.fields_for(target_of(imp))
     cleaned: dict[str, str] = {}
     columns_of_field: dict[str, list[str]] = {}
     for column, name in mapping.items():
@@ -404,7 +457,7 @@ def import_set_mapping(
         index = int(column)
         if not 0 <= index < len(imp.headers):
             raise ValidationError(_("The file has no column %(column)d.") % {"column": index + 1})
-        if name not in importer.fields:
+        if name not in fields:
             raise ValidationError(_("“%(name)s” is not a field of this import.") % {"name": name})
         cleaned[str(index)] = name
         columns_of_field.setdefault(name, []).append(imp.headers[index])
@@ -414,13 +467,13 @@ def import_set_mapping(
             problems.append(
                 _("“%(field)s” is chosen for several columns (%(columns)s); choose one.")
                 % {
-                    "field": importer.fields[name].label,
+                    "field": fields[name].label,
                     "columns": ", ".join(f"‘{header}’" for header in headers),
                 }
             )
     missing = [
         str(import_field.label)
-        for name, import_field in importer.fields.items()
+        for name, import_field in fields.items()
         if import_field.required and name not in columns_of_field
     ]
     if missing:
@@ -497,7 +550,7 @@ def import_check(*, membership: Membership, imp: TabularImport) -> TabularImport
     large one (the page then shows progress instead of timing out)."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
-    _check_same_body(imp, membership)
+    _check_access(imp, membership)
     imp = (
         TabularImport.objects.select_for_update(of=("self",))
         .select_related("job", "body")
@@ -523,7 +576,7 @@ def import_check(*, membership: Membership, imp: TabularImport) -> TabularImport
 
 
 def _file_facts(summary: Mapping[str, Any] | None) -> dict[str, Any]:
-    keep = ("format", "encoding", "delimiter")
+    keep = ("format", "encoding", "delimiter", "target")
     return {key: value for key, value in (summary or {}).items() if key in keep}
 
 
@@ -532,7 +585,7 @@ def import_start(*, membership: Membership, imp: TabularImport, mode: str) -> Ta
     """Queue the import; the job re-reads and re-validates the file, then commits it."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
-    _check_same_body(imp, membership)
+    _check_access(imp, membership)
     if mode not in TabularImport.Mode.values:
         raise ValidationError(_("Choose what to do with rows that have errors."))
     imp = (
@@ -648,7 +701,7 @@ def import_rejected_rows(*, membership: Membership, imp: TabularImport) -> bytes
     uploaded data itself."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
-    _check_same_body(imp, membership)
+    _check_access(imp, membership)
     content = rejected_rows_csv(imp)
     audit(
         actor=membership.user,
@@ -777,7 +830,7 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             .select_related("body")
             .first()
         )
-        if not importer.can_import(membership):
+        if not importer.can_import(membership) or not importer.can_use(membership, imp):
             raise PermissionDenied(_("Your role no longer allows this import."))
         started = TabularImport.objects.filter(
             pk=imp.pk,

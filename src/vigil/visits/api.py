@@ -18,19 +18,25 @@ from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import TaxonomyTerm
 from vigil.places.models import Place
-from vigil.visits import services
+from vigil.visits import questionnaires, services
 from vigil.visits.models import (
     OTHER_SOURCES,
+    Answer,
     Interview,
     InterviewCategory,
     InterviewKind,
     Observation,
+    Question,
+    Questionnaire,
+    Section,
     Severity,
+    Standard,
     Visit,
     VisitKind,
     VisitStatus,
 )
 from vigil.visits.permissions import VISITS
+from vigil.visits.standards import library
 
 
 class VisitOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
@@ -248,6 +254,9 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     interviews: Any = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Interview.objects.none(), required=False
     )
+    standards: Any = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=Standard.objects.none(), required=False
+    )
     severity = serializers.ChoiceField(choices=Severity.choices, required=False)
     cleared_for_use = serializers.SerializerMethodField()
 
@@ -265,6 +274,7 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
             "held_back",
             "interviews",
             "other_sources",
+            "standards",
             "corroboration_reason",
             "cleared_for_use",
             "created_at",
@@ -280,6 +290,7 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
             )
             fields["visit"].queryset = visible(membership, Visit)
             fields["interviews"].child_relation.queryset = visible(membership, Interview)
+            fields["standards"].child_relation.queryset = library(membership.body)
 
     def get_cleared_for_use(self, observation: Observation) -> bool:
         return services.observation_clearance(observation).allowed
@@ -299,7 +310,7 @@ class ObservationViewSet(
     filterset_fields = ["visit", "severity", "is_good_practice"]
 
     def scope_queryset(self, queryset: Any) -> Any:
-        return queryset.select_related("theme", "visit").prefetch_related("interviews")
+        return queryset.select_related("theme", "visit").prefetch_related("interviews", "standards")
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = ObservationSerializer(data=request.data, membership=self.membership)
@@ -307,7 +318,182 @@ class ObservationViewSet(
         data = dict(serializer.validated_data)
         visit = data.pop("visit")
         interviews = data.pop("interviews", [])
+        standards = data.pop("standards", [])
         observation = services.observation_create(
-            membership=self.membership, visit=visit, data=data, interviews=interviews
+            membership=self.membership,
+            visit=visit,
+            data=data,
+            interviews=interviews,
+            standards=standards,
         )
         return Response(ObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
+
+
+# ---------- Questionnaires and answers ----------
+
+
+class QuestionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    theme: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    standards: Any = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    choices = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
+
+    class Meta:
+        model = Question
+        fields = [
+            "id",
+            "code",
+            "label",
+            "hint",
+            "kind",
+            "choices",
+            "theme",
+            "standards",
+            "private_only",
+            "position",
+        ]
+        read_only_fields = fields
+
+
+class SectionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    questions = QuestionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Section
+        fields = ["id", "name", "title", "position", "questions"]
+        read_only_fields = fields
+
+
+class QuestionnaireSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    place_types: Any = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    sections = SectionSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Questionnaire
+        fields = [
+            "id",
+            "title",
+            "form_id",
+            "version",
+            "form_version",
+            "is_active",
+            "place_types",
+            "created_at",
+            "sections",
+        ]
+        read_only_fields = fields
+
+
+class QuestionnaireViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Questionnaire versions with their sections and questions (read-only: versions are made
+    from XLSForms on the pages)."""
+
+    permissions = VISITS
+    model = Questionnaire
+    serializer_class = QuestionnaireSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["form_id", "is_active"]
+
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.prefetch_related(
+            "place_types",
+            "sections__questions__theme",
+            "sections__questions__standards",
+        )
+
+
+class AnswerOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    question_code = serializers.CharField(source="question.code", read_only=True)
+    questionnaire = serializers.IntegerField(source="question.questionnaire_id", read_only=True)
+
+    class Meta:
+        model = Answer
+        fields = [
+            "id",
+            "visit",
+            "questionnaire",
+            "question",
+            "question_code",
+            "interview",
+            "value",
+            "instance_id",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class AnswerInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    """One set of answers: {question name: answer}."""
+
+    visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
+    questionnaire = serializers.PrimaryKeyRelatedField(queryset=Questionnaire.objects.none())
+    interview = serializers.PrimaryKeyRelatedField(
+        queryset=Interview.objects.none(), required=False, allow_null=True
+    )
+    answers = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=questionnaires.MAX_ANSWER_CHARS),
+        allow_empty=False,
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["visit"].queryset = visible(membership, Visit)
+        fields["questionnaire"].queryset = visible(membership, Questionnaire)
+        fields["interview"].queryset = visible(membership, Interview)
+
+
+@extend_schema_view(
+    create=extend_schema(request=AnswerInputSerializer, responses=AnswerOutputSerializer(many=True))
+)
+class AnswerViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Answers to questionnaires. Reading them is recorded in the audit trail (per visit, and
+    per interview for answers given in one); those given in an interview exist only for those
+    who may read the interview."""
+
+    permissions = VISITS
+    model = Answer
+    serializer_class = AnswerOutputSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["visit", "interview", "question"]
+
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.select_related("question", "interview", "visit")
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        answers = list(page if page is not None else queryset)
+        questionnaires.answers_read(membership=self.membership, answers=answers)
+        data = AnswerOutputSerializer(answers, many=True).data
+        return self.get_paginated_response(data) if page is not None else Response(data)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        answer = self.get_object()
+        questionnaires.answers_read(membership=self.membership, answers=[answer])
+        return Response(AnswerOutputSerializer(answer).data)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = AnswerInputSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        answers = questionnaires.answers_record(
+            membership=self.membership,
+            visit=data["visit"],
+            questionnaire=data["questionnaire"],
+            values=data["answers"],
+            interview=data.get("interview"),
+        )
+        return Response(
+            AnswerOutputSerializer(answers, many=True).data, status=status.HTTP_201_CREATED
+        )

@@ -10,7 +10,7 @@ class VisitsConfig(AppConfig):
     def ready(self) -> None:
         from django.urls import reverse
 
-        from vigil.core.access import register_visibility
+        from vigil.core.access import own_body, register_visibility
         from vigil.core.audit import register_action_labels, register_audit_fields
         from vigil.core.dossier import DossierSection, register_section
         from vigil.core.notify import NotificationKind, register_notification_kind
@@ -23,8 +23,19 @@ class VisitsConfig(AppConfig):
             register_nav,
             register_urls,
         )
-        from vigil.visits import demo, home, queries  # noqa: F401  (demo registers itself)
-        from vigil.visits.models import Interview, Observation, TeamMember, Visit
+
+        # demo and submissions register themselves (demo data, the submissions importer).
+        from vigil.visits import demo, home, queries, submissions  # noqa: F401
+        from vigil.visits.models import (
+            Answer,
+            Interview,
+            Observation,
+            Question,
+            Questionnaire,
+            Standard,
+            TeamMember,
+            Visit,
+        )
         from vigil.visits.permissions import VISITS
 
         register_visibility(Visit, queries.visit_rule, grantable=True)
@@ -33,6 +44,10 @@ class VisitsConfig(AppConfig):
             Interview, queries.child_rule, content=queries.interview_content_rule, grantable=True
         )
         register_visibility(Observation, queries.child_rule)
+        register_visibility(Standard, own_body)
+        register_visibility(Questionnaire, own_body)
+        register_visibility(Question, queries.question_rule)
+        register_visibility(Answer, queries.answer_rule)
 
         register_action_labels(
             {
@@ -52,6 +67,14 @@ class VisitsConfig(AppConfig):
                 "visits.visit.list_api": _("read a large page of visits through the API"),
                 "visits.interview.list_api": _("read a large page of interviews through the API"),
                 "visits.observation.list_api": _("read a large page of findings through the API"),
+                "visits.questionnaire.import": _("imported a questionnaire from an XLSForm"),
+                "visits.questionnaire.copy": _("made a new version of a questionnaire"),
+                "visits.questionnaire.activate": _("changed which questionnaire version is in use"),
+                "visits.questionnaire.list_api": _(
+                    "read a large page of questionnaires through the API"
+                ),
+                "visits.answer.create": _("recorded an answer to a questionnaire"),
+                "visits.answer.list_api": _("read a large page of answers through the API"),
             }
         )
         register_audit_fields(
@@ -91,11 +114,14 @@ class VisitsConfig(AppConfig):
             DossierSection("visits", _("Visits"), "visits/_section_visits.html", 30, home.dossier),
         )
         register_urls("visits/", "vigil.visits.urls")
+        register_urls("questionnaires/", "vigil.visits.questionnaire_urls")
         register_api_urls("vigil.visits.api_urls")
         register_api_enums(
             {
                 "VisitKindEnum": "vigil.visits.models.VisitKind",
                 "VisitStatusEnum": "vigil.visits.models.VisitStatus",
                 "InterviewKindEnum": "vigil.visits.models.InterviewKind",
+                "QuestionKindEnum": "vigil.visits.models.QuestionKind",
+                "InstrumentEnum": "vigil.visits.models.Instrument",
             }
         )

@@ -100,3 +100,96 @@ def visits_demo(ctx: DemoContext) -> None:
             )
             observation.interviews.set([i for i in interviews if i.unit == "Unit A"][:2])
     ctx.log(f"Visits: {Visit.objects.filter(body=body).count()} for {body}.")
+
+
+# A short checklist for places of detention, as an XLSForm would give it (synthetic).
+DEMO_SURVEY = [
+    ["type", "name", "label", "hint", "vigil_theme", "vigil_standard", "vigil_private_only"],
+    ["begin group", "cells", "Cells", "", "", "", ""],
+    ["integer", "cell_size", "Floor space of the cell (m²)", "", "overcrowding", "mandela-13", ""],
+    ["integer", "occupants", "People held in the cell", "", "overcrowding", "mandela-13", ""],
+    ["select_one yes_no", "daylight", "Daylight in the cell?", "", "accommodation", "", ""],
+    ["end group", "", "", "", "", "", ""],
+    ["begin group", "treatment", "Treatment", "", "", "", ""],
+    [
+        "select_one yes_no",
+        "ill_treatment",
+        "Has anyone hit or threatened you here?",
+        "Ask only in private.",
+        "torture-ill-treatment",
+        "mandela-1,cat-16",
+        "yes",
+    ],
+    [
+        "select_one yes_no",
+        "isolation",
+        "Held alone 22 hours or more a day?",
+        "",
+        "solitary-confinement",
+        "mandela-44,mandela-45",
+        "",
+    ],
+    ["end group", "", "", "", "", "", ""],
+    [
+        "select_one hours",
+        "outdoors",
+        "Time outdoors each day",
+        "",
+        "time-outdoors",
+        "mandela-23",
+        "",
+    ],
+    ["text", "comments", "Anything else the team noticed", "", "", "", ""],
+]
+DEMO_CHOICES = [
+    ["list_name", "name", "label"],
+    ["yes_no", "yes", "Yes"],
+    ["yes_no", "no", "No"],
+    ["hours", "none", "None"],
+    ["hours", "one", "One hour"],
+    ["hours", "more", "More than one hour"],
+]
+
+
+@register_demo(order=21)
+def questionnaires_demo(ctx: DemoContext) -> None:
+    import io
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from openpyxl import Workbook
+
+    from vigil.visits.models import Questionnaire
+    from vigil.visits.questionnaires import questionnaire_import, questionnaire_set_active
+    from vigil.visits.standards import seed_standards
+
+    for demo_body in ctx.bodies.values():
+        seed_standards(demo_body)
+    body = ctx.bodies[NATIONAL]
+    if Questionnaire.objects.filter(body=body).exists():
+        return
+    book = Workbook()
+    survey = book.active
+    assert survey is not None
+    survey.title = "survey"
+    for row in DEMO_SURVEY:
+        survey.append(row)
+    choices = book.create_sheet("choices")
+    for row in DEMO_CHOICES:
+        choices.append(row)
+    settings = book.create_sheet("settings")
+    settings.append(["form_title", "form_id", "version"])
+    settings.append(["Detention visit checklist", "detention_checklist", "1"])
+    output = io.BytesIO()
+    book.save(output)
+    leader = Membership.objects.get(user=ctx.users["leader"], body=body)
+    questionnaire = questionnaire_import(
+        membership=leader,
+        upload=SimpleUploadedFile("detention_checklist.xlsx", output.getvalue()),
+        place_types=TaxonomyTerm.objects.filter(
+            body=body,
+            kind="place_type",
+            code__in=["prison", "pre-trial-detention", "police-custody"],
+        ),
+    )
+    questionnaire_set_active(membership=leader, questionnaire=questionnaire, active=True)
+    ctx.log(f"Questionnaires: {questionnaire} in use for places of detention.")

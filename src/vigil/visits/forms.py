@@ -13,20 +13,27 @@ from vigil.core.models import Membership, Role, TaxonomyTerm
 from vigil.places.models import Place
 from vigil.visits.models import (
     OTHER_SOURCES,
+    Answer,
     Expertise,
     Gender,
     Interview,
     InterviewCategory,
     InterviewKind,
     Observation,
+    Question,
+    QuestionKind,
+    Questionnaire,
     Severity,
     TeamRole,
     Visit,
     VisitKind,
     VisitStatus,
 )
+from vigil.visits.standards import library
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# The upload form's file field: a workbook only.
+XLSX_INPUT = forms.ClearableFileInput(attrs={"accept": ".xlsx"})
 
 
 class VisitForm(VigilFormMixin, forms.ModelForm):
@@ -149,11 +156,13 @@ class ObservationForm(VigilFormMixin, forms.ModelForm):
             "is_good_practice",
             "is_systemic",
             "interviews",
+            "standards",
             "held_back",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 5}),
             "interviews": forms.CheckboxSelectMultiple,
+            "standards": forms.SelectMultiple(attrs={"size": 8}),
         }
 
     def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
@@ -169,6 +178,9 @@ class ObservationForm(VigilFormMixin, forms.ModelForm):
             + (f", {i.unit}" if i.unit else "")
         )
         fields["interviews"].required = False
+        fields["standards"].queryset = library(visit.body)
+        fields["standards"].required = False
+        fields["standards"].help_text = _("The international rules this finding is measured by.")
         # Fields are laid out in this order.
         self.order_fields(
             [
@@ -178,6 +190,7 @@ class ObservationForm(VigilFormMixin, forms.ModelForm):
                 "severity",
                 "interviews",
                 "other_sources",
+                "standards",
                 "is_good_practice",
                 "is_systemic",
                 "held_back",
@@ -229,3 +242,122 @@ class VisitFilterForm(VigilFormMixin, forms.Form):
             body_id=membership.body_id, is_active=True
         ).select_related("user")
         fields["member"].label_from_instance = lambda m: m.user.get_full_name() or m.user.username
+
+
+# ---------- Questionnaires and answers ----------
+
+
+class QuestionnaireUploadForm(VigilFormMixin, forms.Form):
+    # Empty files reach the service, which says what is wrong with them.
+    file = forms.FileField(
+        label=_("XLSForm"),
+        allow_empty_file=True,
+        help_text=_(
+            "An Excel workbook (.xlsx) with survey, choices and settings sheets. Vigil's own "
+            "columns: vigil_theme, vigil_standard, vigil_private_only."
+        ),
+        widget=XLSX_INPUT,
+    )
+    place_types = forms.ModelMultipleChoiceField(
+        label=_("Types of place it is for"),
+        queryset=TaxonomyTerm.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["place_types"].queryset = TaxonomyTerm.objects.filter(
+            body_id=membership.body_id, kind="place_type", is_active=True
+        )
+
+
+class SubmissionUploadForm(VigilFormMixin, forms.Form):
+    questionnaire = forms.ModelChoiceField(
+        label=_("Questionnaire version the submissions answer"),
+        queryset=Questionnaire.objects.none(),
+    )
+    file = forms.FileField(
+        label=_("Submissions file"),
+        allow_empty_file=True,
+        help_text=_(
+            "The CSV that ODK Central or KoboToolbox exports for the form, with the questions' "
+            "names as headers."
+        ),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.xlsx"}),
+    )
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["questionnaire"].queryset = Questionnaire.objects.filter(
+            body_id=visit.body_id
+        ).order_by("title", "-version")
+
+
+def _answer_field(question: Question) -> forms.Field:
+    label = question.label or question.code
+    help_text = question.hint
+    if question.private_only:
+        help_text = " ".join(
+            filter(None, [help_text, str(_("Private interviews only: never in a group."))])
+        )
+    common: dict[str, Any] = {"label": label, "required": False, "help_text": help_text}
+    if question.kind == QuestionKind.NUMBER:
+        return forms.CharField(
+            max_length=30, widget=forms.TextInput(attrs={"inputmode": "decimal"}), **common
+        )
+    if question.kind == QuestionKind.DATE:
+        return forms.CharField(max_length=10, widget=DATE, **common)
+    if question.kind in {QuestionKind.YES_NO, QuestionKind.CHOICE}:
+        choices = [
+            (str(c.get("name")), str(c.get("label") or c.get("name"))) for c in question.choices
+        ]
+        if question.kind == QuestionKind.YES_NO and not choices:
+            choices = [("yes", str(_("Yes"))), ("no", str(_("No")))]
+        return forms.ChoiceField(
+            choices=[("", _("— No answer —")), *choices], widget=forms.RadioSelect, **common
+        )
+    return forms.CharField(max_length=10_000, widget=forms.Textarea(attrs={"rows": 2}), **common)
+
+
+class AnswersForm(VigilFormMixin, forms.Form):
+    """One set of answers to a questionnaire: a field per question (notes are shown as text),
+    and the interview they were given in, if any."""
+
+    storage_model = Answer
+    interview = forms.ModelChoiceField(
+        label=_("Given in an interview"),
+        queryset=Interview.objects.none(),
+        required=False,
+        empty_label=_("No: the team's own checks"),
+    )
+
+    def __init__(
+        self, *args: Any, visit: Visit, questionnaire: Questionnaire, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["interview"].queryset = visit.interviews.all()
+        fields["interview"].label_from_instance = lambda i: (
+            f"{i.pseudonym} — {i.get_kind_display()}, {i.get_category_display()}"
+        )
+        self.sections: list[tuple[Any, list[Any]]] = []
+        for section in questionnaire.sections.prefetch_related("questions"):
+            items: list[Any] = []
+            for question in section.questions.all():
+                if question.kind == QuestionKind.NOTE:
+                    items.append(question)
+                    continue
+                name = f"q_{question.code}"
+                fields[name] = _answer_field(question)
+                items.append(self[name])
+            self.sections.append((section, items))
+
+    def answer_values(self) -> dict[str, str]:
+        return {
+            name.removeprefix("q_"): value or ""
+            for name, value in self.cleaned_data.items()
+            if name.startswith("q_")
+        }

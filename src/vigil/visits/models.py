@@ -3,10 +3,13 @@ be exposed), the observations and the sources that support them."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.crypto import EncryptedTextField
@@ -289,6 +292,9 @@ class Observation(models.Model):
         Interview, verbose_name=_("interviews"), blank=True, related_name="observations"
     )
     other_sources = models.JSONField(_("other sources"), default=list, blank=True)
+    standards: models.ManyToManyField[Standard, Any] = models.ManyToManyField(
+        "Standard", verbose_name=_("standards"), blank=True, related_name="observations"
+    )
     held_back = models.BooleanField(
         _("held back"),
         default=False,
@@ -311,3 +317,207 @@ class Observation(models.Model):
     def __str__(self) -> str:
         text = " ".join(self.description.split())
         return text[:80] + ("…" if len(text) > 80 else "")
+
+
+# ---------- Standards, questionnaires and answers ----------
+
+
+class Instrument(models.TextChoices):
+    MANDELA = "mandela", _("Nelson Mandela Rules")
+    BANGKOK = "bangkok", _("Bangkok Rules")
+    BEIJING = "beijing", _("Beijing Rules")
+    HAVANA = "havana", _("Havana Rules")
+    BODY_OF_PRINCIPLES = "body_of_principles", _("Body of Principles on Detention")
+    CAT = "cat", _("Convention against Torture")
+    OPCAT = "opcat", _("Optional Protocol to the Convention against Torture")
+    CRPD = "crpd", _("Convention on the Rights of Persons with Disabilities")
+    OTHER = "other", _("Other")
+
+
+class Standard(models.Model):
+    """One rule or article of an international standard, which questions and findings cite.
+    Each body has its own library, seeded with the common ones (`visits/standards.py`)."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="standards")
+    code = models.SlugField(_("code"), max_length=60)
+    instrument = models.CharField(_("instrument"), max_length=32, choices=Instrument.choices)
+    rule = models.CharField(_("rule or article"), max_length=20)
+    title = models.CharField(_("short title"), max_length=300)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    is_active = models.BooleanField(_("active"), default=True)
+
+    class Meta:
+        ordering = ["position", "code"]
+        constraints = [
+            models.UniqueConstraint(fields=["body", "code"], name="unique_standard_code")
+        ]
+        verbose_name = _("standard")
+
+    def __str__(self) -> str:
+        # Seeded titles are in the translation catalogue; a body's own show as typed.
+        return f"{Instrument(self.instrument).label} {self.rule}: {gettext(self.title)}"
+
+
+class QuestionKind(models.TextChoices):
+    TEXT = "text", _("Text")
+    NUMBER = "number", _("Number")
+    YES_NO = "yes_no", _("Yes or no")
+    CHOICE = "choice", _("One choice from a list")
+    DATE = "date", _("Date")
+    NOTE = "note", _("Note (no answer)")
+
+
+class Questionnaire(models.Model):
+    """One version of a questionnaire (an XLSForm). A new version is a new row with copies of
+    the sections and questions: answers keep pointing at the questions they answered."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="questionnaires")
+    title = models.CharField(_("title"), max_length=200)
+    # The XLSForm's form_id: the versions of one questionnaire share it.
+    form_id = models.CharField(_("form identifier"), max_length=100)
+    version = models.PositiveIntegerField(_("version"))
+    # The XLSForm's own `version` setting, which ODK Collect and KoboCollect write into every
+    # submission: a submissions file names it, and Vigil checks it.
+    form_version = models.CharField(_("form version"), max_length=50)
+    place_types = models.ManyToManyField(
+        TaxonomyTerm,
+        verbose_name=_("types of place"),
+        blank=True,
+        related_name="+",
+        limit_choices_to={"kind": "place_type"},
+    )
+    is_active = models.BooleanField(_("in use"), default=False)
+    # XLSForm names that are not questions (start, end, calculations): their columns in a
+    # submissions file are expected, and ignored.
+    other_names = models.JSONField(default=list, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["title", "-version"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["body", "form_id", "version"], name="one_questionnaire_version"
+            ),
+            models.UniqueConstraint(
+                fields=["body", "form_id", "form_version"], name="one_questionnaire_form_version"
+            ),
+        ]
+        verbose_name = _("questionnaire")
+
+    def __str__(self) -> str:
+        return f"{self.title} (v{self.version})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("questionnaires:detail", args=[self.pk])
+
+
+class Section(models.Model):
+    """A group of questions (an XLSForm group); `name` is empty for questions outside groups."""
+
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="sections"
+    )
+    name = models.CharField(_("name"), max_length=100, blank=True)
+    title = models.CharField(_("title"), max_length=300, blank=True)
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        verbose_name = _("section")
+
+    def __str__(self) -> str:
+        return self.title or self.name
+
+
+class Question(models.Model):
+    questionnaire = models.ForeignKey(
+        Questionnaire, on_delete=models.CASCADE, related_name="questions"
+    )
+    section = models.ForeignKey(Section, on_delete=models.CASCADE, related_name="questions")
+    # The XLSForm `name`: the column of the question in a submissions file.
+    code = models.CharField(_("name"), max_length=100)
+    label = models.TextField(_("label"))
+    hint = models.TextField(_("hint"), blank=True)
+    kind = models.CharField(_("kind"), max_length=8, choices=QuestionKind.choices)
+    # [{"name": ..., "label": ...}] for yes/no and choice questions.
+    choices = models.JSONField(_("choices"), default=list, blank=True)
+    theme = models.ForeignKey(
+        TaxonomyTerm,
+        verbose_name=_("theme"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        limit_choices_to={"kind": "theme"},
+    )
+    standards = models.ManyToManyField(
+        Standard, verbose_name=_("standards"), blank=True, related_name="questions"
+    )
+    private_only = models.BooleanField(
+        _("private interviews only"),
+        default=False,
+        help_text=_("Never asked in a group interview: people do not speak of it before others."),
+    )
+    position = models.PositiveIntegerField(_("position"), default=0)
+
+    class Meta:
+        ordering = ["section__position", "position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["questionnaire", "code"], name="one_question_name")
+        ]
+        verbose_name = _("question")
+
+    def __str__(self) -> str:
+        return self.code
+
+    def choice_label(self, value: str) -> str:
+        for choice in self.choices:
+            if choice.get("name") == value:
+                return str(choice.get("label") or value)
+        return value
+
+
+class Answer(models.Model):
+    """One answer to one question during a visit, alone or in an interview. What was answered
+    is encrypted like interview notes; answers in an interview are read only by those who may
+    read the interview."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="answers")
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="answers")
+    interview = models.ForeignKey(
+        Interview,
+        verbose_name=_("interview"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="answers",
+    )
+    value = EncryptedTextField(_("answer"), blank=True)
+    # The submission (ODK's meta/instanceID) the answer came from, so that importing the same
+    # file again adds nothing.
+    instance_id = models.CharField(_("submission"), max_length=100, blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["visit", "question"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["question", "instance_id"],
+                condition=~models.Q(instance_id=""),
+                name="one_answer_per_submission",
+            )
+        ]
+        verbose_name = _("answer")
+
+    def __str__(self) -> str:
+        # Never the answer itself: this is what the audit trail keeps of the record.
+        return f"{self.question.code} #{self.pk}"

@@ -18,6 +18,8 @@ VISITS = Permissions(
         "corroborate": {Role.HEAD, Role.VISIT_LEADER},
         "reveal_identity": {Role.HEAD, Role.VISIT_LEADER, Role.MONITOR},
         "settings": {Role.HEAD},
+        # Questionnaires: importing XLSForms, new versions, which version is in use.
+        "manage_questionnaires": {Role.HEAD, Role.VISIT_LEADER},
     },
     # Visits do not exist for those who may not view them (authority focal points).
     area="view",
@@ -27,5 +29,6 @@ VISITS = Permissions(
         "record",
         "corroborate",
         "reveal_identity",
+        "manage_questionnaires",
     },
 )

@@ -9,7 +9,7 @@ from django.db.models import Count, Q
 
 from vigil.core.access import granted_ids, scope_to_body
 from vigil.core.models import Membership, Role
-from vigil.visits.models import Interview, Visit, VisitSettings
+from vigil.visits.models import Answer, Interview, Question, Questionnaire, Visit, VisitSettings
 
 # Roles of the body that know of its secret (unannounced, not yet started) visits.
 SECRET_KEEPERS = frozenset({Role.HEAD, Role.VISIT_LEADER})
@@ -67,6 +67,34 @@ def interview_content_rule(
     readers |= Q(pk__in=granted_ids(membership, Interview))
     readers |= Q(visit_id__in=granted_ids(membership, Visit))
     return queryset.filter(pk__in=Interview.objects.filter(readers).values("pk"))
+
+
+def answer_rule(
+    membership: Membership, queryset: models.QuerySet[Answer]
+) -> models.QuerySet[Answer]:
+    """Answers exist for those who see their visit; an answer given in an interview only for
+    those who may read that interview (what was said there is need-to-know)."""
+    readable = interview_content_rule(membership, Interview.objects.all()).values("pk")
+    return child_rule(membership, queryset).filter(
+        Q(interview__isnull=True) | Q(interview_id__in=readable)
+    )
+
+
+def question_rule(
+    membership: Membership, queryset: models.QuerySet[Question]
+) -> models.QuerySet[Question]:
+    return queryset.filter(questionnaire__body_id=membership.body_id)
+
+
+def questionnaires_for(visit: Visit) -> models.QuerySet[Questionnaire]:
+    """The questionnaire versions in use for the type of the visit's place."""
+    return (
+        Questionnaire.objects.filter(
+            body_id=visit.body_id, is_active=True, place_types=visit.place.place_type_id
+        )
+        .distinct()
+        .order_by("title", "pk")
+    )
 
 
 def is_on_team(membership: Membership, visit: Visit, *, confirmed: bool = False) -> bool:

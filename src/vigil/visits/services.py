@@ -27,6 +27,7 @@ from vigil.visits.models import (
     InterviewKind,
     Observation,
     Severity,
+    Standard,
     TeamMember,
     TeamRole,
     Visit,
@@ -425,6 +426,7 @@ def observation_create(
     visit: Visit,
     data: Mapping[str, Any],
     interviews: Iterable[Interview] = (),
+    standards: Iterable[Standard] = (),
 ) -> Observation:
     _require_team(membership, visit)
     observation = Observation(
@@ -451,6 +453,9 @@ def observation_create(
     linked = list(interviews)
     if any(interview.visit_id != visit.pk for interview in linked):
         errors["interviews"] = [_("Choose interviews of this visit.")]
+    cited = list(standards)
+    if any(standard.body_id != visit.body_id for standard in cited):
+        errors["standards"] = [_("Choose standards of this body's library.")]
     if not linked and not observation.other_sources:
         errors["other_sources"] = [_("Say what supports this finding: an interview or a source.")]
     if visit.status not in {VisitStatus.IN_PROGRESS, VisitStatus.DEBRIEFED, VisitStatus.REPORTING}:
@@ -459,6 +464,7 @@ def observation_create(
         raise ValidationError(errors)
     observation.save()
     observation.interviews.set(linked)
+    observation.standards.set(cited)
     audit(
         actor=membership.user,
         action="visits.observation.create",
@@ -468,6 +474,7 @@ def observation_create(
             "severity": [None, observation.severity],
             "unit": [None, observation.unit],
             "sources": [None, sorted(observation_kinds(observation))],
+            **({"standards": [None, sorted(s.code for s in cited)]} if cited else {}),
         },
     )
     if observation.severity == Severity.URGENT:

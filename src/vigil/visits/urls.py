@@ -18,6 +18,13 @@ urlpatterns = [
         views.interview_detail,
         name="interview_detail",
     ),
+    path("<int:pk>/answers/", views.answers_list, name="answers"),
+    path(
+        "<int:pk>/questionnaires/<int:questionnaire_pk>/answer/",
+        views.answers_create,
+        name="answers_create",
+    ),
+    path("<int:pk>/submissions/", views.submissions_upload, name="submissions_upload"),
     path("<int:pk>/observations/new/", views.observation_create, name="observation_create"),
     path(
         "<int:pk>/observations/<int:observation_pk>/corroborate/",

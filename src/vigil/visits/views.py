@@ -11,27 +11,39 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
+from vigil.core import imports
 from vigil.core.access import get_visible_or_404, visible
 from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
 from vigil.core.models import Membership
-from vigil.visits import services
+from vigil.visits import questionnaires, services
 from vigil.visits.forms import (
+    AnswersForm,
     CorroborateForm,
     InterviewForm,
     ObservationForm,
     RevealForm,
     StatusForm,
+    SubmissionUploadForm,
     TeamMemberForm,
     VisitFilterForm,
     VisitForm,
 )
-from vigil.visits.models import Interview, Observation, SourceKind, TeamMember, Visit
+from vigil.visits.models import (
+    Answer,
+    Interview,
+    Observation,
+    Questionnaire,
+    SourceKind,
+    TeamMember,
+    Visit,
+)
 from vigil.visits.permissions import VISITS
-from vigil.visits.queries import is_on_team
+from vigil.visits.queries import is_on_team, questionnaires_for
 from vigil.visits.rules import is_corroborated
+from vigil.visits.submissions import KIND as SUBMISSIONS_KIND
 
 PAGE_SIZE = 50
 
@@ -133,9 +145,10 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         visible(membership, Observation)
         .filter(visit=visit)
         .select_related("theme", "visit")
-        .prefetch_related("interviews")
+        .prefetch_related("interviews", "standards")
     )
     for observation in observations:
+        observation.cited_standards = list(observation.standards.all())  # type: ignore[attr-defined]
         kinds = services.observation_kinds(observation)
         observation.source_kinds = [  # type: ignore[attr-defined]
             SourceKind(kind).label for kind in sorted(kinds)
@@ -144,21 +157,34 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
             kinds, confirmed=bool(observation.corroboration_reason)
         )
         observation.clearance = services.observation_clearance(observation)  # type: ignore[attr-defined]
+    may_record = (
+        me is not None
+        and me.conduct_confirmed_at is not None
+        and VISITS.can(membership, "record", visit)
+    )
+    answer_sets = (
+        visible(membership, Answer)
+        .filter(visit=visit)
+        .values("question__questionnaire_id")
+        .annotate(sets=Count("instance_id", distinct=True))
+    )
+    sets_by_questionnaire = {row["question__questionnaire_id"]: row["sets"] for row in answer_sets}
+    in_use = list(questionnaires_for(visit))
     return render(
         request,
         "visits/detail.html",
         {
             "visit": visit,
             "team": team,
+            "questionnaires": [(q, sets_by_questionnaire.get(q.pk, 0)) for q in in_use],
+            "answer_sets": sum(sets_by_questionnaire.values()),
             "me": me,
             "interviews": interviews,
             "readable_interviews": readable,
             "observations": observations,
             "warnings": services.team_warnings(visit),
             "actions": VISITS.allowed(membership, visit),
-            "may_record": me is not None
-            and me.conduct_confirmed_at is not None
-            and VISITS.can(membership, "record", visit),
+            "may_record": may_record,
             "status_form": StatusForm(initial={"status": visit.status}),
             "corroborate_form": CorroborateForm(),
         },
@@ -265,6 +291,14 @@ def interview_detail(
         membership, Interview.objects.filter(visit=visit), interview_pk, content=True
     )
     notes = services.interview_read_notes(membership=membership, interview=interview)
+    answers = list(
+        visible(membership, Answer)
+        .filter(interview=interview)
+        .select_related("question__questionnaire", "interview", "visit")
+        .order_by("question__questionnaire_id", "question__section__position", "question__position")
+    )
+    if answers:
+        questionnaires.answers_read(membership=membership, answers=answers)
     identity = None
     form = RevealForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -287,6 +321,7 @@ def interview_detail(
             "has_identity": bool(interview.identity),
             "reveal_form": form,
             "groups": list(interview.vulnerable_groups.all()),
+            "answers": answers,
         },
     )
 
@@ -300,9 +335,14 @@ def observation_create(request: HttpRequest, pk: int, *, membership: Membership)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         interviews = data.pop("interviews", [])
+        standards = data.pop("standards", [])
         try:
             services.observation_create(
-                membership=membership, visit=visit, data=data, interviews=interviews
+                membership=membership,
+                visit=visit,
+                data=data,
+                interviews=interviews,
+                standards=standards,
             )
         except ValidationError as error:
             apply_service_errors(form, error)
@@ -355,3 +395,108 @@ def observation_hold_back(
         held_back=request.POST.get("held_back") == "1",
     )
     return redirect(f"{visit.get_absolute_url()}#observations")
+
+
+# ---------- Answers to questionnaires ----------
+
+
+@member_required(VISITS)
+def answers_create(
+    request: HttpRequest, pk: int, questionnaire_pk: int, *, membership: Membership
+) -> HttpResponse:
+    """Record one set of answers: a page that works on a phone, one question after the other."""
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    questionnaire = get_visible_or_404(
+        membership, Questionnaire.objects.filter(body_id=visit.body_id), questionnaire_pk
+    )
+    form = AnswersForm(request.POST or None, visit=visit, questionnaire=questionnaire)
+    if request.method == "POST" and form.is_valid():
+        try:
+            questionnaires.answers_record(
+                membership=membership,
+                visit=visit,
+                questionnaire=questionnaire,
+                values=form.answer_values(),
+                interview=form.cleaned_data.get("interview"),
+            )
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            for field, texts in error.message_dict.items():
+                name = f"q_{field}"
+                form.add_error(
+                    name if name in form.fields else (field if field in form.fields else None),
+                    texts,
+                )
+        else:
+            messages.success(request, _("The answers are recorded."))
+            return redirect(f"{visit.get_absolute_url()}#questionnaires")
+    return render(
+        request,
+        "visits/answers_form.html",
+        {"form": form, "visit": visit, "questionnaire": questionnaire},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+@member_required(VISITS)
+def answers_list(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    """What was answered during the visit, by set of answers; reading it is recorded."""
+    visit = _visit(membership, pk)
+    answers = list(
+        visible(membership, Answer)
+        .filter(visit=visit)
+        .select_related("question__questionnaire", "question__section", "interview", "visit")
+        .order_by("created_at", "instance_id", "question__section__position", "question__position")
+    )
+    if answers:
+        questionnaires.answers_read(membership=membership, answers=answers)
+    sets: dict[str, dict[str, Any]] = {}
+    for answer in answers:
+        entry = sets.setdefault(
+            answer.instance_id,
+            {
+                "questionnaire": answer.question.questionnaire,
+                "interview": answer.interview,
+                "created_at": answer.created_at,
+                "answers": [],
+            },
+        )
+        entry["answers"].append(answer)
+    return render(
+        request, "visits/answers_list.html", {"visit": visit, "sets": list(sets.values())}
+    )
+
+
+@member_required(VISITS)
+def submissions_upload(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    """Import the submissions ODK Collect or KoboCollect gathered for the visit: the file is
+    checked here, then previewed and imported through the shared import pages."""
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    form = SubmissionUploadForm(request.POST or None, request.FILES or None, visit=visit)
+    if request.method == "POST" and form.is_valid():
+        try:
+            imp = imports.import_upload(
+                membership=membership,
+                kind=SUBMISSIONS_KIND,
+                upload=form.cleaned_data["file"],
+                target={"visit": visit.pk, "questionnaire": form.cleaned_data["questionnaire"].pk},
+            )
+            imports.import_check(membership=membership, imp=imp)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        except ValidationError as error:
+            form.add_error("file", error.messages)
+        else:
+            return redirect("import_preview", imp.pk)
+    return render(
+        request,
+        "visits/submissions_form.html",
+        {"form": form, "visit": visit},
+        status=400 if form.errors else 200,
+    )
