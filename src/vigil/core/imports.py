@@ -638,7 +638,7 @@ def import_retry(*, membership: Membership, imp: TabularImport) -> TabularImport
     rows with errors. The rows are checked again against the records as they are now."""
     importer = get_importer(imp.kind)
     _require(importer, membership)
-    _check_same_body(imp, membership)
+    _check_access(imp, membership)
     imp = TabularImport.objects.select_for_update(of=("self",)).select_related("job").get(pk=imp.pk)
     _check_file_kept(imp)
     if imp.status != TabularImport.Status.FAILED:
