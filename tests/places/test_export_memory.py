@@ -24,11 +24,11 @@ def _insert_places(body, kind, count: int) -> None:
         cursor.execute(
             "INSERT INTO places_place (body_id, external_id, name, place_type_id, subtype, "
             "authority_name, address, official_capacity, status, aliases, former_names, notes, "
-            "confidential_notes, is_confidential, search_text, created_at, updated_at) "
+            "confidential_notes, is_confidential, search_text, created_at, updated_at, version) "
             "WITH RECURSIVE seq(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM seq WHERE n < %s) "
             "SELECT %s, '', 'Synthetic Place ' || CAST(n AS TEXT), %s, '', 'Ministry of Justice', "
             "CAST(n AS TEXT) || ' Long Synthetic Avenue, Example District', n %% 500, 'open', "
-            "'', '', '', '', %s, 'synthetic place ' || CAST(n AS TEXT), %s, %s FROM seq",
+            "'', '', '', '', %s, 'synthetic place ' || CAST(n AS TEXT), %s, %s, 1 FROM seq",
             [count - 1, body.pk, kind.pk, False, now, now],
         )
 
