@@ -436,3 +436,14 @@ def test_someone_outside_the_body_is_refused_as_team_member_on_the_page(client_f
     )
     assert response.status_code == 200
     assert visit.team.count() == 1
+
+
+def test_entries_about_interviews_and_findings_belong_to_the_body(running, leader):
+    interview = record_interview(running, leader)
+    finding = record_finding(running, leader, interviews=[interview])
+    for obj, action in (
+        (interview, "visits.interview.create"),
+        (finding, "visits.observation.create"),
+    ):
+        entry = AuditEntry.objects.get(action=action, object_id=str(obj.pk))
+        assert entry.body_id == running.body_id

@@ -166,6 +166,11 @@ class TeamMember(models.Model):
         ]
         verbose_name = _("team member")
 
+    @property
+    def body(self) -> Body:
+        """The visit's body: audit entries and visibility follow it."""
+        return self.visit.body
+
     def __str__(self) -> str:
         if self.membership is not None:
             user = self.membership.user
@@ -236,6 +241,11 @@ class Interview(models.Model):
             models.UniqueConstraint(fields=["visit", "pseudonym"], name="one_pseudonym_per_visit")
         ]
         verbose_name = _("interview")
+
+    @property
+    def body(self) -> Body:
+        """The visit's body: audit entries and visibility follow it."""
+        return self.visit.body
 
     def __str__(self) -> str:
         return self.pseudonym
@@ -313,6 +323,11 @@ class Observation(models.Model):
         ordering = ["-created_at", "-id"]
         indexes = [models.Index(fields=["visit", "theme"])]
         verbose_name = _("observation")
+
+    @property
+    def body(self) -> Body:
+        """The visit's body: audit entries and visibility follow it."""
+        return self.visit.body
 
     def __str__(self) -> str:
         text = " ".join(self.description.split())
