@@ -23,8 +23,19 @@ class VisitsConfig(AppConfig):
             register_nav,
             register_urls,
         )
-        from vigil.visits import demo, home, queries  # noqa: F401  (demo registers itself)
-        from vigil.visits.models import Interview, Observation, TeamMember, Visit
+        from vigil.visits import demo, home, preparation, queries  # noqa: F401  (demo registers itself)
+        from vigil.visits.models import (
+            Commitment,
+            Debriefing,
+            DebriefingFinding,
+            Discrepancy,
+            Interview,
+            Observation,
+            Obstruction,
+            RegisterCheck,
+            TeamMember,
+            Visit,
+        )
         from vigil.visits.permissions import VISITS
 
         register_visibility(Visit, queries.visit_rule, grantable=True)
@@ -33,6 +44,12 @@ class VisitsConfig(AppConfig):
             Interview, queries.child_rule, content=queries.interview_content_rule, grantable=True
         )
         register_visibility(Observation, queries.child_rule)
+        register_visibility(RegisterCheck, queries.child_rule)
+        register_visibility(Discrepancy, queries.rule_through("register_check__visit_id"))
+        register_visibility(Debriefing, queries.child_rule)
+        register_visibility(DebriefingFinding, queries.rule_through("debriefing__visit_id"))
+        register_visibility(Commitment, queries.rule_through("debriefing__visit_id"))
+        register_visibility(Obstruction, queries.child_rule)
 
         register_action_labels(
             {
@@ -52,6 +69,22 @@ class VisitsConfig(AppConfig):
                 "visits.visit.list_api": _("read a large page of visits through the API"),
                 "visits.interview.list_api": _("read a large page of interviews through the API"),
                 "visits.observation.list_api": _("read a large page of findings through the API"),
+                "visits.registercheck.create": _("recorded a register checked"),
+                "visits.discrepancy.create": _("recorded a discrepancy in a register"),
+                "visits.discrepancy.to_observation": _("made a discrepancy a finding"),
+                "visits.debriefing.create": _("recorded the debriefing"),
+                "visits.debriefing.update": _("changed the debriefing"),
+                "visits.debriefing.export": _("printed the debriefing note"),
+                "visits.commitment.create": _("recorded a commitment of the management"),
+                "visits.obstruction.create": _("recorded an obstruction or difficulty"),
+                "visits.obstruction.escalate": _("told the heads of a serious obstruction"),
+                "visits.registercheck.list_api": _(
+                    "read a large page of registers checked through the API"
+                ),
+                "visits.debriefing.list_api": _("read a large page of debriefings through the API"),
+                "visits.obstruction.list_api": _(
+                    "read a large page of obstructions through the API"
+                ),
             }
         )
         register_audit_fields(
@@ -61,6 +94,26 @@ class VisitsConfig(AppConfig):
         register_audit_fields(
             "visits.observation",
             labels={"sources": _("sources"), "corroboration_reason": _("why it stands")},
+        )
+        register_audit_fields("visits.discrepancy", labels={"register": _("register")})
+        register_audit_fields(
+            "visits.debriefing", labels={"withheld": _("findings the guard now withholds")}
+        )
+        register_audit_fields("visits.obstruction", labels={"heads": _("heads told")})
+        register_notification_kind(
+            NotificationKind(
+                key="visits.obstruction.serious",
+                label=_("A serious obstruction during a visit"),
+                describe=lambda obstruction: (
+                    str(_("Serious obstruction during the visit to %(place)s."))
+                    % {"place": obstruction.visit.place},
+                    reverse("visits:detail", args=[obstruction.visit_id]) + "#obstructions",
+                ),
+                email_text=_(
+                    "A visiting team reported a serious obstruction of its work. Open Vigil to act."
+                ),
+                email_default=True,
+            )
         )
         register_notification_kind(
             NotificationKind(
@@ -97,5 +150,9 @@ class VisitsConfig(AppConfig):
                 "VisitKindEnum": "vigil.visits.models.VisitKind",
                 "VisitStatusEnum": "vigil.visits.models.VisitStatus",
                 "InterviewKindEnum": "vigil.visits.models.InterviewKind",
+                "RegisterKindEnum": "vigil.visits.models.RegisterKind",
+                "ObstructionKindEnum": "vigil.visits.models.ObstructionKind",
+                "ObstructionSeverityEnum": "vigil.visits.models.ObstructionSeverity",
             }
         )
+        preparation.register_own_sections()
