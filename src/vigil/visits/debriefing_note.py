@@ -29,7 +29,16 @@ def _refuse_fetching() -> Any:
 
 def note_context(debriefing: Debriefing, findings: list[Observation]) -> dict[str, Any]:
     visit = debriefing.visit
+    # The days the team was there: from its start to its end, or to the debriefing, which
+    # closes a visit; the days planned where Vigil has no start.
+    first_day = visit.planned_start
+    last_day = visit.planned_end
+    if visit.started_at is not None:
+        first_day = timezone.localtime(visit.started_at).date()
+        last_day = timezone.localtime(visit.ended_at or debriefing.held_at).date()
     return {
+        "first_day": first_day,
+        "last_day": max(first_day, last_day),
         "debriefing": debriefing,
         "visit": visit,
         "place": visit.place,

@@ -450,7 +450,7 @@ def observation_create(
         other_sources=sorted({str(s) for s in data.get("other_sources") or []}),
     )
     errors: dict[str, list[str]] = {}
-    if observation.theme is None or observation.theme.body_id != visit.body_id:
+    if observation.theme_id is None or observation.theme.body_id != visit.body_id:
         errors["theme"] = [_("Choose a theme of this body.")]
     if not observation.description:
         errors["description"] = [_("Describe what was found.")]
@@ -750,7 +750,13 @@ def debriefing_save(
     debriefing.held_at = data.get("held_at")  # type: ignore[assignment]
     debriefing.attendees = (data.get("attendees") or "").strip()
     debriefing.summary = (data.get("summary") or "").strip()
-    chosen = list({observation.pk: observation for observation in findings}.values())
+    # The guard decides on the findings as stored now, not as the caller last saw them.
+    chosen = list(
+        Observation.objects.filter(pk__in={observation.pk for observation in findings})
+        .select_related("visit", "theme")
+        .prefetch_related("interviews")
+        .order_by("pk")
+    )
     errors: dict[str, list[str]] = {}
     if debriefing.held_at is None:
         errors["held_at"] = [_("Say when the debriefing was held.")]
@@ -761,7 +767,6 @@ def debriefing_save(
     if any(observation.visit_id != visit.pk for observation in chosen):
         errors["findings"] = [_("Choose findings of this visit.")]
     else:
-        # The guard decides now, whatever the page showed when it was opened.
         refused = []
         for observation in chosen:
             try:
@@ -801,7 +806,7 @@ def debriefing_save(
         )
     if mark_debriefed and visit.status == VisitStatus.IN_PROGRESS:
         ended = debriefing.held_at
-        visit_set_status(
+        debriefing.visit = visit_set_status(
             membership=membership,
             visit=visit,
             status=VisitStatus.DEBRIEFED,
@@ -875,6 +880,8 @@ def debriefing_note(*, membership: Membership, debriefing: Debriefing) -> bytes:
 
 # ---------- Obstruction and operational difficulties ----------
 
+# A team kept at the gate, or refused entry, meets its difficulty before the visit starts.
+OBSTRUCTION_STATUSES = set(VisitStatus) - {VisitStatus.CLOSED}
 OBSTRUCTION_FIELDS = [
     "kind",
     "occurred_at",
@@ -920,8 +927,8 @@ def obstruction_create(
         errors["severity"] = [_("Choose a severity.")]
     elif escalate and obstruction.severity != ObstructionSeverity.SERIOUS:
         errors["escalate"] = [_("Only a serious obstruction goes to the heads at once.")]
-    if visit.status not in FIELDWORK_STATUSES:
-        errors["__all__"] = [_("Difficulties are recorded once the visit has started.")]
+    if visit.status not in OBSTRUCTION_STATUSES:
+        errors["__all__"] = [_("The visit is closed: record difficulties before it closes.")]
     if errors:
         raise ValidationError(errors)
     obstruction.full_clean(exclude=["visit"])

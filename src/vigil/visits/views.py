@@ -198,6 +198,7 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
             .first(),
             "obstructions": list(visible(membership, Obstruction).filter(visit=visit)),
             "fieldwork": visit.status in services.FIELDWORK_STATUSES,
+            "may_report_difficulty": visit.status in services.OBSTRUCTION_STATUSES,
         },
     )
 
