@@ -87,7 +87,9 @@ def test_a_blocked_finding_is_refused_with_the_guards_reason(running, leader, cl
     with pytest.raises(ValidationError) as error:
         debrief(running, leader, findings=[cleared, blocked])
     [message] = error.value.message_dict["findings"]
-    assert message.startswith("“Beaten in the corridor at night by the guards.” cannot be presented")
+    assert message.startswith(
+        "“Beaten in the corridor at night by the guards.” cannot be presented"
+    )
     assert "Only 2 private interviews in Unit B; k = 5" in message
     assert not Debriefing.objects.exists()
     debriefing = debrief(running, leader, findings=[cleared])
@@ -122,7 +124,9 @@ def test_a_finding_of_another_visit_is_refused(running, leader, cleared, place):
 
 def test_recording_the_debriefing_moves_the_visit_to_debriefed(running, leader, cleared):
     held = running.started_at + datetime.timedelta(seconds=1)
-    debriefing = debrief(running, leader, findings=[cleared], mark_debriefed=True, data={"held_at": held})
+    debriefing = debrief(
+        running, leader, findings=[cleared], mark_debriefed=True, data={"held_at": held}
+    )
     running.refresh_from_db()
     assert running.status == VisitStatus.DEBRIEFED
     assert running.ended_at == held
@@ -133,7 +137,9 @@ def test_recording_the_debriefing_moves_the_visit_to_debriefed(running, leader, 
     assert AuditEntry.objects.filter(action="visits.visit.set_status").count() == 2
 
 
-def test_a_monitor_records_it_but_only_a_leader_moves_the_visit_on(running, leader, persona, cleared):
+def test_a_monitor_records_it_but_only_a_leader_moves_the_visit_on(
+    running, leader, persona, cleared
+):
     monitor = persona(Role.MONITOR)
     staff(running, leader, monitor)
     with pytest.raises(ValidationError) as error:
@@ -148,7 +154,9 @@ def test_a_monitor_records_it_but_only_a_leader_moves_the_visit_on(running, lead
 def test_correcting_the_debriefing_replaces_what_was_presented(running, leader, cleared):
     first = debrief(running, leader, findings=[cleared])
     other = record_finding(running, leader, sources=[SourceKind.STAFF, SourceKind.PHOTOS])
-    second = debrief(running, leader, findings=[other], data={"attendees": "Ms Z. Sample, director"})
+    second = debrief(
+        running, leader, findings=[other], data={"attendees": "Ms Z. Sample, director"}
+    )
     assert second.pk == first.pk and Debriefing.objects.count() == 1
     assert list(second.findings.all()) == [other]
     update = AuditEntry.objects.get(action="visits.debriefing.update")
@@ -182,9 +190,7 @@ def test_commitments_have_a_due_date_from_the_debriefing_on(running, leader):
         )
     assert "due_on" in error.value.message_dict
     with pytest.raises(ValidationError) as error:
-        services.commitment_create(
-            membership=leader, debriefing=debriefing, text=" ", due_on=None
-        )
+        services.commitment_create(membership=leader, debriefing=debriefing, text=" ", due_on=None)
     assert set(error.value.message_dict) == {"text", "due_on"}
     due = timezone.localdate() + datetime.timedelta(days=30)
     commitment = services.commitment_create(
@@ -235,7 +241,10 @@ def test_the_note_follows_the_language_and_loads_nothing_remote(running, leader,
     from django.utils import translation
 
     debriefing = debrief(
-        running, leader, findings=[cleared], data={"summary": '<img src="http://example.org/x.png">'}
+        running,
+        leader,
+        findings=[cleared],
+        data={"summary": '<img src="http://example.org/x.png">'},
     )
     with translation.override("fr"):
         text = pdf_text(services.debriefing_note(membership=leader, debriefing=debriefing))
@@ -310,7 +319,9 @@ def test_a_bad_commitment_keeps_what_was_typed(client_for, running, leader):
         (Role.AUTHORITY_FOCAL_POINT, 404, 404, 404),
     ],
 )
-def test_debriefing_pages_by_role(client_for, persona, running, leader, cleared, role, page, edit, note):
+def test_debriefing_pages_by_role(
+    client_for, persona, running, leader, cleared, role, page, edit, note
+):
     debrief(running, leader, findings=[cleared])
     client = client_for(persona(role))
     assert client.get(reverse("visits:debriefing", args=[running.pk])).status_code == page
@@ -321,7 +332,9 @@ def test_debriefing_pages_by_role(client_for, persona, running, leader, cleared,
 # ---------- API ----------
 
 
-def test_the_api_records_a_debriefing_and_refuses_a_blocked_finding(running, leader, cleared, blocked):
+def test_the_api_records_a_debriefing_and_refuses_a_blocked_finding(
+    running, leader, cleared, blocked
+):
     api = APIClient()
     api.force_authenticate(leader.user)
     payload = {

@@ -173,9 +173,7 @@ def test_obstructions_in_period_counts_what_the_member_may_see(
     assert list(queries.obstructions_in_period(leader, start_day, end_day)) == [recent, hidden]
     monitor = persona(Role.MONITOR)
     assert list(queries.obstructions_in_period(monitor, start_day, end_day)) == [recent]
-    year = queries.obstructions_in_period(
-        monitor, end_day - datetime.timedelta(days=365), end_day
-    )
+    year = queries.obstructions_in_period(monitor, end_day - datetime.timedelta(days=365), end_day)
     assert list(year) == [january, recent]
     assert not queries.obstructions_in_period(outsider_membership, start_day, end_day).exists()
 

@@ -137,7 +137,9 @@ def test_without_the_registers_theme_the_finding_needs_a_theme(running, leader):
     registers = theme(running.body, "registers")
     registers.is_active = False
     registers.save()
-    discrepancy = check_custody(running, leader, discrepancies=["Pages torn out"]).discrepancies.get()
+    discrepancy = check_custody(
+        running, leader, discrepancies=["Pages torn out"]
+    ).discrepancies.get()
     assert "theme" not in services.discrepancy_observation_initial(discrepancy)
     with pytest.raises(ValidationError) as error:
         services.discrepancy_to_observation(membership=leader, discrepancy=discrepancy)
@@ -178,7 +180,9 @@ def test_a_monitor_checks_a_register_and_makes_a_discrepancy_a_finding_on_the_pa
     html = form.content.decode()
     registers = theme(running.body, "registers")
     assert f'<option value="{registers.pk}" selected>' in html
-    assert re.search(r'<input type="checkbox" name="other_sources" value="documents"[^>]* checked', html)
+    assert re.search(
+        r'<input type="checkbox" name="other_sources" value="documents"[^>]* checked', html
+    )
     assert "Two uses of force without a medical check" in html
     response = client.post(
         finding_url,
