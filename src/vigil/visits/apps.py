@@ -153,6 +153,7 @@ class VisitsConfig(AppConfig):
                 "RegisterKindEnum": "vigil.visits.models.RegisterKind",
                 "ObstructionKindEnum": "vigil.visits.models.ObstructionKind",
                 "ObstructionSeverityEnum": "vigil.visits.models.ObstructionSeverity",
+                "SeverityEnum": "vigil.visits.models.Severity",
             }
         )
         preparation.register_own_sections()

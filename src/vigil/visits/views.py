@@ -531,9 +531,12 @@ def debriefing_edit(request: HttpRequest, pk: int, *, membership: Membership) ->
         raise PermissionDenied
     debriefing = _debriefing(membership, visit)
     may_move = VISITS.can(membership, "edit", visit)
-    initial = {}
+    initial: dict[str, Any] = {}
     if debriefing is not None:
         initial["findings"] = list(debriefing.presented.values_list("observation_id", flat=True))
+    else:
+        # Recorded in the meeting or just after it.
+        initial["held_at"] = timezone.localtime().replace(second=0, microsecond=0)
     form = DebriefingForm(
         request.POST or None,
         instance=debriefing,
