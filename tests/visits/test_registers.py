@@ -95,7 +95,7 @@ def test_bad_register_checks_are_refused_with_a_reason_for_each_field(running, l
     assert errors["register_kind"] == ["Choose a register."]
     assert errors["period_to"] == ["The period ends before it starts."]
     assert errors["sample_size"] == ["Give the number of entries examined: at least one."]
-    assert "under 500 characters" in errors["discrepancies"][0]
+    assert "to 500 characters at most" in errors["discrepancies"][0]
     with pytest.raises(ValidationError) as error:
         check_custody(running, leader, period_to=today + datetime.timedelta(days=2))
     assert error.value.message_dict["period_to"] == ["The period checked cannot end in the future."]

@@ -81,6 +81,9 @@ class VisitsConfig(AppConfig):
                 "visits.registercheck.list_api": _(
                     "read a large page of registers checked through the API"
                 ),
+                "visits.discrepancy.list_api": _(
+                    "read a large page of discrepancies through the API"
+                ),
                 "visits.debriefing.list_api": _("read a large page of debriefings through the API"),
                 "visits.obstruction.list_api": _(
                     "read a large page of obstructions through the API"

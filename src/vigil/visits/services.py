@@ -573,7 +573,7 @@ CLOCK_GRACE = datetime.timedelta(minutes=10)
 
 def _discrepancy_errors(texts: Iterable[str]) -> list[str]:
     return [
-        _("Keep each discrepancy under %(limit)d characters: “%(start)s…” is longer.")
+        _("Keep each discrepancy to %(limit)d characters at most: “%(start)s…” is longer.")
         % {"limit": DISCREPANCY_MAX_LENGTH, "start": text[:40]}
         for text in texts
         if len(text) > DISCREPANCY_MAX_LENGTH
