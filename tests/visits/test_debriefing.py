@@ -367,3 +367,26 @@ def test_the_api_records_a_debriefing_and_refuses_a_blocked_finding(
     assert commitment.status_code == 201
     listed = api.get("/api/v1/debriefings/", {"visit": running.pk}).json()["results"]
     assert listed[0]["commitments"][0]["text"] == "Repair the heating"
+
+
+def test_officials_names_hide_nothing(client_for, running, leader):
+    """A right-to-left override in a name shown to others is refused, on the page and the API."""
+    edit = reverse("visits:debriefing_edit", args=[running.pk])
+    response = client_for(leader).post(
+        edit,
+        {
+            "held_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M"),
+            "attendees": "Mr J. \u202eSynthetic",
+        },
+    )
+    assert response.status_code == 200
+    assert "U+202E" in response.content.decode()
+    api = APIClient()
+    api.force_authenticate(leader.user)
+    refused = api.post(
+        "/api/v1/debriefings/",
+        {"visit": running.pk, "held_at": timezone.now().isoformat(), "attendees": "A\u200bB"},
+        format="json",
+    )
+    assert refused.status_code == 400 and "attendees" in refused.json()
+    assert not Debriefing.objects.exists()

@@ -17,6 +17,7 @@ from vigil.core.access import get_visible_or_404, visible
 from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import TaxonomyTerm
+from vigil.core.text import validate_visible_text
 from vigil.places.models import Place
 from vigil.visits import services
 from vigil.visits.models import (
@@ -510,7 +511,7 @@ class DebriefingInputSerializer(VigilSerializerMixin, serializers.Serializer):
 
     visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
     held_at = serializers.DateTimeField()
-    attendees = serializers.CharField(max_length=20000)
+    attendees = serializers.CharField(max_length=5000, validators=[validate_visible_text])
     summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     findings = serializers.PrimaryKeyRelatedField(
         many=True, queryset=Observation.objects.none(), required=False
@@ -650,7 +651,9 @@ class ObstructionInputSerializer(VigilSerializerMixin, serializers.Serializer):
     visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
     kind = serializers.ChoiceField(choices=ObstructionKind.choices)
     occurred_at = serializers.DateTimeField()
-    officials = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    officials = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, validators=[validate_visible_text]
+    )
     description = serializers.CharField(max_length=20000)
     explanation = serializers.CharField(required=False, allow_blank=True, max_length=20000)
     severity = serializers.ChoiceField(choices=ObstructionSeverity.choices, required=False)

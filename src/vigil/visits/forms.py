@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from vigil.core.access import visible
 from vigil.core.forms import VigilFormMixin
 from vigil.core.models import Membership, Role, TaxonomyTerm
+from vigil.core.text import NameField
 from vigil.places.models import Place
 from vigil.visits.models import (
     OTHER_SOURCES,
@@ -278,6 +279,13 @@ class DiscrepancyForm(VigilFormMixin, forms.Form):
 
 
 class DebriefingForm(VigilFormMixin, forms.ModelForm):
+    # Officials' names are read by others: nothing hidden in them.
+    attendees = NameField(
+        label=_("Attending for the authorities"),
+        help_text=Debriefing._meta.get_field("attendees").help_text,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
     findings = forms.ModelMultipleChoiceField(
         label=_("Findings presented"),
         queryset=Observation.objects.none(),
@@ -293,7 +301,6 @@ class DebriefingForm(VigilFormMixin, forms.ModelForm):
         fields = ["held_at", "attendees", "summary"]
         widgets = {
             "held_at": DATETIME,
-            "attendees": forms.Textarea(attrs={"rows": 3}),
             "summary": forms.Textarea(attrs={"rows": 4}),
         }
 
@@ -322,6 +329,12 @@ class CommitmentForm(VigilFormMixin, forms.ModelForm):
 
 
 class ObstructionForm(VigilFormMixin, forms.ModelForm):
+    officials = NameField(
+        label=_("Officials involved"),
+        help_text=Obstruction._meta.get_field("officials").help_text,
+        max_length=300,
+        required=False,
+    )
     escalate = forms.BooleanField(
         label=_("Tell the heads now"),
         help_text=_("Only for a serious obstruction: the heads get a notification at once."),
