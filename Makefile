@@ -53,11 +53,21 @@ lock: $(PIP_COMPILE)
 lock-check:
 	$(PYTHON) .ci/check-lock
 
-# gettext (msgfmt) for the translations; Chromium for the browser tests. Installed only when
-# missing, with apt-get (Debian/Ubuntu); elsewhere install them with your package manager.
+# gettext (msgfmt) for the translations; Pango, HarfBuzz and a font for WeasyPrint's PDFs (the
+# debriefing note); Chromium for the browser tests. Installed only when missing, with apt-get
+# (Debian/Ubuntu); elsewhere install them with your package manager.
 system-packages:
 	@missing=""; \
 	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	ldconfig=$$(command -v ldconfig || echo /sbin/ldconfig); \
+	if [ -x "$$ldconfig" ]; then \
+	  for lib in libpango-1.0.so.0:libpango-1.0-0 libpangoft2-1.0.so.0:libpangoft2-1.0-0 \
+	    libharfbuzz-subset.so.0:libharfbuzz-subset0; do \
+	    "$$ldconfig" -p | grep -q "$${lib%%:*}" || missing="$$missing $${lib#*:}"; \
+	  done; \
+	  { fc-list 2>/dev/null | grep -q . || [ -d /usr/share/fonts/truetype/dejavu ]; } \
+	    || missing="$$missing fonts-dejavu-core"; \
+	fi; \
 	if [ "$(WITH_BROWSER)" = "1" ] && [ ! -x /usr/bin/chromium ]; then missing="$$missing chromium"; fi; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \

@@ -54,3 +54,13 @@ def staff(visit: Visit, leader: Membership, *members: Membership) -> None:
 
 def theme(body, code: str = "overcrowding") -> TaxonomyTerm:
     return TaxonomyTerm.objects.get(body=body, kind="theme", code=code)
+
+
+@pytest.fixture(autouse=True)
+def _english():
+    """Services word their messages in the active language; a page another test requested in
+    French must not leave these tests reading French."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

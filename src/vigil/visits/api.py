@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -17,17 +17,26 @@ from vigil.core.access import get_visible_or_404, visible
 from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import TaxonomyTerm
+from vigil.core.text import validate_visible_text
 from vigil.places.models import Place
 from vigil.visits import questionnaires, services
 from vigil.visits.models import (
     OTHER_SOURCES,
     Answer,
+    Commitment,
+    Debriefing,
+    Discrepancy,
     Interview,
     InterviewCategory,
     InterviewKind,
     Observation,
+    Obstruction,
+    ObstructionKind,
+    ObstructionSeverity,
     Question,
     Questionnaire,
+    RegisterCheck,
+    RegisterKind,
     Section,
     Severity,
     Standard,
@@ -497,3 +506,386 @@ class AnswerViewSet(
         return Response(
             AnswerOutputSerializer(answers, many=True).data, status=status.HTTP_201_CREATED
         )
+
+
+# ---------- Registers checked ----------
+
+
+class DiscrepancySerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Discrepancy
+        fields = ["id", "register_check", "description", "observation", "created_at"]
+        read_only_fields = fields
+
+
+class RegisterCheckSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    discrepancies = DiscrepancySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = RegisterCheck
+        fields = [
+            "id",
+            "visit",
+            "register_kind",
+            "period_from",
+            "period_to",
+            "sample_size",
+            "notes",
+            "discrepancies",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RegisterCheckInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = RegisterCheck
+
+    visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
+    register_kind = serializers.ChoiceField(choices=RegisterKind.choices)
+    period_from = serializers.DateField(required=False, allow_null=True)
+    period_to = serializers.DateField(required=False, allow_null=True)
+    sample_size = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    notes = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    discrepancies = serializers.ListField(
+        child=serializers.CharField(max_length=services.DISCREPANCY_MAX_LENGTH),
+        required=False,
+        max_length=500,
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["visit"].queryset = visible(membership, Visit)
+
+
+class DiscrepancyInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    description = serializers.CharField(max_length=services.DISCREPANCY_MAX_LENGTH)
+
+
+class DiscrepancyFindingSerializer(VigilSerializerMixin, serializers.Serializer):
+    """What may differ from the prefilled finding (theme "registers", the discrepancy's text,
+    severity "concern")."""
+
+    theme = serializers.SlugRelatedField(
+        slug_field="code", queryset=TaxonomyTerm.objects.none(), required=False
+    )
+    unit = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    description = serializers.CharField(required=False, max_length=20000)
+    severity = serializers.ChoiceField(choices=Severity.choices, required=False)
+    is_systemic = serializers.BooleanField(required=False)
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership is not None:
+            fields: Any = self.fields
+            fields["theme"].queryset = TaxonomyTerm.objects.filter(
+                body_id=membership.body_id, kind="theme"
+            )
+
+
+@extend_schema_view(
+    create=extend_schema(request=RegisterCheckInputSerializer, responses=RegisterCheckSerializer)
+)
+class RegisterCheckViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permissions = VISITS
+    model = RegisterCheck
+    action_permissions = {"create": "record", "discrepancies": "record"}
+    serializer_class = RegisterCheckSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["visit", "register_kind"]
+
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.prefetch_related("discrepancies")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = RegisterCheckInputSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        visit = data.pop("visit")
+        texts = data.pop("discrepancies", [])
+        check = services.register_check_create(
+            membership=self.membership, visit=visit, data=data, discrepancies=texts
+        )
+        return Response(RegisterCheckSerializer(check).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DiscrepancyInputSerializer, responses=DiscrepancySerializer)
+    @action(detail=True, methods=["post"])
+    def discrepancies(self, request: Request, pk: Any = None) -> Response:
+        """Add a discrepancy found in this register."""
+        check = self.get_object()
+        serializer = DiscrepancyInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        discrepancy = services.discrepancy_create(
+            membership=self.membership,
+            register_check=check,
+            description=serializer.validated_data["description"],
+        )
+        return Response(DiscrepancySerializer(discrepancy).data, status=status.HTTP_201_CREATED)
+
+
+class DiscrepancyViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
+):
+    permissions = VISITS
+    model = Discrepancy
+    action_permissions = {"finding": "record"}
+    serializer_class = DiscrepancySerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["register_check"]
+
+    @extend_schema(request=DiscrepancyFindingSerializer, responses=ObservationSerializer)
+    @action(detail=True, methods=["post"])
+    def finding(self, request: Request, pk: Any = None) -> Response:
+        """Make the discrepancy a finding: theme "registers", source "documents or registers",
+        unless the request says otherwise."""
+        discrepancy = self.get_object()
+        serializer = DiscrepancyFindingSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        observation = services.discrepancy_to_observation(
+            membership=self.membership,
+            discrepancy=discrepancy,
+            data=dict(serializer.validated_data),
+        )
+        return Response(ObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
+
+
+# ---------- The debriefing ----------
+
+
+class CommitmentSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Commitment
+        fields = ["id", "text", "due_on", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class DebriefingSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    findings = serializers.SerializerMethodField()
+    commitments = CommitmentSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Debriefing
+        fields = [
+            "id",
+            "visit",
+            "held_at",
+            "attendees",
+            "summary",
+            "findings",
+            "commitments",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_findings(self, debriefing: Debriefing) -> list[int]:
+        """The findings presented (ids)."""
+        return sorted(item.observation_id for item in debriefing.presented.all())
+
+
+class DebriefingInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Debriefing
+
+    visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
+    held_at = serializers.DateTimeField()
+    attendees = serializers.CharField(max_length=5000, validators=[validate_visible_text])
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    findings = serializers.PrimaryKeyRelatedField(
+        many=True, queryset=Observation.objects.none(), required=False
+    )
+    mark_debriefed = serializers.BooleanField(
+        required=False, help_text="Move an in-progress visit to “debriefed”."
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["visit"].queryset = visible(membership, Visit)
+        fields["findings"].child_relation.queryset = visible(membership, Observation)
+
+
+class DebriefingUpdateSerializer(DebriefingInputSerializer):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields.pop("visit")
+
+
+@extend_schema_view(
+    create=extend_schema(request=DebriefingInputSerializer, responses=DebriefingSerializer),
+    update=extend_schema(request=DebriefingUpdateSerializer, responses=DebriefingSerializer),
+    partial_update=extend_schema(
+        request=DebriefingUpdateSerializer, responses=DebriefingSerializer
+    ),
+)
+class DebriefingViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permissions = VISITS
+    model = Debriefing
+    action_permissions = {
+        "create": "record",
+        "update": "record",
+        "partial_update": "record",
+        "commitments": "record",
+    }
+    serializer_class = DebriefingSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["visit"]
+
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.prefetch_related("presented", "commitments")
+
+    def _save(self, visit: Visit, data: dict[str, Any]) -> Debriefing:
+        findings = data.pop("findings", [])
+        mark = bool(data.pop("mark_debriefed", False))
+        debriefing = services.debriefing_save(
+            membership=self.membership,
+            visit=visit,
+            data=data,
+            findings=findings,
+            mark_debriefed=mark,
+        )
+        return self.get_queryset().get(pk=debriefing.pk)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = DebriefingInputSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        visit = data.pop("visit")
+        if Debriefing.objects.filter(visit=visit).exists():
+            raise ValidationError(
+                {"visit": ["This visit's debriefing is recorded: change it with PUT or PATCH."]}
+            )
+        debriefing = self._save(visit, data)
+        return Response(DebriefingSerializer(debriefing).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        debriefing = self.get_object()
+        partial = kwargs.get("partial", False)
+        serializer = DebriefingUpdateSerializer(
+            data=request.data, membership=self.membership, partial=partial
+        )
+        serializer.is_valid(raise_exception=True)
+        data = {
+            "held_at": debriefing.held_at,
+            "attendees": debriefing.attendees,
+            "summary": debriefing.summary,
+            "findings": list(
+                Observation.objects.filter(
+                    pk__in=[item.observation_id for item in debriefing.presented.all()]
+                )
+            ),
+            **serializer.validated_data,
+        }
+        debriefing = self._save(debriefing.visit, data)
+        return Response(DebriefingSerializer(debriefing).data)
+
+    @extend_schema(request=CommitmentSerializer, responses=CommitmentSerializer)
+    @action(detail=True, methods=["post"])
+    def commitments(self, request: Request, pk: Any = None) -> Response:
+        """Add a commitment the management made at the debriefing."""
+        debriefing = self.get_object()
+        serializer = CommitmentSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        commitment = services.commitment_create(
+            membership=self.membership,
+            debriefing=debriefing,
+            text=serializer.validated_data["text"],
+            due_on=serializer.validated_data["due_on"],
+        )
+        return Response(CommitmentSerializer(commitment).data, status=status.HTTP_201_CREATED)
+
+
+# ---------- Obstruction and difficulties ----------
+
+
+class ObstructionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    class Meta:
+        model = Obstruction
+        fields = [
+            "id",
+            "visit",
+            "kind",
+            "occurred_at",
+            "officials",
+            "description",
+            "explanation",
+            "severity",
+            "escalated_at",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class ObstructionInputSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Obstruction
+
+    visit = serializers.PrimaryKeyRelatedField(queryset=Visit.objects.none())
+    kind = serializers.ChoiceField(choices=ObstructionKind.choices)
+    occurred_at = serializers.DateTimeField()
+    officials = serializers.CharField(
+        required=False, allow_blank=True, max_length=300, validators=[validate_visible_text]
+    )
+    description = serializers.CharField(max_length=20000)
+    explanation = serializers.CharField(required=False, allow_blank=True, max_length=20000)
+    severity = serializers.ChoiceField(choices=ObstructionSeverity.choices, required=False)
+    escalate = serializers.BooleanField(
+        required=False, help_text="Tell the heads at once (a serious obstruction only)."
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["visit"].queryset = visible(membership, Visit)
+
+
+@extend_schema_view(
+    create=extend_schema(request=ObstructionInputSerializer, responses=ObstructionSerializer)
+)
+class ObstructionViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    permissions = VISITS
+    model = Obstruction
+    action_permissions = {"create": "record", "escalate": "record"}
+    serializer_class = ObstructionSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["visit", "kind", "severity"]
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = ObstructionInputSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        visit = data.pop("visit")
+        escalate = bool(data.pop("escalate", False))
+        obstruction = services.obstruction_create(
+            membership=self.membership, visit=visit, data=data, escalate=escalate
+        )
+        return Response(ObstructionSerializer(obstruction).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=ObstructionSerializer)
+    @action(detail=True, methods=["post"])
+    def escalate(self, request: Request, pk: Any = None) -> Response:
+        """Tell the heads of a serious obstruction now."""
+        obstruction = services.obstruction_escalate(
+            membership=self.membership, obstruction=self.get_object()
+        )
+        return Response(ObstructionSerializer(obstruction).data)

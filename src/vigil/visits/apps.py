@@ -25,13 +25,20 @@ class VisitsConfig(AppConfig):
         )
 
         # demo and submissions register themselves (demo data, the submissions importer).
-        from vigil.visits import demo, home, queries, submissions  # noqa: F401
+        # demo, preparation and submissions register themselves.
+        from vigil.visits import demo, home, preparation, queries, submissions  # noqa: F401
         from vigil.visits.models import (
             Answer,
+            Commitment,
+            Debriefing,
+            DebriefingFinding,
+            Discrepancy,
             Interview,
             Observation,
+            Obstruction,
             Question,
             Questionnaire,
+            RegisterCheck,
             Standard,
             TeamMember,
             Visit,
@@ -48,6 +55,12 @@ class VisitsConfig(AppConfig):
         register_visibility(Questionnaire, own_body)
         register_visibility(Question, queries.question_rule)
         register_visibility(Answer, queries.answer_rule)
+        register_visibility(RegisterCheck, queries.child_rule)
+        register_visibility(Discrepancy, queries.rule_through("register_check__visit_id"))
+        register_visibility(Debriefing, queries.child_rule)
+        register_visibility(DebriefingFinding, queries.rule_through("debriefing__visit_id"))
+        register_visibility(Commitment, queries.rule_through("debriefing__visit_id"))
+        register_visibility(Obstruction, queries.child_rule)
 
         register_action_labels(
             {
@@ -75,6 +88,25 @@ class VisitsConfig(AppConfig):
                 ),
                 "visits.answer.create": _("recorded an answer to a questionnaire"),
                 "visits.answer.list_api": _("read a large page of answers through the API"),
+                "visits.registercheck.create": _("recorded a register checked"),
+                "visits.discrepancy.create": _("recorded a discrepancy in a register"),
+                "visits.discrepancy.to_observation": _("made a discrepancy a finding"),
+                "visits.debriefing.create": _("recorded the debriefing"),
+                "visits.debriefing.update": _("changed the debriefing"),
+                "visits.debriefing.export": _("printed the debriefing note"),
+                "visits.commitment.create": _("recorded a commitment of the management"),
+                "visits.obstruction.create": _("recorded an obstruction or difficulty"),
+                "visits.obstruction.escalate": _("told the heads of a serious obstruction"),
+                "visits.registercheck.list_api": _(
+                    "read a large page of registers checked through the API"
+                ),
+                "visits.discrepancy.list_api": _(
+                    "read a large page of discrepancies through the API"
+                ),
+                "visits.debriefing.list_api": _("read a large page of debriefings through the API"),
+                "visits.obstruction.list_api": _(
+                    "read a large page of obstructions through the API"
+                ),
             }
         )
         register_audit_fields(
@@ -84,6 +116,26 @@ class VisitsConfig(AppConfig):
         register_audit_fields(
             "visits.observation",
             labels={"sources": _("sources"), "corroboration_reason": _("why it stands")},
+        )
+        register_audit_fields("visits.discrepancy", labels={"register": _("register")})
+        register_audit_fields(
+            "visits.debriefing", labels={"withheld": _("findings the guard now withholds")}
+        )
+        register_audit_fields("visits.obstruction", labels={"heads": _("heads told")})
+        register_notification_kind(
+            NotificationKind(
+                key="visits.obstruction.serious",
+                label=_("A serious obstruction during a visit"),
+                describe=lambda obstruction: (
+                    str(_("Serious obstruction during the visit to %(place)s."))
+                    % {"place": obstruction.visit.place},
+                    reverse("visits:detail", args=[obstruction.visit_id]) + "#obstructions",
+                ),
+                email_text=_(
+                    "A visiting team reported a serious obstruction of its work. Open Vigil to act."
+                ),
+                email_default=True,
+            )
         )
         register_notification_kind(
             NotificationKind(
@@ -123,5 +175,10 @@ class VisitsConfig(AppConfig):
                 "InterviewKindEnum": "vigil.visits.models.InterviewKind",
                 "QuestionKindEnum": "vigil.visits.models.QuestionKind",
                 "InstrumentEnum": "vigil.visits.models.Instrument",
+                "RegisterKindEnum": "vigil.visits.models.RegisterKind",
+                "ObstructionKindEnum": "vigil.visits.models.ObstructionKind",
+                "ObstructionSeverityEnum": "vigil.visits.models.ObstructionSeverity",
+                "SeverityEnum": "vigil.visits.models.Severity",
             }
         )
+        preparation.register_own_sections()

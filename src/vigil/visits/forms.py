@@ -10,19 +10,26 @@ from django.utils.translation import gettext_lazy as _
 from vigil.core.access import visible
 from vigil.core.forms import VigilFormMixin
 from vigil.core.models import Membership, Role, TaxonomyTerm
+from vigil.core.text import NameField
 from vigil.places.models import Place
 from vigil.visits.models import (
     OTHER_SOURCES,
     Answer,
+    Commitment,
+    Debriefing,
+    Discrepancy,
     Expertise,
     Gender,
     Interview,
     InterviewCategory,
     InterviewKind,
     Observation,
+    Obstruction,
+    ObstructionSeverity,
     Question,
     QuestionKind,
     Questionnaire,
+    RegisterCheck,
     Severity,
     TeamRole,
     Visit,
@@ -361,3 +368,126 @@ class AnswersForm(VigilFormMixin, forms.Form):
             for name, value in self.cleaned_data.items()
             if name.startswith("q_")
         }
+
+
+DATETIME = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"]
+
+
+class RegisterCheckForm(VigilFormMixin, forms.ModelForm):
+    discrepancies = forms.CharField(
+        label=_("Discrepancies found"),
+        help_text=_("One per line, in a few words. Each can then become a finding."),
+        widget=forms.Textarea(attrs={"rows": 4}),
+        required=False,
+        max_length=20000,
+    )
+
+    class Meta:
+        model = RegisterCheck
+        fields = ["register_kind", "period_from", "period_to", "sample_size", "notes"]
+        widgets = {
+            "period_from": DATE,
+            "period_to": DATE,
+            "sample_size": forms.NumberInput(attrs={"inputmode": "numeric"}),
+            "notes": forms.Textarea(attrs={"rows": 3}),
+        }
+
+    def _post_clean(self) -> None:
+        pass
+
+    def discrepancy_lines(self) -> list[str]:
+        return str(self.cleaned_data.get("discrepancies") or "").splitlines()
+
+    def service_data(self) -> dict[str, Any]:
+        return {name: self.cleaned_data.get(name) for name in self._meta.fields or []}
+
+
+class DiscrepancyForm(VigilFormMixin, forms.Form):
+    description = forms.CharField(
+        label=_("Another discrepancy"),
+        max_length=Discrepancy._meta.get_field("description").max_length,
+    )
+
+
+class DebriefingForm(VigilFormMixin, forms.ModelForm):
+    # Officials' names are read by others: nothing hidden in them.
+    attendees = NameField(
+        label=_("Attending for the authorities"),
+        help_text=Debriefing._meta.get_field("attendees").help_text,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=5000,
+    )
+    findings = forms.ModelMultipleChoiceField(
+        label=_("Findings presented"),
+        queryset=Observation.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    mark_debriefed = forms.BooleanField(
+        label=_("Move the visit to “debriefed”"), required=False, initial=True
+    )
+
+    class Meta:
+        model = Debriefing
+        fields = ["held_at", "attendees", "summary"]
+        widgets = {
+            "held_at": DATETIME,
+            "summary": forms.Textarea(attrs={"rows": 4}),
+        }
+
+    def __init__(self, *args: Any, visit: Visit, may_move: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["held_at"].input_formats = DATETIME_FORMATS
+        # Every finding of the visit is a choice, so that the service (the anonymity guard)
+        # is the one that refuses a blocked finding, with its reason.
+        fields["findings"].queryset = visit.observations.all()
+        if not may_move or visit.status != VisitStatus.IN_PROGRESS:
+            del self.fields["mark_debriefed"]
+
+    def _post_clean(self) -> None:
+        pass
+
+
+class CommitmentForm(VigilFormMixin, forms.ModelForm):
+    class Meta:
+        model = Commitment
+        fields = ["text", "due_on"]
+        widgets = {"text": forms.Textarea(attrs={"rows": 2}), "due_on": DATE}
+
+    def _post_clean(self) -> None:
+        pass
+
+
+class ObstructionForm(VigilFormMixin, forms.ModelForm):
+    officials = NameField(
+        label=_("Officials involved"),
+        help_text=Obstruction._meta.get_field("officials").help_text,
+        max_length=300,
+        required=False,
+    )
+    escalate = forms.BooleanField(
+        label=_("Tell the heads now"),
+        help_text=_("Only for a serious obstruction: the heads get a notification at once."),
+        required=False,
+    )
+
+    class Meta:
+        model = Obstruction
+        fields = ["kind", "occurred_at", "officials", "description", "explanation", "severity"]
+        widgets = {
+            "occurred_at": DATETIME,
+            "description": forms.Textarea(attrs={"rows": 3}),
+            "explanation": forms.Textarea(attrs={"rows": 2}),
+            "severity": forms.RadioSelect,
+        }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["occurred_at"].input_formats = DATETIME_FORMATS
+        fields["severity"].choices = ObstructionSeverity.choices
+
+    def _post_clean(self) -> None:
+        pass

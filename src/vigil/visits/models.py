@@ -166,16 +166,16 @@ class TeamMember(models.Model):
         ]
         verbose_name = _("team member")
 
-    @property
-    def body(self) -> Body:
-        """The visit's body: audit entries and visibility follow it."""
-        return self.visit.body
-
     def __str__(self) -> str:
         if self.membership is not None:
             user = self.membership.user
             return user.get_full_name() or user.get_username()
         return self.external_name
+
+    @property
+    def body(self) -> Body:
+        """The visit's body: audit entries and visibility follow it."""
+        return self.visit.body
 
 
 class InterviewKind(models.TextChoices):
@@ -242,13 +242,13 @@ class Interview(models.Model):
         ]
         verbose_name = _("interview")
 
+    def __str__(self) -> str:
+        return self.pseudonym
+
     @property
     def body(self) -> Body:
         """The visit's body: audit entries and visibility follow it."""
         return self.visit.body
-
-    def __str__(self) -> str:
-        return self.pseudonym
 
 
 class Severity(models.TextChoices):
@@ -324,14 +324,14 @@ class Observation(models.Model):
         indexes = [models.Index(fields=["visit", "theme"])]
         verbose_name = _("observation")
 
+    def __str__(self) -> str:
+        text = " ".join(self.description.split())
+        return text[:80] + ("…" if len(text) > 80 else "")
+
     @property
     def body(self) -> Body:
         """The visit's body: audit entries and visibility follow it."""
         return self.visit.body
-
-    def __str__(self) -> str:
-        text = " ".join(self.description.split())
-        return text[:80] + ("…" if len(text) > 80 else "")
 
 
 # ---------- Standards, questionnaires and answers ----------
@@ -536,3 +536,232 @@ class Answer(models.Model):
     def __str__(self) -> str:
         # Never the answer itself: this is what the audit trail keeps of the record.
         return f"{self.question.code} #{self.pk}"
+
+
+# ---------- Registers and records checked ----------
+
+
+class RegisterKind(models.TextChoices):
+    CUSTODY = "custody", _("Custody register")
+    USE_OF_FORCE = "use_of_force", _("Use of force")
+    RESTRAINT = "restraint", _("Restraint")
+    SOLITARY_CONFINEMENT = "solitary_confinement", _("Solitary confinement")
+    DISCIPLINARY = "disciplinary", _("Disciplinary")
+    MEDICAL = "medical", _("Medical")
+    COMPLAINTS = "complaints", _("Complaints")
+    DEATHS_INCIDENTS = "deaths_incidents", _("Deaths and incidents")
+    OTHER = "other", _("Other")
+
+
+class RegisterCheck(models.Model):
+    """A register or set of records the team examined: which, over what period, how many
+    entries; what did not add up is recorded as discrepancies."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="register_checks")
+    register_kind = models.CharField(_("register"), max_length=24, choices=RegisterKind.choices)
+    period_from = models.DateField(_("period from"), null=True, blank=True)
+    period_to = models.DateField(_("period to"), null=True, blank=True)
+    sample_size = models.PositiveIntegerField(
+        _("entries examined"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+    )
+    notes = models.TextField(_("notes"), blank=True)
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("register check")
+
+    def __str__(self) -> str:
+        return f"{self.get_register_kind_display()} — {self.visit}"
+
+    @property
+    def body(self) -> Body:
+        return self.visit.body
+
+
+class Discrepancy(models.Model):
+    """Something in a register that did not add up; it may become a finding."""
+
+    register_check = models.ForeignKey(
+        RegisterCheck, on_delete=models.CASCADE, related_name="discrepancies"
+    )
+    description = models.CharField(_("discrepancy"), max_length=500)
+    observation = models.ForeignKey(
+        Observation,
+        verbose_name=_("finding"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="discrepancies",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("discrepancy")
+        verbose_name_plural = _("discrepancies")
+
+    def __str__(self) -> str:
+        return self.description
+
+    @property
+    def body(self) -> Body:
+        return self.register_check.visit.body
+
+
+# ---------- The debriefing with the authorities ----------
+
+
+class Debriefing(models.Model):
+    """The meeting with the management at the end of the visit: who attended for the
+    authorities, the findings presented (only those the anonymity guard clears) and the
+    management's immediate commitments."""
+
+    visit = models.OneToOneField(Visit, on_delete=models.CASCADE, related_name="debriefing")
+    held_at = models.DateTimeField(_("held at"))
+    attendees = models.TextField(
+        _("attending for the authorities"),
+        help_text=_("Names and functions of the officials present, one per line."),
+    )
+    summary = models.TextField(_("summary"), blank=True)
+    findings: models.ManyToManyField[Observation, DebriefingFinding] = models.ManyToManyField(
+        Observation,
+        through="DebriefingFinding",
+        verbose_name=_("findings presented"),
+        related_name="debriefings",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("debriefing")
+
+    def __str__(self) -> str:
+        return _("Debriefing of the visit to %(visit)s") % {"visit": self.visit}
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("visits:debriefing", args=[self.visit_id])
+
+    @property
+    def body(self) -> Body:
+        return self.visit.body
+
+
+class DebriefingFinding(models.Model):
+    """A finding presented at the debriefing (cleared by the anonymity guard when presented)."""
+
+    debriefing = models.ForeignKey(Debriefing, on_delete=models.CASCADE, related_name="presented")
+    observation = models.ForeignKey(Observation, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["debriefing", "observation"], name="one_presentation_per_finding"
+            )
+        ]
+        verbose_name = _("finding presented")
+
+    def __str__(self) -> str:
+        return str(self.observation)
+
+
+class Commitment(models.Model):
+    """What the management undertook at the debriefing to do, and by when."""
+
+    debriefing = models.ForeignKey(Debriefing, on_delete=models.CASCADE, related_name="commitments")
+    text = models.TextField(_("commitment"))
+    due_on = models.DateField(_("due by"))
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        verbose_name = _("commitment")
+
+    def __str__(self) -> str:
+        text = " ".join(self.text.split())
+        return text[:80] + ("…" if len(text) > 80 else "")
+
+    @property
+    def body(self) -> Body:
+        return self.debriefing.visit.body
+
+
+# ---------- Obstruction and operational difficulties ----------
+
+
+class ObstructionKind(models.TextChoices):
+    GATE_DELAY = "gate_delay", _("Delay at the gate")
+    AREA_REFUSED = "area_refused", _("Access to an area refused")
+    REGISTER_REFUSED = "register_refused", _("A register refused")
+    DOCUMENT_REFUSED = "document_refused", _("A document refused")
+    INTERVIEW_PREVENTED = "interview_prevented", _("A private interview prevented")
+    INTERVIEW_OVERHEARD = "interview_overheard", _("A private interview overheard by staff")
+    MEMBER_REFUSED = "member_refused", _("A team member refused")
+    OTHER = "other", _("Other")
+
+
+class ObstructionSeverity(models.TextChoices):
+    MINOR = "minor", _("Minor")
+    HAMPERED = "hampered", _("Hampered the visit")
+    SERIOUS = "serious", _("Serious")
+
+
+class Obstruction(models.Model):
+    """An obstruction or operational difficulty met during a visit: the annual report counts
+    them, and a serious one goes to the heads at once."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="obstructions")
+    kind = models.CharField(_("kind"), max_length=24, choices=ObstructionKind.choices)
+    occurred_at = models.DateTimeField(_("when"))
+    officials = models.CharField(
+        _("officials involved"),
+        max_length=300,
+        blank=True,
+        help_text=_("Their functions (for example: duty officer, deputy director)."),
+    )
+    description = models.TextField(_("what happened"))
+    explanation = models.TextField(_("the authority's explanation"), blank=True)
+    severity = models.CharField(
+        _("severity"),
+        max_length=16,
+        choices=ObstructionSeverity.choices,
+        default=ObstructionSeverity.MINOR,
+    )
+    escalated_at = models.DateTimeField(_("escalated"), null=True, blank=True)
+    escalated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["occurred_at", "id"]
+        indexes = [models.Index(fields=["visit", "occurred_at"])]
+        verbose_name = _("obstruction")
+
+    def __str__(self) -> str:
+        text = " ".join(self.description.split())
+        return f"{self.get_kind_display()}: " + text[:80] + ("…" if len(text) > 80 else "")
+
+    @property
+    def body(self) -> Body:
+        return self.visit.body

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Callable
 from typing import Any
 
 from django.db import models
 from django.db.models import Count, Q
 
-from vigil.core.access import granted_ids, scope_to_body
+from vigil.core.access import granted_ids, scope_to_body, visible
 from vigil.core.models import Membership, Role
-from vigil.visits.models import Answer, Interview, Question, Questionnaire, Visit, VisitSettings
+from vigil.visits.models import (
+    Answer,
+    Interview,
+    Obstruction,
+    Question,
+    Questionnaire,
+    Visit,
+    VisitSettings,
+)
 
 # Roles of the body that know of its secret (unannounced, not yet started) visits.
 SECRET_KEEPERS = frozenset({Role.HEAD, Role.VISIT_LEADER})
@@ -52,6 +62,17 @@ def _visible_visit_ids(membership: Membership) -> Any:
 def child_rule(membership: Membership, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
     """Team members and observations exist for those who see their visit."""
     return queryset.filter(visit_id__in=_visible_visit_ids(membership))
+
+
+def rule_through(path: str) -> Callable[[Membership, models.QuerySet[Any]], models.QuerySet[Any]]:
+    """The rule of a record that belongs to a visit through its parent (`path` leads to the
+    visit's id: "register_check__visit_id" for a discrepancy)."""
+
+    def rule(membership: Membership, queryset: models.QuerySet[Any]) -> models.QuerySet[Any]:
+        return queryset.filter(**{f"{path}__in": _visible_visit_ids(membership)})
+
+    rule.__doc__ = f"Exists for those who see the visit it belongs to (through {path})."
+    return rule
 
 
 def interview_content_rule(
@@ -124,3 +145,17 @@ def private_interviews_by_unit(visit: Visit) -> dict[str, int]:
         key = normalise_unit(unit)
         counts[key] = counts.get(key, 0) + count
     return counts
+
+
+def obstructions_in_period(
+    membership: Membership, start: datetime.date, end: datetime.date
+) -> models.QuerySet[Obstruction]:
+    """The obstructions and difficulties the member may see that happened between `start` and
+    `end` (both days included, in the site's time zone), oldest first: the annual report's
+    account of the cooperation of the authorities."""
+    return (
+        visible(membership, Obstruction)
+        .filter(occurred_at__date__gte=start, occurred_at__date__lte=end)
+        .select_related("visit", "visit__place", "visit__body")
+        .order_by("occurred_at", "id")
+    )

@@ -21,12 +21,22 @@ from vigil.core.notify import notify
 from vigil.visits import rules
 from vigil.visits.models import (
     OTHER_SOURCES,
+    Commitment,
+    Debriefing,
+    DebriefingFinding,
+    Discrepancy,
     Expertise,
     Gender,
     Interview,
     InterviewKind,
     Observation,
+    Obstruction,
+    ObstructionKind,
+    ObstructionSeverity,
+    RegisterCheck,
+    RegisterKind,
     Severity,
+    SourceKind,
     Standard,
     TeamMember,
     TeamRole,
@@ -442,7 +452,7 @@ def observation_create(
         other_sources=sorted({str(s) for s in data.get("other_sources") or []}),
     )
     errors: dict[str, list[str]] = {}
-    if observation.theme is None or observation.theme.body_id != visit.body_id:
+    if observation.theme_id is None or observation.theme.body_id != visit.body_id:
         errors["theme"] = [_("Choose a theme of this body.")]
     if not observation.description:
         errors["description"] = [_("Describe what was found.")]
@@ -554,3 +564,417 @@ def visit_settings_update(*, membership: Membership, anonymity_k: int) -> VisitS
             changes={"anonymity_k": [before, anonymity_k]},
         )
     return settings
+
+
+# ---------- Registers and records checked ----------
+
+# What a visit records while it runs and until its report is written.
+FIELDWORK_STATUSES = {VisitStatus.IN_PROGRESS, VisitStatus.DEBRIEFED, VisitStatus.REPORTING}
+REGISTER_CHECK_FIELDS = ["register_kind", "period_from", "period_to", "sample_size", "notes"]
+DISCREPANCY_MAX_LENGTH = Discrepancy._meta.get_field("description").max_length or 500
+# The theme a discrepancy in a register becomes a finding under (if the body keeps it).
+REGISTERS_THEME = "registers"
+# A clock a few minutes ahead on a phone is not "the future".
+CLOCK_GRACE = datetime.timedelta(minutes=10)
+
+
+def _discrepancy_errors(texts: Iterable[str]) -> list[str]:
+    return [
+        _("Keep each discrepancy to %(limit)d characters at most: “%(start)s…” is longer.")
+        % {"limit": DISCREPANCY_MAX_LENGTH, "start": text[:40]}
+        for text in texts
+        if len(text) > DISCREPANCY_MAX_LENGTH
+    ]
+
+
+def _save_discrepancy(
+    membership: Membership, register_check: RegisterCheck, description: str
+) -> Discrepancy:
+    discrepancy = Discrepancy.objects.create(
+        register_check=register_check, description=description, recorded_by=membership.user
+    )
+    audit(
+        actor=membership.user,
+        action="visits.discrepancy.create",
+        obj=discrepancy,
+        changes={"description": [None, description], "register": [None, str(register_check)]},
+    )
+    return discrepancy
+
+
+@transaction.atomic
+def register_check_create(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    discrepancies: Iterable[str] = (),
+) -> RegisterCheck:
+    """Record a register the team examined, with the discrepancies it found in it."""
+    _require_team(membership, visit)
+    check = RegisterCheck(
+        visit=visit,
+        recorded_by=membership.user,
+        register_kind=data.get("register_kind") or "",
+        period_from=data.get("period_from"),
+        period_to=data.get("period_to"),
+        sample_size=data.get("sample_size"),
+        notes=(data.get("notes") or "").strip(),
+    )
+    texts = [" ".join(str(text).split()) for text in discrepancies]
+    texts = [text for text in texts if text]
+    errors: dict[str, list[str]] = {}
+    if check.register_kind not in RegisterKind.values:
+        errors["register_kind"] = [_("Choose a register.")]
+    if check.period_from and check.period_to and check.period_to < check.period_from:
+        errors["period_to"] = [_("The period ends before it starts.")]
+    elif check.period_to and check.period_to > timezone.localdate():
+        errors["period_to"] = [_("The period checked cannot end in the future.")]
+    if check.period_from and check.period_from > timezone.localdate():
+        errors["period_from"] = [_("The period checked cannot start in the future.")]
+    if check.sample_size is not None and check.sample_size < 1:
+        errors["sample_size"] = [_("Give the number of entries examined: at least one.")]
+    if _discrepancy_errors(texts):
+        errors["discrepancies"] = _discrepancy_errors(texts)
+    if visit.status not in FIELDWORK_STATUSES:
+        errors["__all__"] = [_("Registers are checked once the visit has started.")]
+    if errors:
+        raise ValidationError(errors)
+    check.full_clean(exclude=["visit"])
+    check.save()
+    audit(
+        actor=membership.user,
+        action="visits.registercheck.create",
+        obj=check,
+        changes=diff({}, snapshot(check, REGISTER_CHECK_FIELDS)),
+    )
+    for text in texts:
+        _save_discrepancy(membership, check, text)
+    return check
+
+
+@transaction.atomic
+def discrepancy_create(
+    *, membership: Membership, register_check: RegisterCheck, description: str
+) -> Discrepancy:
+    """Add a discrepancy found in a register already recorded."""
+    visit = register_check.visit
+    _require_team(membership, visit)
+    description = " ".join((description or "").split())
+    errors: dict[str, list[str]] = {}
+    if not description:
+        errors["description"] = [_("Say what did not add up.")]
+    elif _discrepancy_errors([description]):
+        errors["description"] = _discrepancy_errors([description])
+    if visit.status not in FIELDWORK_STATUSES:
+        errors["__all__"] = [_("Registers are checked once the visit has started.")]
+    if errors:
+        raise ValidationError(errors)
+    return _save_discrepancy(membership, register_check, description)
+
+
+def discrepancy_observation_initial(discrepancy: Discrepancy) -> dict[str, Any]:
+    """What the finding form starts from for a discrepancy: its text, the theme "registers"
+    (where the body keeps it) and the source "documents or registers"."""
+    visit = discrepancy.register_check.visit
+    initial: dict[str, Any] = {
+        "description": discrepancy.description,
+        "other_sources": [str(SourceKind.DOCUMENTS)],
+        "severity": Severity.CONCERN,
+    }
+    registers = TaxonomyTerm.objects.filter(
+        body_id=visit.body_id, kind="theme", code=REGISTERS_THEME, is_active=True
+    ).first()
+    if registers is not None:
+        initial["theme"] = registers
+    return initial
+
+
+@transaction.atomic
+def discrepancy_to_observation(
+    *,
+    membership: Membership,
+    discrepancy: Discrepancy,
+    data: Mapping[str, Any] | None = None,
+    interviews: Iterable[Interview] = (),
+) -> Observation:
+    """The discrepancy becomes a finding of the visit (the form may have changed what it was
+    prefilled with; the register stays among its sources)."""
+    visit = discrepancy.register_check.visit
+    _require_team(membership, visit)
+    discrepancy = Discrepancy.objects.select_for_update().get(pk=discrepancy.pk)
+    if discrepancy.observation_id is not None:
+        raise ValidationError(_("This discrepancy is already a finding."))
+    values = {**discrepancy_observation_initial(discrepancy), **(data or {})}
+    values["other_sources"] = sorted(
+        {str(source) for source in values.get("other_sources") or []} | {str(SourceKind.DOCUMENTS)}
+    )
+    observation = observation_create(
+        membership=membership, visit=visit, data=values, interviews=interviews
+    )
+    discrepancy.observation = observation
+    discrepancy.save(update_fields=["observation"])
+    audit(
+        actor=membership.user,
+        action="visits.discrepancy.to_observation",
+        obj=discrepancy,
+        changes={"observation": [None, observation.pk]},
+    )
+    return observation
+
+
+# ---------- The debriefing ----------
+
+DEBRIEFING_FIELDS = ["held_at", "attendees", "summary"]
+
+
+def _debriefing_snapshot(debriefing: Debriefing) -> dict[str, Any]:
+    values = snapshot(debriefing, DEBRIEFING_FIELDS)
+    values["findings"] = sorted(
+        debriefing.presented.values_list("observation_id", flat=True) if debriefing.pk else []
+    )
+    return values
+
+
+@transaction.atomic
+def debriefing_save(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    findings: Iterable[Observation] = (),
+    mark_debriefed: bool = False,
+) -> Debriefing:
+    """Record (or correct) the debriefing with the authorities. Every finding presented must
+    pass the anonymity guard now; `mark_debriefed` moves an in-progress visit to "debriefed"."""
+    _require_team(membership, visit)
+    visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    debriefing = Debriefing.objects.filter(visit=visit).first()
+    created = debriefing is None
+    if debriefing is None:
+        debriefing = Debriefing(visit=visit, recorded_by=membership.user)
+    before = {} if created else _debriefing_snapshot(debriefing)
+    debriefing.held_at = data.get("held_at")  # type: ignore[assignment]
+    debriefing.attendees = (data.get("attendees") or "").strip()
+    debriefing.summary = (data.get("summary") or "").strip()
+    # The guard decides on the findings as stored now, not as the caller last saw them.
+    chosen = list(
+        Observation.objects.filter(pk__in={observation.pk for observation in findings})
+        .select_related("visit", "theme")
+        .prefetch_related("interviews")
+        .order_by("pk")
+    )
+    errors: dict[str, list[str]] = {}
+    if debriefing.held_at is None:
+        errors["held_at"] = [_("Say when the debriefing was held.")]
+    elif debriefing.held_at > timezone.now() + CLOCK_GRACE:
+        errors["held_at"] = [_("Record a debriefing once it was held: this time is ahead.")]
+    if not debriefing.attendees:
+        errors["attendees"] = [_("Say who attended for the authorities.")]
+    if any(observation.visit_id != visit.pk for observation in chosen):
+        errors["findings"] = [_("Choose findings of this visit.")]
+    else:
+        refused = []
+        for observation in chosen:
+            try:
+                require_cleared(observation)
+            except ValidationError as guard:
+                refused.append(
+                    _("“%(finding)s” cannot be presented: %(reason)s")
+                    % {"finding": observation, "reason": " ".join(guard.messages)}
+                )
+        if refused:
+            errors["findings"] = refused
+    if visit.status in {VisitStatus.PLANNED, VisitStatus.PREPARING}:
+        errors["__all__"] = [_("A debriefing is recorded once the visit is in progress.")]
+    elif visit.status == VisitStatus.CLOSED:
+        errors["__all__"] = [_("The visit is closed: its debriefing no longer changes.")]
+    if mark_debriefed and not VISITS.can(membership, "edit", visit):
+        errors["mark_debriefed"] = [_("Only the heads and the visit leaders move a visit on.")]
+    if errors:
+        raise ValidationError(errors)
+    debriefing.updated_at = timezone.now()
+    debriefing.save()
+    keep = {observation.pk for observation in chosen}
+    debriefing.presented.exclude(observation_id__in=keep).delete()
+    already = set(debriefing.presented.values_list("observation_id", flat=True))
+    DebriefingFinding.objects.bulk_create(
+        DebriefingFinding(debriefing=debriefing, observation=observation)
+        for observation in chosen
+        if observation.pk not in already
+    )
+    changes = diff(before, _debriefing_snapshot(debriefing))
+    if created or changes:
+        audit(
+            actor=membership.user,
+            action="visits.debriefing.create" if created else "visits.debriefing.update",
+            obj=debriefing,
+            changes=changes,
+        )
+    if mark_debriefed and visit.status == VisitStatus.IN_PROGRESS:
+        ended = debriefing.held_at
+        debriefing.visit = visit_set_status(
+            membership=membership,
+            visit=visit,
+            status=VisitStatus.DEBRIEFED,
+            at=ended if visit.started_at is None or ended >= visit.started_at else None,
+        )
+    return debriefing
+
+
+@transaction.atomic
+def commitment_create(
+    *, membership: Membership, debriefing: Debriefing, text: str, due_on: datetime.date | None
+) -> Commitment:
+    """An immediate commitment the management made at the debriefing, with its due date."""
+    visit = debriefing.visit
+    _require_team(membership, visit)
+    text = (text or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not text:
+        errors["text"] = [_("Write what the management committed to.")]
+    if due_on is None:
+        errors["due_on"] = [_("Give the date by which it is due.")]
+    elif due_on < timezone.localtime(debriefing.held_at).date():
+        errors["due_on"] = [_("A commitment falls due on the day of the debriefing or later.")]
+    if visit.status == VisitStatus.CLOSED:
+        errors["__all__"] = [_("The visit is closed: its debriefing no longer changes.")]
+    if errors:
+        raise ValidationError(errors)
+    assert due_on is not None  # refused above
+    commitment = Commitment.objects.create(
+        debriefing=debriefing, text=text, due_on=due_on, recorded_by=membership.user
+    )
+    audit(
+        actor=membership.user,
+        action="visits.commitment.create",
+        obj=commitment,
+        changes={"text": [None, text], "due_on": [None, due_on]},
+    )
+    return commitment
+
+
+def debriefing_note_findings(debriefing: Debriefing) -> tuple[list[Observation], int]:
+    """The findings presented that the guard still clears, by theme then severity, and how
+    many presented findings it now withholds (k raised, a finding held back since)."""
+    presented = set(debriefing.presented.values_list("observation_id", flat=True))
+    cleared = [
+        observation
+        for observation in cleared_observations(debriefing.visit)
+        if observation.pk in presented
+    ]
+    order = {value: index for index, value in enumerate(reversed(Severity.values))}
+    cleared.sort(key=lambda o: (o.theme.position, str(o.theme), order[o.severity], o.pk))
+    return cleared, len(presented) - len(cleared)
+
+
+def debriefing_note(*, membership: Membership, debriefing: Debriefing) -> bytes:
+    """The debriefing note as a PDF; the export is recorded (it leaves Vigil)."""
+    from vigil.visits.debriefing_note import render_debriefing_note
+
+    VISITS.require(membership, "export", debriefing.visit)
+    findings, withheld = debriefing_note_findings(debriefing)
+    pdf = render_debriefing_note(debriefing, findings)
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="visits.debriefing.export",
+            obj=debriefing,
+            changes={"findings": len(findings), "withheld": withheld},
+        )
+    return pdf
+
+
+# ---------- Obstruction and operational difficulties ----------
+
+# A team kept at the gate, or refused entry, meets its difficulty before the visit starts.
+OBSTRUCTION_STATUSES = set(VisitStatus) - {VisitStatus.CLOSED}
+OBSTRUCTION_FIELDS = [
+    "kind",
+    "occurred_at",
+    "officials",
+    "description",
+    "explanation",
+    "severity",
+]
+
+
+@transaction.atomic
+def obstruction_create(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    escalate: bool = False,
+) -> Obstruction:
+    """Record an obstruction or difficulty the team met; a serious one may go to the heads at
+    once (`escalate`)."""
+    _require_team(membership, visit)
+    # A missing time is refused below, with the other errors.
+    obstruction = Obstruction(  # type: ignore[misc]
+        visit=visit,
+        recorded_by=membership.user,
+        kind=data.get("kind") or "",
+        occurred_at=data.get("occurred_at"),
+        officials=" ".join((data.get("officials") or "").split()),
+        description=(data.get("description") or "").strip(),
+        explanation=(data.get("explanation") or "").strip(),
+        severity=data.get("severity") or ObstructionSeverity.MINOR,
+    )
+    errors: dict[str, list[str]] = {}
+    if obstruction.kind not in ObstructionKind.values:
+        errors["kind"] = [_("Choose what kind of difficulty it was.")]
+    if obstruction.occurred_at is None:
+        errors["occurred_at"] = [_("Say when it happened.")]
+    elif obstruction.occurred_at > timezone.now() + CLOCK_GRACE:
+        errors["occurred_at"] = [_("Record a difficulty once it happened: this time is ahead.")]
+    if not obstruction.description:
+        errors["description"] = [_("Describe what happened.")]
+    if obstruction.severity not in ObstructionSeverity.values:
+        errors["severity"] = [_("Choose a severity.")]
+    elif escalate and obstruction.severity != ObstructionSeverity.SERIOUS:
+        errors["escalate"] = [_("Only a serious obstruction goes to the heads at once.")]
+    if visit.status not in OBSTRUCTION_STATUSES:
+        errors["__all__"] = [_("The visit is closed: record difficulties before it closes.")]
+    if errors:
+        raise ValidationError(errors)
+    obstruction.full_clean(exclude=["visit"])
+    obstruction.save()
+    audit(
+        actor=membership.user,
+        action="visits.obstruction.create",
+        obj=obstruction,
+        changes=diff({}, snapshot(obstruction, OBSTRUCTION_FIELDS)),
+    )
+    if escalate:
+        _escalate(membership, obstruction)
+    return obstruction
+
+
+@transaction.atomic
+def obstruction_escalate(*, membership: Membership, obstruction: Obstruction) -> Obstruction:
+    """Tell the heads of a serious obstruction now, not in the visit report."""
+    _require_team(membership, obstruction.visit)
+    obstruction = Obstruction.objects.select_for_update().get(pk=obstruction.pk)
+    if obstruction.severity != ObstructionSeverity.SERIOUS:
+        raise ValidationError(_("Only a serious obstruction goes to the heads at once."))
+    if obstruction.escalated_at is not None:
+        raise ValidationError(_("The heads were already told of this obstruction."))
+    _escalate(membership, obstruction)
+    return obstruction
+
+
+def _escalate(membership: Membership, obstruction: Obstruction) -> None:
+    obstruction.escalated_at = timezone.now()
+    obstruction.escalated_by = membership.user
+    obstruction.save(update_fields=["escalated_at", "escalated_by"])
+    heads = Membership.objects.filter(
+        body_id=obstruction.visit.body_id, is_active=True, role=Role.HEAD
+    )
+    told = notify("visits.obstruction.serious", obstruction, heads, actor=membership.user)
+    audit(
+        actor=membership.user,
+        action="visits.obstruction.escalate",
+        obj=obstruction,
+        changes={"escalated_at": [None, obstruction.escalated_at], "heads": len(told)},
+    )

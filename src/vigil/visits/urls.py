@@ -36,4 +36,26 @@ urlpatterns = [
         views.observation_hold_back,
         name="observation_hold_back",
     ),
+    path("<int:pk>/preparation/", views.visit_preparation, name="preparation"),
+    path("<int:pk>/registers/new/", views.register_check_create, name="register_check_create"),
+    path(
+        "<int:pk>/registers/<int:check_pk>/discrepancies/",
+        views.discrepancy_create,
+        name="discrepancy_create",
+    ),
+    path(
+        "<int:pk>/discrepancies/<int:discrepancy_pk>/finding/",
+        views.discrepancy_observation,
+        name="discrepancy_observation",
+    ),
+    path("<int:pk>/debriefing/", views.debriefing_detail, name="debriefing"),
+    path("<int:pk>/debriefing/edit/", views.debriefing_edit, name="debriefing_edit"),
+    path("<int:pk>/debriefing/commitments/", views.commitment_create, name="commitment_create"),
+    path("<int:pk>/debriefing/note.pdf", views.debriefing_note, name="debriefing_note"),
+    path("<int:pk>/obstructions/new/", views.obstruction_create, name="obstruction_create"),
+    path(
+        "<int:pk>/obstructions/<int:obstruction_pk>/escalate/",
+        views.obstruction_escalate,
+        name="obstruction_escalate",
+    ),
 ]

@@ -7,9 +7,11 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -21,9 +23,14 @@ from vigil.core.models import Membership
 from vigil.visits import questionnaires, services
 from vigil.visits.forms import (
     AnswersForm,
+    CommitmentForm,
     CorroborateForm,
+    DebriefingForm,
+    DiscrepancyForm,
     InterviewForm,
     ObservationForm,
+    ObstructionForm,
+    RegisterCheckForm,
     RevealForm,
     StatusForm,
     SubmissionUploadForm,
@@ -33,14 +40,19 @@ from vigil.visits.forms import (
 )
 from vigil.visits.models import (
     Answer,
+    Debriefing,
+    Discrepancy,
     Interview,
     Observation,
+    Obstruction,
     Questionnaire,
+    RegisterCheck,
     SourceKind,
     TeamMember,
     Visit,
 )
 from vigil.visits.permissions import VISITS
+from vigil.visits.preparation import build_preparation
 from vigil.visits.queries import is_on_team, questionnaires_for
 from vigil.visits.rules import is_corroborated
 from vigil.visits.submissions import KIND as SUBMISSIONS_KIND
@@ -187,6 +199,26 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
             "may_record": may_record,
             "status_form": StatusForm(initial={"status": visit.status}),
             "corroborate_form": CorroborateForm(),
+            "register_checks": list(
+                visible(membership, RegisterCheck)
+                .filter(visit=visit)
+                .prefetch_related(
+                    Prefetch(
+                        "discrepancies",
+                        queryset=visible(membership, Discrepancy).order_by("created_at", "id"),
+                    )
+                )
+            ),
+            "debriefing": visible(membership, Debriefing)
+            .filter(visit=visit)
+            .annotate(
+                presented_count=Count("presented", distinct=True),
+                commitments_count=Count("commitments", distinct=True),
+            )
+            .first(),
+            "obstructions": list(visible(membership, Obstruction).filter(visit=visit)),
+            "fieldwork": visit.status in services.FIELDWORK_STATUSES,
+            "may_report_difficulty": visit.status in services.OBSTRUCTION_STATUSES,
         },
     )
 
@@ -499,4 +531,313 @@ def submissions_upload(request: HttpRequest, pk: int, *, membership: Membership)
         "visits/submissions_form.html",
         {"form": form, "visit": visit},
         status=400 if form.errors else 200,
+    )
+
+
+# ---------- Registers checked ----------
+
+
+@member_required(VISITS)
+def register_check_create(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    form = RegisterCheckForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.register_check_create(
+                membership=membership,
+                visit=visit,
+                data=form.service_data(),
+                discrepancies=form.discrepancy_lines(),
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The register check is recorded."))
+            return redirect(f"{visit.get_absolute_url()}#registers")
+    return render(request, "visits/register_check_form.html", {"form": form, "visit": visit})
+
+
+@require_POST
+@member_required(VISITS)
+def discrepancy_create(
+    request: HttpRequest, pk: int, check_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    check = get_visible_or_404(membership, RegisterCheck.objects.filter(visit=visit), check_pk)
+    form = DiscrepancyForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise ValidationError(
+                [error for errors in form.errors.values() for error in errors]
+                or _("Say what did not add up.")
+            )
+        services.discrepancy_create(
+            membership=membership,
+            register_check=check,
+            description=form.cleaned_data["description"],
+        )
+    except (ValidationError, PermissionDenied) as error:
+        texts = error.messages if isinstance(error, ValidationError) else [str(error)]
+        for text in texts:
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The discrepancy is recorded."))
+    return redirect(f"{visit.get_absolute_url()}#register-{check.pk}")
+
+
+@member_required(VISITS)
+def discrepancy_observation(
+    request: HttpRequest, pk: int, discrepancy_pk: int, *, membership: Membership
+) -> HttpResponse:
+    """The finding form, prefilled from a discrepancy in a register."""
+    visit = _visit(membership, pk)
+    discrepancy = get_visible_or_404(
+        membership,
+        Discrepancy.objects.filter(register_check__visit=visit).select_related("register_check"),
+        discrepancy_pk,
+    )
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    if discrepancy.observation_id is not None:
+        messages.info(request, _("This discrepancy is already a finding."))
+        return redirect(f"{visit.get_absolute_url()}#observations")
+    initial = services.discrepancy_observation_initial(discrepancy)
+    initial["unit"] = ""
+    form = ObservationForm(request.POST or None, visit=visit, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        interviews = data.pop("interviews", [])
+        try:
+            services.discrepancy_to_observation(
+                membership=membership, discrepancy=discrepancy, data=data, interviews=interviews
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The discrepancy is now a finding."))
+            return redirect(f"{visit.get_absolute_url()}#observations")
+    return render(
+        request,
+        "visits/observation_form.html",
+        {"form": form, "visit": visit, "discrepancy": discrepancy},
+    )
+
+
+# ---------- The debriefing ----------
+
+
+def _debriefing(membership: Membership, visit: Visit) -> Debriefing | None:
+    return visible(membership, Debriefing).filter(visit=visit).first()
+
+
+@member_required(VISITS)
+def debriefing_detail(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    debriefing = _debriefing(membership, visit)
+    findings: list[Observation] = []
+    withheld = 0
+    if debriefing is not None:
+        findings, withheld = services.debriefing_note_findings(debriefing)
+    may_record = is_on_team(membership, visit, confirmed=True) and VISITS.can(
+        membership, "record", visit
+    )
+    return render(
+        request,
+        "visits/debriefing.html",
+        {
+            "visit": visit,
+            "debriefing": debriefing,
+            "findings": findings,
+            "withheld": withheld,
+            "commitments": list(debriefing.commitments.all()) if debriefing else [],
+            "may_record": may_record,
+            "may_export": VISITS.can(membership, "export", visit),
+            "commitment_form": CommitmentForm(),
+        },
+    )
+
+
+@member_required(VISITS)
+def debriefing_edit(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    debriefing = _debriefing(membership, visit)
+    may_move = VISITS.can(membership, "edit", visit)
+    initial: dict[str, Any] = {}
+    if debriefing is not None:
+        initial["findings"] = list(debriefing.presented.values_list("observation_id", flat=True))
+    else:
+        # Recorded in the meeting or just after it.
+        initial["held_at"] = timezone.localtime().replace(second=0, microsecond=0)
+    form = DebriefingForm(
+        request.POST or None,
+        instance=debriefing,
+        initial=initial,
+        visit=visit,
+        may_move=may_move,
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        findings = data.pop("findings", [])
+        mark = bool(data.pop("mark_debriefed", False))
+        try:
+            services.debriefing_save(
+                membership=membership,
+                visit=visit,
+                data=data,
+                findings=findings,
+                mark_debriefed=mark,
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The debriefing is recorded."))
+            return redirect("visits:debriefing", pk=visit.pk)
+    # Each finding with the guard's verdict: a blocked one shows its reason and no checkbox.
+    chosen = {str(value) for value in form["findings"].value() or []}
+    choices = []
+    for observation in (
+        visible(membership, Observation)
+        .filter(visit=visit)
+        .select_related("theme", "visit")
+        .prefetch_related("interviews")
+    ):
+        choices.append(
+            {
+                "observation": observation,
+                "clearance": services.observation_clearance(observation),
+                "checked": str(observation.pk) in chosen,
+            }
+        )
+    return render(
+        request,
+        "visits/debriefing_form.html",
+        {"form": form, "visit": visit, "debriefing": debriefing, "choices": choices},
+    )
+
+
+@require_POST
+@member_required(VISITS)
+def commitment_create(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    debriefing = _debriefing(membership, visit)
+    if debriefing is None:
+        raise Http404
+    form = CommitmentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.commitment_create(
+                membership=membership,
+                debriefing=debriefing,
+                text=form.cleaned_data["text"],
+                due_on=form.cleaned_data["due_on"],
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            messages.success(request, _("The commitment is recorded."))
+            return redirect(reverse("visits:debriefing", args=[visit.pk]) + "#commitments")
+    findings, withheld = services.debriefing_note_findings(debriefing)
+    return render(
+        request,
+        "visits/debriefing.html",
+        {
+            "visit": visit,
+            "debriefing": debriefing,
+            "findings": findings,
+            "withheld": withheld,
+            "commitments": list(debriefing.commitments.all()),
+            "may_record": True,
+            "may_export": VISITS.can(membership, "export", visit),
+            "commitment_form": form,
+        },
+        status=400,
+    )
+
+
+@member_required(VISITS, "export")
+def debriefing_note(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    debriefing = _debriefing(membership, visit)
+    if debriefing is None:
+        raise Http404
+    pdf = services.debriefing_note(membership=membership, debriefing=debriefing)
+    filename = f"debriefing-note-{visit.pk}-{timezone.localtime(debriefing.held_at):%Y-%m-%d}.pdf"
+    response = HttpResponse(pdf, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------- Obstruction and difficulties ----------
+
+
+@member_required(VISITS)
+def obstruction_create(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    form = ObstructionForm(
+        request.POST or None, initial={"occurred_at": timezone.localtime().replace(second=0)}
+    )
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        escalate = bool(data.pop("escalate", False))
+        try:
+            obstruction = services.obstruction_create(
+                membership=membership, visit=visit, data=data, escalate=escalate
+            )
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            if obstruction.escalated_at:
+                messages.success(request, _("The difficulty is recorded; the heads are told."))
+            else:
+                messages.success(request, _("The difficulty is recorded."))
+            return redirect(f"{visit.get_absolute_url()}#obstructions")
+    return render(request, "visits/obstruction_form.html", {"form": form, "visit": visit})
+
+
+@require_POST
+@member_required(VISITS)
+def obstruction_escalate(
+    request: HttpRequest, pk: int, obstruction_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    obstruction = get_visible_or_404(
+        membership, Obstruction.objects.filter(visit=visit), obstruction_pk
+    )
+    try:
+        services.obstruction_escalate(membership=membership, obstruction=obstruction)
+    except (ValidationError, PermissionDenied) as error:
+        texts = error.messages if isinstance(error, ValidationError) else [str(error)]
+        for text in texts:
+            messages.error(request, text)
+    else:
+        messages.success(request, _("The heads are told of this obstruction."))
+    return redirect(f"{visit.get_absolute_url()}#obstructions")
+
+
+# ---------- The preparation pack ----------
+
+
+@member_required(VISITS)
+def visit_preparation(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    return render(
+        request,
+        "visits/preparation.html",
+        {"visit": visit, "sections": build_preparation(request, membership, visit)},
     )
