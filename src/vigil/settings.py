@@ -374,7 +374,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.FormParser",
         "vigil.core.parsers.MultiPartParser",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "vigil.core.api_schema.VigilAutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "vigil.core.api.DefaultCursorPagination",
     "PAGE_SIZE": 50,

@@ -45,9 +45,36 @@ class VigilSerializerMixin:
 
 
 class DefaultCursorPagination(pagination.CursorPagination):
+    """Newest first, `page_size` rows a page (at most max_page_size: a larger number is capped).
+    A page_size that is not a whole number of at least 1 is a 400, not silently the default."""
+
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size  # type: ignore[return-value]
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("Enter a whole number of at least 1.")]}
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = _(
+                    "Rows per page (%(default)s unless given); more than %(max)s gives %(max)s."
+                ) % {"default": self.page_size, "max": self.max_page_size}
+        return parameters
 
 
 def api_membership(request: Request) -> Membership:
@@ -179,12 +206,15 @@ class VersionChangeSerializer(VigilSerializerMixin, serializers.Serializer):
 
 
 class VersionConflictSerializer(VigilSerializerMixin, serializers.Serializer):
+    """A 412: the versions and changes when If-Match names an older version; only `detail`
+    when it names no version of the record at all (PreconditionFailed)."""
+
     detail = serializers.CharField()
-    current_version = serializers.IntegerField()
-    your_version = serializers.IntegerField()
-    changed_by = serializers.CharField(allow_null=True)
-    changed_at = serializers.DateTimeField(allow_null=True)
-    changes = VersionChangeSerializer(many=True)
+    current_version = serializers.IntegerField(required=False)
+    your_version = serializers.IntegerField(required=False)
+    changed_by = serializers.CharField(allow_null=True, required=False)
+    changed_at = serializers.DateTimeField(allow_null=True, required=False)
+    changes = VersionChangeSerializer(many=True, required=False)
 
 
 class ErrorDetailSerializer(VigilSerializerMixin, serializers.Serializer):
