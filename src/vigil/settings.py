@@ -375,7 +375,7 @@ REST_FRAMEWORK = {
         "vigil.core.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "vigil.core.api_schema.VigilAutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_FILTER_BACKENDS": ["vigil.core.api_filters.VigilFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "vigil.core.api.DefaultCursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_THROTTLE_RATES": {"anon": "30/min"},

@@ -59,7 +59,9 @@ class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         slug_field="code", read_only=True
     )
     place_type_label = serializers.CharField(source="place_type.__str__", read_only=True)
-    region_name = serializers.CharField(source="region.name", read_only=True, default=None)
+    region_name = serializers.CharField(
+        source="region.name", read_only=True, default=None, allow_null=True
+    )
     population_groups: Any = serializers.SlugRelatedField(
         slug_field="code", many=True, read_only=True
     )
