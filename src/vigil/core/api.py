@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Model
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.views.defaults import page_not_found
 from django.utils.translation import gettext_lazy as _
+from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, pagination, serializers, status
@@ -182,6 +182,8 @@ class VersionedViewSetMixin:
 
     def expected_version(self, obj: models.Model, *, required: bool = True) -> int | None:
         view: Any = self
+        # A body that cannot be read is a 400 whatever the version it claims to be based on.
+        view.request.data  # noqa: B018
         header = view.request.headers.get("If-Match", "")
         if not header.strip():
             if required:

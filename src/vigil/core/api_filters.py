@@ -1,5 +1,6 @@
 """The API's query filters (django-filter): a boolean filter refuses a value that is neither
-true nor false with a 400 naming the parameter, instead of silently not filtering."""
+true nor false, and a filter of ids, choices or booleans an empty value, with a 400 naming the
+parameter, instead of silently not filtering."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from django import forms
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from django_filters.rest_framework import BooleanFilter, DjangoFilterBackend, FilterSet
+from django_filters.rest_framework import BooleanFilter, CharFilter, DjangoFilterBackend, FilterSet
 from django_filters.widgets import BooleanWidget
 
 
@@ -41,7 +42,24 @@ class StrictBooleanFilter(BooleanFilter):
         super().__init__(*args, **kwargs)
 
 
-class VigilFilterSet(FilterSet):
+class StrictFilterSetMixin:
+    """An empty value (`?visit=`) for a filter that takes an id, a choice or a boolean is a 400,
+    as any other value that is not one; only a text filter may be empty (and then filters
+    nothing)."""
+
+    def is_valid(self) -> bool:
+        valid: bool = super().is_valid()  # type: ignore[misc]
+        filterset: Any = self
+        for name, filter_ in filterset.filters.items():
+            if isinstance(filter_, CharFilter) or filterset.data.get(name) != "":
+                continue
+            if name in filterset.form.fields:
+                filterset.form.add_error(name, _("Give a value, or leave the parameter out."))
+                valid = False
+        return valid
+
+
+class VigilFilterSet(StrictFilterSetMixin, FilterSet):
     FILTER_DEFAULTS = {
         **FilterSet.FILTER_DEFAULTS,
         models.BooleanField: {"filter_class": StrictBooleanFilter},

@@ -226,8 +226,7 @@ def import_preview(request: HttpRequest, pk: int) -> HttpResponse:
     fields = importer.fields_for(imports.target_of(imp))
     errors_page = Paginator(imp.errors or [], ERRORS_PER_PAGE).get_page(request.GET.get("page"))
     labels = [
-        fields[name].label if name in fields else name
-        for name in summary.get("preview_fields", [])
+        fields[name].label if name in fields else name for name in summary.get("preview_fields", [])
     ]
     # Each value with its column's name, which a phone shows beside it (the table stacks).
     preview = [

@@ -22,6 +22,7 @@ from vigil.core.api import (
     etag_header,
     if_match_parameter,
 )
+from vigil.core.api_filters import StrictFilterSetMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import validate_visible_text
@@ -159,15 +160,10 @@ class PlaceFilterBackend(DjangoFilterBackend):
         return kwargs
 
 
-class ApiPlaceFilter(PlaceFilter):
-    """The page's filters; the API orders by cursor, so `sort` is left out."""
+class ApiPlaceFilter(StrictFilterSetMixin, PlaceFilter):
+    """The page's filters; the API orders by cursor, so `sort` is left out (of the schema too)."""
 
-    class Meta(PlaceFilter.Meta):
-        exclude = ["sort"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.filters.pop("sort", None)
+    sort = None  # type: ignore[assignment]
 
 
 class PlacePagination(DefaultCursorPagination):
