@@ -28,7 +28,7 @@ class StrictBooleanWidget(BooleanWidget):
 class StrictNullBooleanField(forms.NullBooleanField):
     widget = StrictBooleanWidget
 
-    def to_python(self, value: Any) -> bool | None:
+    def to_python(self, value: Any) -> bool | None:  # type: ignore[override]
         if isinstance(value, str):
             raise forms.ValidationError(_("Use true or false."), code="invalid")
         return value if value in (True, False) else None
