@@ -29,7 +29,8 @@ from vigil.core.models import Membership
 class VigilSerializerMixin:
     """What every Vigil serializer does (a test checks each uses it): integer fields bounded by
     what their database column holds (`core/inputs.py`), so that 2147483648 gets a 400 naming
-    the field rather than a server error.
+    the field rather than a server error; yes/no fields that take only true and false
+    (`inputs.StrictBooleanField`).
 
     A ModelSerializer's integer fields take the bounds of their model fields; a plain serializer
     whose fields are those of a model says which with `storage_model`; any other integer field
@@ -42,6 +43,7 @@ class VigilSerializerMixin:
         fields = super().get_fields()  # type: ignore[misc]
         meta = getattr(self, "Meta", None)
         inputs.bound_serializer_integers(fields, self.storage_model or getattr(meta, "model", None))
+        inputs.strict_serializer_booleans(fields)
         return fields
 
 

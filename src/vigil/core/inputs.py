@@ -81,6 +81,29 @@ def bound_serializer_integers(fields: Any, model: type[models.Model] | None) -> 
             field.validators.append(validators.MinValueValidator(low, message=message))
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A yes/no field of the API: JSON's true and false, or the words `true` and `false` in a
+    form-encoded body (which has no other way to say them). DRF's own also takes 1, 0, "yes",
+    "on"... which the schema does not allow and which read ambiguously in a record's history."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in {"true", "false"}:
+            return data.lower() == "true"
+        self.fail("invalid", input=data)
+        raise AssertionError  # fail() raises
+
+
+def strict_serializer_booleans(fields: Any) -> None:
+    """Every writable yes/no field of a serializer becomes a StrictBooleanField."""
+    for name, field in list(fields.items()):
+        if type(field) is serializers.BooleanField and not field.read_only:
+            # DRF keeps each field's arguments (for deepcopy): the same field, stricter.
+            made: Any = field
+            fields[name] = StrictBooleanField(*made._args, **made._kwargs)
+
+
 # --- NUL characters and JSON nesting ------------------------------------------------------------
 
 
