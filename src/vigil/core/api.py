@@ -29,8 +29,8 @@ from vigil.core.models import Membership
 class VigilSerializerMixin:
     """What every Vigil serializer does (a test checks each uses it): integer fields bounded by
     what their database column holds (`core/inputs.py`), so that 2147483648 gets a 400 naming
-    the field rather than a server error; yes/no fields that take only true and false
-    (`inputs.StrictBooleanField`).
+    the field rather than a server error; yes/no and text fields that take only true/false
+    and text (`inputs.strict_serializer_types`).
 
     A ModelSerializer's integer fields take the bounds of their model fields; a plain serializer
     whose fields are those of a model says which with `storage_model`; any other integer field
@@ -43,7 +43,7 @@ class VigilSerializerMixin:
         fields = super().get_fields()  # type: ignore[misc]
         meta = getattr(self, "Meta", None)
         inputs.bound_serializer_integers(fields, self.storage_model or getattr(meta, "model", None))
-        inputs.strict_serializer_booleans(fields)
+        inputs.strict_serializer_types(fields)
         return fields
 
 

@@ -95,13 +95,31 @@ class StrictBooleanField(serializers.BooleanField):
         raise AssertionError  # fail() raises
 
 
-def strict_serializer_booleans(fields: Any) -> None:
-    """Every writable yes/no field of a serializer becomes a StrictBooleanField."""
+class StrictCharField(serializers.CharField):
+    """A text field of the API that takes text only: DRF's own turns a JSON number into text,
+    which the schema does not allow (and `0` for a summary is a client's mistake)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+STRICT_FIELDS: dict[type, type] = {
+    serializers.BooleanField: StrictBooleanField,
+    serializers.CharField: StrictCharField,
+}
+
+
+def strict_serializer_types(fields: Any) -> None:
+    """Every writable yes/no and plain text field of a serializer takes only the JSON type the
+    schema gives it (StrictBooleanField, StrictCharField)."""
     for name, field in list(fields.items()):
-        if type(field) is serializers.BooleanField and not field.read_only:
+        strict = STRICT_FIELDS.get(type(field))
+        if strict is not None and not field.read_only:
             # DRF keeps each field's arguments (for deepcopy): the same field, stricter.
             made: Any = field
-            fields[name] = StrictBooleanField(*made._args, **made._kwargs)
+            fields[name] = strict(*made._args, **made._kwargs)
 
 
 # --- NUL characters and JSON nesting ------------------------------------------------------------
