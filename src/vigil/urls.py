@@ -27,3 +27,6 @@ urlpatterns = [
         name="api_docs",
     ),
 ]
+
+# Under /api/, a URL that matches no route answers JSON like every other API error.
+handler404 = "vigil.core.api.not_found"

@@ -10,8 +10,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import models
 from django.db.models import Model
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.utils.translation import gettext_lazy as _
+from django.views.defaults import page_not_found
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import exceptions, pagination, serializers, status
@@ -28,7 +29,8 @@ from vigil.core.models import Membership
 class VigilSerializerMixin:
     """What every Vigil serializer does (a test checks each uses it): integer fields bounded by
     what their database column holds (`core/inputs.py`), so that 2147483648 gets a 400 naming
-    the field rather than a server error.
+    the field rather than a server error; yes/no and text fields that take only true/false
+    and text (`inputs.strict_serializer_types`).
 
     A ModelSerializer's integer fields take the bounds of their model fields; a plain serializer
     whose fields are those of a model says which with `storage_model`; any other integer field
@@ -41,13 +43,41 @@ class VigilSerializerMixin:
         fields = super().get_fields()  # type: ignore[misc]
         meta = getattr(self, "Meta", None)
         inputs.bound_serializer_integers(fields, self.storage_model or getattr(meta, "model", None))
+        inputs.strict_serializer_types(fields)
         return fields
 
 
 class DefaultCursorPagination(pagination.CursorPagination):
+    """Newest first, `page_size` rows a page (at most max_page_size: a larger number is capped).
+    A page_size that is not a whole number of at least 1 is a 400, not silently the default."""
+
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def get_page_size(self, request: Request) -> int:
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size  # type: ignore[return-value]
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise exceptions.ValidationError(
+                {self.page_size_query_param: [_("Enter a whole number of at least 1.")]}
+            )
+        return min(size, self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"]["minimum"] = 1
+                parameter["description"] = _(
+                    "Rows per page (%(default)s unless given); more than %(max)s gives %(max)s."
+                ) % {"default": self.page_size, "max": self.max_page_size}
+        return parameters
 
 
 def api_membership(request: Request) -> Membership:
@@ -57,6 +87,14 @@ def api_membership(request: Request) -> Membership:
         # A user with no body sees nothing: every scoped lookup answers 404.
         raise Http404("No body.")
     return membership
+
+
+def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 404 (handler404): JSON like the API's own under /api/, where a URL that matches
+    no route (`/api/v1/places/1.5/`) must answer as a missing record does; the page elsewhere."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"detail": str(exceptions.NotFound.default_detail)}, status=404)
+    return page_not_found(request, exception)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
@@ -146,6 +184,8 @@ class VersionedViewSetMixin:
 
     def expected_version(self, obj: models.Model, *, required: bool = True) -> int | None:
         view: Any = self
+        # A body that cannot be read is a 400 whatever the version it claims to be based on.
+        view.request.data  # noqa: B018
         header = view.request.headers.get("If-Match", "")
         if not header.strip():
             if required:
@@ -179,12 +219,15 @@ class VersionChangeSerializer(VigilSerializerMixin, serializers.Serializer):
 
 
 class VersionConflictSerializer(VigilSerializerMixin, serializers.Serializer):
+    """A 412: the versions and changes when If-Match names an older version; only `detail`
+    when it names no version of the record at all (PreconditionFailed)."""
+
     detail = serializers.CharField()
-    current_version = serializers.IntegerField()
-    your_version = serializers.IntegerField()
-    changed_by = serializers.CharField(allow_null=True)
-    changed_at = serializers.DateTimeField(allow_null=True)
-    changes = VersionChangeSerializer(many=True)
+    current_version = serializers.IntegerField(required=False)
+    your_version = serializers.IntegerField(required=False)
+    changed_by = serializers.CharField(allow_null=True, required=False)
+    changed_at = serializers.DateTimeField(allow_null=True, required=False)
+    changes = VersionChangeSerializer(many=True, required=False)
 
 
 class ErrorDetailSerializer(VigilSerializerMixin, serializers.Serializer):

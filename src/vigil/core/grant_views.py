@@ -172,10 +172,11 @@ class GrantInputSerializer(VigilSerializerMixin, serializers.Serializer):
     reason = serializers.CharField(max_length=2000)
     expires_at = serializers.DateTimeField()
 
-    def __init__(self, *args: Any, membership: Membership, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, membership: Membership | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        fields: Any = self.fields
-        fields["grantee"].queryset = Membership.objects.filter(body_id=membership.body_id)
+        if membership is not None:  # None only when the OpenAPI schema is generated
+            fields: Any = self.fields
+            fields["grantee"].queryset = Membership.objects.filter(body_id=membership.body_id)
 
 
 class AccessGrantViewSet(
@@ -195,6 +196,7 @@ class AccessGrantViewSet(
     def scope_queryset(self, queryset: Any) -> Any:
         return queryset.select_related("grantee__user", "content_type")
 
+    @extend_schema(request=GrantInputSerializer, responses={201: GrantOutputSerializer})
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = GrantInputSerializer(data=request.data, membership=self.membership)
         serializer.is_valid(raise_exception=True)

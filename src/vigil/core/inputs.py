@@ -81,6 +81,47 @@ def bound_serializer_integers(fields: Any, model: type[models.Model] | None) -> 
             field.validators.append(validators.MinValueValidator(low, message=message))
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """A yes/no field of the API: JSON's true and false, or the words `true` and `false` in a
+    form-encoded body (which has no other way to say them). DRF's own also takes 1, 0, "yes",
+    "on"... which the schema does not allow and which read ambiguously in a record's history."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if isinstance(data, bool):
+            return data
+        if isinstance(data, str) and data.lower() in {"true", "false"}:
+            return data.lower() == "true"
+        self.fail("invalid", input=data)
+        raise AssertionError  # fail() raises
+
+
+class StrictCharField(serializers.CharField):
+    """A text field of the API that takes text only: DRF's own turns a JSON number into text,
+    which the schema does not allow (and `0` for a summary is a client's mistake)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+STRICT_FIELDS: dict[type, type] = {
+    serializers.BooleanField: StrictBooleanField,
+    serializers.CharField: StrictCharField,
+}
+
+
+def strict_serializer_types(fields: Any) -> None:
+    """Every writable yes/no and plain text field of a serializer takes only the JSON type the
+    schema gives it (StrictBooleanField, StrictCharField)."""
+    for name, field in list(fields.items()):
+        strict = STRICT_FIELDS.get(type(field))
+        if strict is not None and not field.read_only:
+            # DRF keeps each field's arguments (for deepcopy): the same field, stricter.
+            made: Any = field
+            fields[name] = strict(*made._args, **made._kwargs)
+
+
 # --- NUL characters and JSON nesting ------------------------------------------------------------
 
 

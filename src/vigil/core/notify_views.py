@@ -152,6 +152,10 @@ class NotificationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         return f"{content_type.app_label}.{content_type.model}"
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes"})
+FALSE_WORDS = frozenset({"0", "false", "no"})
+
+
 @extend_schema_view(
     list=extend_schema(
         parameters=[
@@ -179,7 +183,10 @@ class NotificationViewSet(  # type: ignore[misc]
         queryset = queryset.select_related("content_type")
         unread = self.request.query_params.get("unread")
         if unread is not None:
-            queryset = queryset.filter(read_at__isnull=unread.lower() in {"1", "true", "yes"})
+            value = unread.strip().lower()
+            if value not in TRUE_WORDS | FALSE_WORDS:
+                raise serializers.ValidationError({"unread": [_("Use true or false.")]})
+            queryset = queryset.filter(read_at__isnull=value in TRUE_WORDS)
         return queryset
 
     @extend_schema(request=None, responses=NotificationSerializer)

@@ -104,7 +104,8 @@ def taxonomy_term_update(request: HttpRequest, pk: int, *, membership: Membershi
 
 class TermSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     label = serializers.CharField(source="__str__", read_only=True)  # type: ignore[assignment]
-    parent: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # A top-level term has no parent (null).
+    parent: Any = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = TaxonomyTerm

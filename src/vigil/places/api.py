@@ -22,6 +22,7 @@ from vigil.core.api import (
     etag_header,
     if_match_parameter,
 )
+from vigil.core.api_filters import StrictFilterSetMixin
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import validate_visible_text
@@ -59,7 +60,9 @@ class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         slug_field="code", read_only=True
     )
     place_type_label = serializers.CharField(source="place_type.__str__", read_only=True)
-    region_name = serializers.CharField(source="region.name", read_only=True, default=None)
+    region_name = serializers.CharField(
+        source="region.name", read_only=True, default=None, allow_null=True
+    )
     population_groups: Any = serializers.SlugRelatedField(
         slug_field="code", many=True, read_only=True
     )
@@ -157,15 +160,10 @@ class PlaceFilterBackend(DjangoFilterBackend):
         return kwargs
 
 
-class ApiPlaceFilter(PlaceFilter):
-    """The page's filters; the API orders by cursor, so `sort` is left out."""
+class ApiPlaceFilter(StrictFilterSetMixin, PlaceFilter):
+    """The page's filters; the API orders by cursor, so `sort` is left out (of the schema too)."""
 
-    class Meta(PlaceFilter.Meta):
-        exclude = ["sort"]
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.filters.pop("sort", None)
+    sort = None  # type: ignore[assignment]
 
 
 class PlacePagination(DefaultCursorPagination):
@@ -278,7 +276,12 @@ class PlaceViewSet(
         parameters=[
             OpenApiParameter("file_format", str, enum=["csv", "xlsx"], default="csv"),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): (
+                OpenApiTypes.BINARY
+            ),
+        },
     )
     @action(detail=False, methods=["get"], pagination_class=None)
     def export(self, request: Request) -> Any:

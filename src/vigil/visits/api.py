@@ -342,7 +342,8 @@ class ObservationViewSet(
 
 
 class QuestionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
-    theme: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    # A question may have no theme (null).
+    theme: Any = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     standards: Any = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
     choices = serializers.ListField(child=serializers.DictField(child=serializers.CharField()))
 
