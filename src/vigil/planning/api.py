@@ -228,6 +228,7 @@ class PlaceRiskViewSet(MemberViewSetMixin, mixins.ListModelMixin, viewsets.Gener
 
     permissions = PLANNING
     model = PlaceRisk
+    action_permissions = {"list": "plan"}
     serializer_class = RiskSerializer
     pagination_class = DefaultCursorPagination
     ordering = ("-score", "id")

@@ -44,6 +44,12 @@ class PlanningConfig(AppConfig):
                 "planning.programme.list_api": _(
                     "read a large page of visit programmes through the API"
                 ),
+                "planning.programmevisit.list_api": _(
+                    "read a large page of programme visits through the API"
+                ),
+                "planning.placerisk.list_api": _(
+                    "read a large page of risk scores through the API"
+                ),
             }
         )
         register_nav(
