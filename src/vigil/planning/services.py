@@ -35,6 +35,7 @@ from vigil.visits.models import Expertise, Gender, VisitKind
 
 DEFAULT_DAYS_PER_MONTH = 6
 WEEKS_PER_MONTH = 4
+DAYS_PER_WEEK = 5
 MEDICAL_TYPES = {"psychiatric-hospital", "social-care-home"}
 CHILD_TYPES = {"juvenile-institution"}
 MIXED_GROUPS = {"women", "children"}
@@ -142,8 +143,8 @@ def _lates(problem: solver.Problem, months: Mapping[int, int]) -> int:
 
 
 def _weeks(entries: list[ProgrammeVisit], places: Mapping[int, Place]) -> None:
-    """Spread each month's visits over its weeks, a region's visits in the same week where they
-    fit (one trip), the busiest regions first."""
+    """Spread each month's visits over its weeks: a region's visits in the same week while that
+    week has room (one trip), the busiest regions first, the rest to the lightest week."""
     by_month: dict[int, list[ProgrammeVisit]] = defaultdict(list)
     for entry in entries:
         by_month[entry.month].append(entry)
@@ -151,12 +152,16 @@ def _weeks(entries: list[ProgrammeVisit], places: Mapping[int, Place]) -> None:
         regions: dict[Any, list[ProgrammeVisit]] = defaultdict(list)
         for entry in month_entries:
             regions[places[entry.place_id].region_id].append(entry)
+        room = math.ceil(sum(e.days * e.team_size for e in month_entries) / WEEKS_PER_MONTH)
         load = [0] * WEEKS_PER_MONTH
         for group in sorted(regions.values(), key=lambda g: -sum(e.days * e.team_size for e in g)):
             week = load.index(min(load))
             for entry in group:
+                cost = entry.days * entry.team_size
+                if load[week] + cost > room:
+                    week = load.index(min(load))
                 entry.week = week
-                load[week] += entry.days * entry.team_size
+                load[week] += cost
 
 
 def _requirements(place: Place) -> set[str]:
@@ -210,7 +215,8 @@ def _assign_teams(
     keep = keep or {}
     by_id = {monitor.membership.pk: monitor for monitor in monitors}
     left: dict[tuple[int, int], int] = {}
-    busy_week: set[tuple[int, int, int]] = set()
+    # Days each member already gives in a week of a month: at most a working week.
+    week_days: dict[tuple[int, int, int], int] = defaultdict(int)
     teams: dict[int, list[int]] = {}
 
     def remaining(monitor: Monitor, month: int) -> int:
@@ -222,7 +228,7 @@ def _assign_teams(
                 left[(member_id, entry.month)] = (
                     remaining(by_id[member_id], entry.month) - entry.days
                 )
-                busy_week.add((member_id, entry.month, entry.week))
+                week_days[member_id, entry.month, entry.week] += entry.days
     ordered = sorted(
         entries, key=lambda e: (-len(_requirements(places[e.place_id])), e.month, e.pk)
     )
@@ -237,7 +243,8 @@ def _assign_teams(
                 monitor not in team
                 and entry.place_id not in monitor.conflicts
                 and remaining(monitor, entry.month) >= entry.days
-                and (monitor.membership.pk, entry.month, entry.week) not in busy_week
+                and week_days[monitor.membership.pk, entry.month, entry.week] + entry.days
+                <= DAYS_PER_WEEK
             )
 
         for need in sorted(_requirements(place)):
@@ -258,7 +265,7 @@ def _assign_teams(
                 left[(member.membership.pk, entry.month)] = (
                     remaining(member, entry.month) - entry.days
                 )
-                busy_week.add((member.membership.pk, entry.month, entry.week))
+                week_days[member.membership.pk, entry.month, entry.week] += entry.days
         warnings = [
             NEED_WARNINGS[need] for need in sorted(_requirements(place)) if not _met(need, team)
         ]
