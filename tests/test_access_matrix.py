@@ -24,6 +24,7 @@ from django.utils import timezone
 from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
+from vigil.planning.models import Programme, ProgrammeVisit
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +125,10 @@ def world(body, member_body, other_body, personas):
     TeamMember.objects.create(
         visit=secret_visit, membership=people["leader"], team_role=TeamRole.LEADER
     )
+    programme = Programme.objects.create(
+        id=900_006, body=body, title="Matrix programme", starts_on=day.replace(day=1)
+    )
+    ProgrammeVisit.objects.create(id=900_007, programme=programme, place=national_place, month=0)
     return {
         "people": people,
         "regional_head": regional_head,
@@ -133,6 +138,7 @@ def world(body, member_body, other_body, personas):
             "trashed place": trashed,
             "other body place": other_place,
             "secret visit": secret_visit,
+            "programme": programme,
         },
     }
 
@@ -172,6 +178,8 @@ INVISIBLE = {
         "regional",
     },
     "secret visit": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # The programme is secret: its planners see it, a monitor only with a visit of it.
+    "programme": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
 }
 
 
@@ -181,7 +189,7 @@ def _snapshot(obj) -> dict:
 
 def test_the_matrix_covers_every_app():
     names = {route.name for route in id_routes()}
-    assert {"places:detail", "visits:detail", "user_edit"} <= names
+    assert {"places:detail", "visits:detail", "planning:detail", "user_edit"} <= names
     assert any(route.is_api for route in id_routes())
 
 
