@@ -427,3 +427,16 @@ def test_the_api_generates_and_honours_if_match(leader, team, places):
     )
     assert fresh.status_code == 200
     assert entry["status"] == "draft"
+
+
+def test_the_nightly_command_recomputes_every_body(body, other_body, places):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    PlaceFactory(body=other_body, name="Elsewhere Jail")
+    out = StringIO()
+    call_command("recompute_risks", stdout=out)
+    assert PlaceRisk.objects.filter(body=body).count() == len(places)
+    assert PlaceRisk.objects.filter(body=other_body).count() == 1
+    assert f"{body}: {len(places)} places" in out.getvalue()
