@@ -675,6 +675,15 @@ def _number_text(value: int | float | Decimal) -> str:
 # --- Column mapping --------------------------------------------------------------------------
 
 
+def fold(text: str) -> str:
+    """Text without case or accents: "Été" -> "ete"."""
+    if text.isascii():
+        return text.casefold()
+    # casefold before decomposing: casefold can itself produce combining marks (İ -> i̇).
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def normalise_header(text: str) -> str:
     """Reduce a header to a comparable key: " Nom du lieu" -> "nom_du_lieu", "Été" -> "ete"."""
     # casefold before decomposing: casefold can itself produce combining marks (İ -> i̇).
@@ -683,7 +692,12 @@ def normalise_header(text: str) -> str:
     return _NON_ALPHANUMERIC_RE.sub("_", without_accents).strip("_")
 
 
-def guess_mapping(headers: list[str], fields: Mapping[str, Sequence[str]]) -> dict[int, str | None]:
+def guess_mapping(
+    headers: list[str],
+    fields: Mapping[str, Sequence[str]],
+    *,
+    excluded: Mapping[str, set[int]] | None = None,
+) -> dict[int, str | None]:
     """Propose a target field for each column index, or None when nothing fits.
 
     An exact match of the field name or a synonym beats a column whose header starts with it,
@@ -696,6 +710,8 @@ def guess_mapping(headers: list[str], fields: Mapping[str, Sequence[str]]) -> di
     for field_order, (field_name, synonyms) in enumerate(fields.items()):
         keys = {_words(key) for key in (field_name, *synonyms)} - {()}
         for column, words in enumerate(header_words):
+            if excluded and column in excluded.get(field_name, ()):
+                continue
             score = max((_match_score(words, key) for key in keys), default=0)
             if score:
                 candidates.append((-score, column, field_order, field_name))

@@ -34,6 +34,7 @@ from vigil.core.imports import (
 )
 from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTerm
 from vigil.places import permissions
+from vigil.places.import_values import PlaceImportWizard
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 from vigil.places.services import compute_search_text, flag_possible_duplicates
@@ -134,7 +135,7 @@ class _ExistingPlaces:
         return None if pk is None else self.place(pk)
 
 
-class PlaceImporter(Importer):
+class PlaceImporter(PlaceImportWizard, Importer):
     kind = "places"
     title = gettext_lazy("Places")
     fields = {
