@@ -873,15 +873,20 @@ def test_the_import_wizard_shows_its_steps_on_every_step(client_for, head, body,
     assert import_steps(mapping_page) == ("Columns", ["Upload"])
     mapping = {f"column_{column}": field for column, field in imp.mapping.items()}
     client.post(reverse("import_mapping", args=[imp.pk]), mapping)
+    values = client.get(reverse("import_values", args=[imp.pk])).content.decode()
+    assert import_steps(values) == ("Values", ["Upload", "Columns"])
     preview = client.get(reverse("import_preview", args=[imp.pk])).content.decode()
-    assert import_steps(preview) == ("Check", ["Upload", "Columns"])
+    assert import_steps(preview) == ("Check", ["Upload", "Columns", "Values"])
     client.post(reverse("import_preview", args=[imp.pk]), {"mode": "all"})
     running = client.get(reverse("import_detail", args=[imp.pk])).content.decode()
-    assert import_steps(running) == ("Import", ["Upload", "Columns", "Check"])
+    assert import_steps(running) == ("Import", ["Upload", "Columns", "Values", "Check"])
     run_worker()
     # The part of the page that refreshes while the import runs carries the steps too.
     finished = client.get(reverse("import_progress", args=[imp.pk])).content.decode()
-    assert import_steps(finished) == ("Result", ["Upload", "Columns", "Check", "Import"])
+    assert import_steps(finished) == (
+        "Result",
+        ["Upload", "Columns", "Values", "Check", "Import"],
+    )
     assert (
         import_steps(client.get(reverse("import_detail", args=[imp.pk])).content.decode())[0]
         == "Result"
