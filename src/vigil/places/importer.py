@@ -477,6 +477,9 @@ class PlaceImporter(PlaceImportWizard, Importer):
         text = text.strip()
         if not text:
             return None
+        if text.isdigit() and 20_000 <= int(text) <= 80_000:
+            # A date a workbook stores as a bare number (days since 1899-12-30: 1954 to 2119).
+            return dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
         try:
             if match := _DMY.match(text):
                 day, month, year = (int(group) for group in match.groups())
