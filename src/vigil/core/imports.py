@@ -1494,6 +1494,15 @@ def _rejected_rows(
 # --- The background job ----------------------------------------------------------------------
 
 
+# What of `options` stays once the file goes: the choices (reused for a file with the same
+# columns), not what was read from the file.
+_LASTING_OPTIONS = ("sheet", "header_row", "sources", "missing")
+
+
+def _lasting_options(options: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {key: value for key, value in (options or {}).items() if key in _LASTING_OPTIONS}
+
+
 def _set_status(imp: TabularImport, status: str, **fields: Any) -> None:
     imp.status = status
     for name, value in fields.items():
@@ -1543,6 +1552,9 @@ def _finish(
         data=kept,
         samples=None,
         preview=None,
+        options=imp.options
+        if status == TabularImport.Status.REJECTED
+        else _lasting_options(imp.options),
     )
     audit(
         actor=actor,
@@ -1631,6 +1643,7 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             samples=None,
             preview=None,
             errors=None,
+            options=_lasting_options(imp.options),
         )
         if still_ours:
             imp.status = TabularImport.Status.FAILED
@@ -1697,6 +1710,7 @@ def run_tabular_check(job: Job) -> dict[str, Any]:
             samples=None,
             preview=None,
             errors=None,
+            options=_lasting_options(imp.options),
         )
         return {"status": TabularImport.Status.FAILED, "failure": message}
     # Saved as checked only if nobody changed the column matching meanwhile.
@@ -1776,12 +1790,13 @@ def import_purge_expired(*, now: dt.datetime | None = None) -> int:
             created_at__lt=now - dt.timedelta(days=body.import_retention_days),
             data_deleted_at__isnull=True,
         )
-        for imp in expired.only("pk", "file_name", "status", "created_at", "body_id"):
+        for imp in expired.only("pk", "file_name", "status", "created_at", "body_id", "options"):
             fields: dict[str, Any] = {
                 "data": b"",
                 "samples": None,
                 "preview": None,
                 "errors": None,
+                "options": _lasting_options(imp.options),
                 "data_deleted_at": now,
             }
             if imp.status in {
