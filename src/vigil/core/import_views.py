@@ -55,7 +55,7 @@ class LayoutForm(VigilFormMixin, forms.Form):
 
     def __init__(self, *args, sheets=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["sheet"].choices = [
+        self.fields["sheet"].choices = [  # type: ignore[attr-defined]
             (title, _("%(sheet)s (%(rows)d rows)") % {"sheet": title, "rows": rows})
             for title, rows in sheets
         ]

@@ -1273,7 +1273,7 @@ def import_values(imp: TabularImport) -> dict[str, list[ValueRow]] | None:
 def needs_value_mapping(imp: TabularImport) -> bool:
     """Whether some value of the file means nothing to the body yet and nothing was chosen."""
     values = import_values(imp)
-    return bool(values) and any(
+    return values is not None and any(
         row.recognised is None and row.chosen == AS_IN_FILE
         for rows in values.values()
         for row in rows

@@ -33,7 +33,7 @@ def _region_labels(regions: list[Region]) -> dict[int, str]:
     by_id = {region.pk: region for region in regions}
     labels: dict[int, str] = {}
     for region in regions:
-        names = []
+        names: list[str] = []
         node: Region | None = region
         while node is not None and len(names) < 20:
             names.append(node.name)
@@ -43,8 +43,8 @@ def _region_labels(regions: list[Region]) -> dict[int, str]:
 
 
 class PlaceImportWizard:
-    identifier_fields = ("external_id",)
-    value_fields = ("place_type", "region", "status")
+    identifier_fields: tuple[str, ...] = ("external_id",)
+    value_fields: tuple[str, ...] = ("place_type", "region", "status")
 
     def value_choices(self, body: Any, field_name: str) -> list[ValueChoice]:
         if field_name == "place_type":
@@ -76,11 +76,11 @@ class PlaceImportWizard:
                 regions_by_key.setdefault(key, []).append(region)
                 children.setdefault((region.parent_id, key), []).append(region)
         statuses: dict[str, str] = {}
-        for value, label in PlaceStatus.choices:
-            statuses[_key(value)] = value
+        for status_value, status_label in PlaceStatus.choices:
+            statuses[_key(status_value)] = status_value
             for code, _name in settings.LANGUAGES:
                 with translation.override(code):
-                    statuses[_key(str(label))] = value
+                    statuses[_key(str(status_label))] = status_value
         data: dict[str, Any] = {
             "place_types": _term_lookup(terms),
             "regions_by_key": regions_by_key,
@@ -90,19 +90,18 @@ class PlaceImportWizard:
         found: dict[str, str] = {}
         for text in texts:
             errors: list[tuple[str, str]] = []
+            label: str | None = None
             if field_name == "place_type":
-                value = importer._one_term(
+                term = importer._one_term(
                     text, data["place_types"], "place_type", errors, required=False
                 )
-                label = str(value) if value is not None else None
+                label = str(term) if term is not None else None
             elif field_name == "region":
-                region = importer._region(text, data, errors)
-                label = region.name if region is not None else None
+                matched = importer._region(text, data, errors)
+                label = matched.name if matched is not None else None
             elif field_name == "status":
                 status = data["status"].get(_key(text))
                 label = str(PlaceStatus(status).label) if status else None
-            else:
-                label = None
             if label:
                 found[text] = label
         return found
