@@ -65,7 +65,7 @@ def test_existing_imports_are_encrypted_and_can_be_decrypted_back():
         assert data.startswith(crypto.TOKEN_PREFIX)
         assert SECRET not in data and SECRET not in summary
         # Columns added by later migrations are not there yet.
-        imp = TabularImport.objects.defer("options", "headers_key").get(pk=old.pk)
+        imp = TabularImport.objects.defer("options", "headers_key", "validated").get(pk=old.pk)
         assert bytes(imp.data) == file
         assert imp.samples == [["A"], [SECRET]]
         assert imp.preview == [{"row": 2, "values": [SECRET]}]

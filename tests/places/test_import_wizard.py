@@ -541,3 +541,83 @@ def test_fifty_thousand_rows_with_one_bad_row_at_the_end_are_refused_in_one_pass
     ]
     assert not Place.objects.filter(body=body).exists()
     print(f"50,000 rows refused in {elapsed:.1f} s")
+
+
+# --- Validated once ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def counted_rows(monkeypatch):
+    """How many rows the places importer validated."""
+    from vigil.places.importer import PlaceImporter
+
+    calls = {"rows": 0}
+    original = PlaceImporter.validate_row
+
+    def counting(self, context, values):
+        calls["rows"] += 1
+        return original(self, context, values)
+
+    monkeypatch.setattr(PlaceImporter, "validate_row", counting)
+    return calls
+
+
+@pytest.mark.django_db
+def test_the_import_commits_the_rows_the_check_validated(head_membership, body, counted_rows):
+    from tests.factories import PlaceFactory
+
+    PlaceFactory(body=body, external_id="P-1", name="Old name", address="1 Road")
+    headers = ["ID", "Name", "Type", "Latitude", "Longitude", "Opened", "Capacity"]
+    rows = [
+        ["P-1", "New name", "prison", "12.5", "-3.25", "2001-05-04", "40"],
+        ["P-2", "Second", "prison", "", "", "", ""],
+        ["P-3", "Third", "castle", "", "", "", ""],
+    ]
+    imp = start(head_membership, rows_csv(rows, headers))
+    imports.import_check(membership=head_membership, imp=imp)
+    assert counted_rows["rows"] == 3
+    imp = run(head_membership, imp, mode="valid")
+
+    assert counted_rows["rows"] == 3  # not one row checked twice
+    assert imp.summary["result"] == {
+        "created": 1,
+        "updated": 1,
+        "unchanged": 0,
+        "rejected": 1,
+        "duplicates": 0,
+    }
+    updated = Place.objects.get(external_id="P-1")
+    assert (updated.name, str(updated.latitude), updated.opened_on) == (
+        "New name",
+        "12.500000",
+        dt.date(2001, 5, 4),
+    )
+    assert updated.place_type.code == "prison"
+    assert imp.validated == b""  # the kept rows go with the file
+
+
+@pytest.mark.django_db
+def test_rows_are_checked_again_when_the_records_or_the_choices_changed(
+    head_membership, body, counted_rows
+):
+    from tests.factories import PlaceFactory
+
+    rows = [["P-1", "First", "prison"], ["P-2", "Second", "prison"]]
+    imp = start(head_membership, rows_csv(rows, ["ID", "Name", "Type"]))
+    imports.import_check(membership=head_membership, imp=imp)
+    # Someone adds a place the file now matches, after the check.
+    PlaceFactory(body=body, external_id="P-2", name="Second")
+    imp = run(head_membership, imp, mode="valid")
+    assert counted_rows["rows"] == 4
+    assert imp.summary["result"]["created"] == 1
+    assert imp.summary["result"]["updated"] + imp.summary["result"]["unchanged"] == 1
+
+    again = start(head_membership, rows_csv(rows, ["ID", "Name", "Type"]), name="again.csv")
+    imports.import_check(membership=head_membership, imp=again)
+    # A value mapping remembered after the check changes what the rows mean.
+    ImportValueMapping.objects.create(
+        body=body, kind="places", field="place_type", value="prison", target=""
+    )
+    again = run(head_membership, again, mode="valid")
+    assert counted_rows["rows"] == 8
+    assert again.summary["result"]["rejected"] == 2

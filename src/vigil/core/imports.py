@@ -27,12 +27,15 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import hashlib
+import json
 import logging
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -153,6 +156,13 @@ class Importer(ABC):
     def fields_involved(self, field_name: str, message: str) -> tuple[str, ...]:
         """Every field a problem is about: a rule between two fields names both columns."""
         return (field_name,)
+
+    def resolve_records(
+        self, context: ImportContext, model: type[models.Model], pks: set[Any]
+    ) -> dict[Any, models.Model]:
+        """The records the validated rows point to, when the import commits rows the check
+        validated (an importer may give them from the lookups `prepare` made)."""
+        return dict(model._default_manager.in_bulk(list(pks)))
 
     def can_view(self, membership: Membership | None) -> bool:
         """Whether the records this imports exist for the member at all (else 404)."""
@@ -567,6 +577,154 @@ def group_errors(errors: list[Mapping[str, Any]]) -> list[ProblemGroup]:
     for key, group in groups.items():
         group.rows = len(rows_of[key])
     return sorted(groups.values(), key=lambda group: (-group.count, group.columns, group.reason))
+
+
+# --- Validated once ------------------------------------------------------------------------
+#
+# The check validates every row; the import then commits the rows the check validated, unless
+# the choices (columns, constants, tokens, values) or the records rows are matched against
+# changed since: those the fingerprint and the importer's state token tell.
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _fingerprint(imp: TabularImport) -> str:
+    remembered = list(
+        ImportValueMapping.objects.filter(body_id=imp.body_id, kind=imp.kind)
+        .order_by("field", "value")
+        .values_list("field", "value", "target")
+    )
+    options = imp.options or {}
+    return _digest(
+        {
+            "mapping": imp.mapping,
+            "options": {
+                key: options.get(key)
+                for key in ("sheet", "header_row", "sources", "missing", "values")
+            },
+            "remembered": remembered,
+            "target": target_of(imp),
+        }
+    )
+
+
+def _freeze(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return {"$decimal": str(value)}
+    if isinstance(value, dt.datetime):
+        return {"$datetime": value.isoformat()}
+    if isinstance(value, dt.date):
+        return {"$date": value.isoformat()}
+    if isinstance(value, models.Model):
+        return {"$record": value._meta.label_lower, "pk": value.pk}
+    if isinstance(value, list | tuple):
+        return [_freeze(item) for item in value]
+    if isinstance(value, dict) and all(isinstance(key, str) for key in value):
+        return {key: _freeze(item) for key, item in value.items()}
+    raise TypeError(f"Cannot keep a {type(value).__name__} of a validated row.")
+
+
+def _records_of(value: Any, found: dict[str, set[Any]]) -> None:
+    if isinstance(value, list):
+        for item in value:
+            _records_of(item, found)
+    elif isinstance(value, dict):
+        if "$record" in value:
+            found.setdefault(value["$record"], set()).add(value["pk"])
+        else:
+            for item in value.values():
+                _records_of(item, found)
+
+
+def _thaw(value: Any, records: Mapping[tuple[str, Any], Any]) -> Any:
+    if isinstance(value, list):
+        return [_thaw(item, records) for item in value]
+    if isinstance(value, dict):
+        if "$decimal" in value:
+            return decimal.Decimal(value["$decimal"])
+        if "$datetime" in value:
+            return dt.datetime.fromisoformat(value["$datetime"])
+        if "$date" in value:
+            return dt.date.fromisoformat(value["$date"])
+        if "$record" in value:
+            return records[(value["$record"], value["pk"])]
+        return {key: _thaw(item, records) for key, item in value.items()}
+    return value
+
+
+def _keep_validated(
+    imp: TabularImport, validation: Validation, fingerprint: str, state: str
+) -> bytes:
+    """The validated rows, compressed, for the import to commit; nothing when they cannot be
+    kept (a value the freezer does not know: the import then checks the rows again)."""
+    try:
+        rows = [[row, _freeze(cleaned)] for row, cleaned in validation.rows]
+    except TypeError:
+        logger.info("Import %s: its validated rows cannot be kept; they are checked again.", imp.pk)
+        return b""
+    payload = {"fingerprint": fingerprint, "state": state, "rows": rows}
+    return zlib.compress(json.dumps(payload, separators=(",", ":")).encode(), 3)
+
+
+def _kept(imp: TabularImport) -> dict[str, Any]:
+    try:
+        return dict(json.loads(zlib.decompress(bytes(imp.validated or b""))))
+    except (zlib.error, ValueError, TypeError):
+        return {}
+
+
+def _validated_rows(
+    importer: Importer, imp: TabularImport, state: str
+) -> list[tuple[int, dict[str, Any]]] | None:
+    """The rows the check validated, if nothing they depend on changed since; else None."""
+    payload = _kept(imp)
+    if not payload:
+        return None
+    if payload.get("state") != state or payload.get("fingerprint") != _fingerprint(imp):
+        return None
+    found: dict[str, set[Any]] = {}
+    _records_of(payload["rows"], found)
+    records: dict[tuple[str, Any], Any] = {}
+    if found:
+        context = importer.prepare_import(imp)
+        for label, pks in found.items():
+            model = apps.get_model(label)
+            resolved = importer.resolve_records(context, model, pks)
+            if len(resolved) != len(pks):
+                return None  # a record went meanwhile: check again
+            records.update({(label, pk): record for pk, record in resolved.items()})
+    return [(int(row), _thaw(cleaned, records)) for row, cleaned in payload["rows"]]
+
+
+def _checked_validation(
+    importer: Importer, imp: TabularImport, table: tabular.Table, state: str
+) -> Validation | None:
+    """The check's validation, when its rows can be committed as they are."""
+    summary = imp.summary or {}
+    if "counts" not in summary or imp.errors is None:
+        return None
+    counts = dict(summary["counts"])
+    if counts.get("rows") != len(table.rows):
+        return None
+    rows: list[tuple[int, dict[str, Any]]] | None
+    if counts.get("invalid") and imp.mode == TabularImport.Mode.ALL_OR_NOTHING:
+        # Refused whole: no row is needed, only that the choices are those of the check.
+        rows = [] if _kept(imp).get("fingerprint") == _fingerprint(imp) else None
+    else:
+        rows = _validated_rows(importer, imp, state)
+    if rows is None:
+        return None
+    return Validation(
+        rows=rows,
+        errors=list(imp.errors or []),
+        counts=counts,
+        preview=[],
+        missing_counts=dict(summary.get("missing_counts") or {}),
+    )
 
 
 # --- Services --------------------------------------------------------------------------------
@@ -1040,7 +1198,10 @@ def import_validate(
     table = _read(imp)
     if on_read is not None:
         on_read(len(table.rows))  # a large file's rows are counted only now
+    # Taken before the rows are checked, so that a change made meanwhile makes them stale.
+    state = _digest(importer.state_token(imp.body))
     validation = _validate_table(importer, imp, table, on_progress=on_progress)
+    imp.validated = _keep_validated(imp, validation, _fingerprint(imp), state)
     imp.summary = {
         **_file_facts(imp.summary),
         "counts": validation.counts,
@@ -1060,6 +1221,7 @@ def import_validate(
             "preview",
             "errors",
             "options",
+            "validated",
             "row_count",
             "rows_counted",
             "status",
@@ -1552,6 +1714,7 @@ def _finish(
         data=kept,
         samples=None,
         preview=None,
+        validated=b"",
         options=imp.options
         if status == TabularImport.Status.REJECTED
         else _lasting_options(imp.options),
@@ -1601,10 +1764,13 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
         total = len(table.rows)
         report_progress(job, 0, total, _("Checking the rows"))
         state = importer.state_token(imp.body)
-        # Validated outside any transaction so that each progress update is seen by the page.
-        validation = _validate_table(
-            importer, imp, table, on_progress=lambda done: report_progress(job, done)
-        )
+        # The check's rows, when nothing changed since it; else every row is checked now.
+        validation = _checked_validation(importer, imp, table, _digest(state))
+        if validation is None:
+            # Validated outside any transaction so that each progress update is seen by the page.
+            validation = _validate_table(
+                importer, imp, table, on_progress=lambda done: report_progress(job, done)
+            )
         report_progress(job, total, total, _("Saving and looking for possible duplicates"))
         with transaction.atomic():
             # One import of a body at a time: two imports of the same file running side by side
@@ -1643,6 +1809,7 @@ def run_tabular_import(job: Job) -> dict[str, Any]:
             samples=None,
             preview=None,
             errors=None,
+            validated=b"",
             options=_lasting_options(imp.options),
         )
         if still_ours:
@@ -1710,6 +1877,7 @@ def run_tabular_check(job: Job) -> dict[str, Any]:
             samples=None,
             preview=None,
             errors=None,
+            validated=b"",
             options=_lasting_options(imp.options),
         )
         return {"status": TabularImport.Status.FAILED, "failure": message}
@@ -1797,6 +1965,7 @@ def import_purge_expired(*, now: dt.datetime | None = None) -> int:
                 "preview": None,
                 "errors": None,
                 "options": _lasting_options(imp.options),
+                "validated": b"",
                 "data_deleted_at": now,
             }
             if imp.status in {

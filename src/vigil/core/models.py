@@ -364,6 +364,9 @@ class TabularImport(models.Model):
     # the file (core/imports.py, `ImportOptions`): the sheet and header row, constant values and
     # joined columns, missing-value tokens, the value mapping, and what the pages show of it.
     options = EncryptedJSONField(default=dict)
+    # The rows as the check validated them (zlib-compressed JSON), so that the import commits
+    # them without checking every row again when nothing changed since (core/imports.py).
+    validated = EncryptedBinaryField()
     # A digest of the headers, so that a file with the same columns gets its earlier matching.
     headers_key = models.CharField(max_length=64, blank=True, db_index=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)

@@ -9,14 +9,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
+from django.db import models
 from django.utils import translation
 from django.utils.translation import gettext as _
 
 from vigil.core import permissions as core_permissions
-from vigil.core.imports import ValueChoice
+from vigil.core.imports import ImportContext, ValueChoice
 from vigil.core.models import Membership, TaxonomyKind, TaxonomyTerm
 from vigil.places import permissions
-from vigil.places.models import PlaceStatus, Region
+from vigil.places.models import Place, PlaceStatus, Region
 
 # The rules between fields (places.spec.place_errors), by their message: each names both
 # columns. Their msgids, translated when compared.
@@ -126,6 +127,19 @@ class PlaceImportWizard:
             return ValueChoice(str(term.pk), str(term), term.code)
         region = region_create(membership=membership, name=label)
         return ValueChoice(str(region.pk), region.name, region.name)
+
+    def resolve_records(
+        self, context: ImportContext, model: type[models.Model], pks: set[Any]
+    ) -> dict[Any, models.Model]:
+        """From the lookups `prepare` made: no query per row, relations already cached."""
+        existing = context.data["existing"]
+        if model is Place:
+            return {pk: existing.place(pk) for pk in pks if pk in existing.rows}
+        if model is TaxonomyTerm:
+            return {pk: existing.terms_by_id[pk] for pk in pks if pk in existing.terms_by_id}
+        if model is Region:
+            return {pk: existing.regions_by_id[pk] for pk in pks if pk in existing.regions_by_id}
+        return dict(model._default_manager.in_bulk(list(pks)))
 
     def fields_involved(self, field_name: str, message: str) -> tuple[str, ...]:
         for msgid, fields in _RULE_FIELDS.items():
