@@ -95,7 +95,7 @@ def _import(request: HttpRequest, pk: int) -> tuple[TabularImport, imports.Impor
     imp = get_or_404(
         imports.visible_imports(membership)
         .select_related("job", "body")
-        .defer("data", "samples", "preview", "errors", "validated"),
+        .defer("data", "samples", "preview", "errors", "validated", "options"),
         pk,
     )
     importer = _importer(imp.kind)
@@ -470,7 +470,7 @@ def _notice_lost_worker(imp: TabularImport) -> TabularImport:
     if job is not None and tasks.is_abandoned(job) and tasks.fail_abandoned(job.pk):
         return (
             TabularImport.objects.select_related("job", "body")
-            .defer("data", "samples", "preview", "errors", "validated")
+            .defer("data", "samples", "preview", "errors", "validated", "options")
             .get(pk=imp.pk)
         )
     return imp
