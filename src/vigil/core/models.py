@@ -360,6 +360,15 @@ class TabularImport(models.Model):
     samples = EncryptedJSONField(default=list)
     preview = EncryptedJSONField(default=list)
     errors = EncryptedJSONField(default=list)
+    # How the file is read and its fields filled beyond one column each, encrypted as it quotes
+    # the file (core/imports.py, `ImportOptions`): the sheet and header row, constant values and
+    # joined columns, missing-value tokens, the value mapping, and what the pages show of it.
+    options = EncryptedJSONField(default=dict)
+    # The rows as the check validated them (zlib-compressed JSON), so that the import commits
+    # them without checking every row again when nothing changed since (core/imports.py).
+    validated = EncryptedBinaryField()
+    # A digest of the headers, so that a file with the same columns gets its earlier matching.
+    headers_key = models.CharField(max_length=64, blank=True, db_index=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     data_deleted_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
@@ -370,6 +379,34 @@ class TabularImport(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ImportValueMapping(models.Model):
+    """What a body said a file's value means for one field of one kind of import (“CNTR. PEN.”
+    is the place type “Prison”; “NOT AVAILABLE” is empty), remembered for its next imports."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    field = models.CharField(max_length=60)
+    # The file's value, as a comparison key (case, accents and spacing aside).
+    value = models.CharField(max_length=255)
+    # The importer's key of the chosen term or region (its primary key, a status value), or ""
+    # for "treat as empty".
+    target = models.CharField(max_length=64, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["body", "kind", "field", "value"], name="unique_import_value_mapping"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.field}: {self.value} → {self.target or '∅'}"
 
 
 class LoginFailure(models.Model):

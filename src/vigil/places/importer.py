@@ -34,6 +34,7 @@ from vigil.core.imports import (
 )
 from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTerm
 from vigil.places import permissions
+from vigil.places.import_values import PlaceImportWizard
 from vigil.places.models import Place, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 from vigil.places.services import compute_search_text, flag_possible_duplicates
@@ -134,7 +135,7 @@ class _ExistingPlaces:
         return None if pk is None else self.place(pk)
 
 
-class PlaceImporter(Importer):
+class PlaceImporter(PlaceImportWizard, Importer):
     kind = "places"
     title = gettext_lazy("Places")
     fields = {
@@ -476,6 +477,9 @@ class PlaceImporter(Importer):
         text = text.strip()
         if not text:
             return None
+        if text.isdigit() and 20_000 <= int(text) <= 80_000:
+            # A date a workbook stores as a bare number (days since 1899-12-30: 1954 to 2119).
+            return dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
         try:
             if match := _DMY.match(text):
                 day, month, year = (int(group) for group in match.groups())
