@@ -12,6 +12,7 @@ urlpatterns = [
     path("duplicates/", views.duplicate_list, name="duplicates"),
     path("duplicates/<int:pk>/dismiss/", views.duplicate_dismiss, name="duplicate_dismiss"),
     path("regions/", views.region_list, name="regions"),
+    path("regions/options/", views.region_choices, name="region_options"),
     path("<int:pk>/", views.place_detail, name="detail"),
     path("<int:pk>/edit/", views.place_edit, name="edit"),
     path("<int:pk>/delete/", views.place_delete, name="delete"),

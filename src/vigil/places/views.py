@@ -23,9 +23,10 @@ from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.places import permissions, services
-from vigil.places.filters import PlaceFilter
+from vigil.places.filters import PlaceFilter, region_options
 from vigil.places.forms import DocumentForm, MergeForm, PlaceForm, RegionForm
-from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate
+from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
+from vigil.places.pagination import CappedPaginator
 from vigil.places.permissions import PLACES
 from vigil.places.queries import trashed_places, visible_places, visible_regions
 
@@ -69,7 +70,7 @@ def _is_filtered(request: HttpRequest, place_filter: PlaceFilter) -> bool:
 @member_required(PLACES)
 def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
-    paginator = Paginator(queryset, PAGE_SIZE)
+    paginator = CappedPaginator(queryset, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "filter": place_filter,
@@ -83,6 +84,19 @@ def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     }
     template = "places/_results.html" if request.headers.get("HX-Request") else "places/list.html"
     return render(request, template, context)
+
+
+@member_required(PLACES)
+def region_choices(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The region filter's options (htmx): the open branch of the tree down to the chosen
+    region, or the regions a search finds; "Any" first, so nothing is chosen unasked."""
+    regions = visible_regions(membership)
+    selected: Region | None = None
+    chosen = request.GET.get("region", "")
+    if chosen.isdigit():
+        selected = regions.filter(pk=int(chosen)).first()
+    search = request.GET.get("region_q", "").strip()[:100]
+    return HttpResponse(region_options(regions, selected, search=search))
 
 
 @member_required(PLACES)
