@@ -15,7 +15,12 @@ from django.utils.translation import gettext_lazy as _
 
 from vigil.core.models import Membership, TaxonomyTerm
 from vigil.places.models import Place, PlaceStatus, Region
-from vigil.places.queries import region_descendant_ids, search_places, visible_regions
+from vigil.places.queries import (
+    region_descendant_ids,
+    search_places,
+    visible_places,
+    visible_regions,
+)
 
 # The sorts offered, each walked in the order of an index (places.0004_list_indexes), so a page
 # costs the same at any size. Sorting by type or region would order by another table's column,
@@ -201,3 +206,23 @@ def sort_order(value: str) -> list[Any]:
     if field in NULLABLE_SORTS:
         return [column.desc(nulls_last=True), models.F("id").desc()]
     return [column.desc(), models.F("id").desc()]
+
+
+def filtered_places(
+    membership: Membership, query: Any
+) -> tuple[PlaceFilter, models.QuerySet[Place]]:
+    """The places of the list for a query string (a QueryDict): the page, its exports and the
+    export job read the same places in the same order."""
+    place_filter = PlaceFilter(
+        query or None,
+        queryset=visible_places(membership).select_related("place_type", "region"),
+        membership=membership,
+    )
+    queryset = (
+        place_filter.qs
+        if place_filter.is_bound and place_filter.is_valid()
+        else place_filter.queryset
+    )
+    if "sort" not in query:
+        queryset = queryset.order_by("name", "id")
+    return place_filter, queryset
