@@ -61,6 +61,11 @@ def parse_args() -> argparse.Namespace:
         "200000) by copying the demo's places under new names; 0: the demo as it is (~5,700)",
     )
     parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the database a --keep run left (migrated again, demo data not rebuilt)",
+    )
+    parser.add_argument(
         "--skip-import", action="store_true", help="leave out the import figures (section 5)"
     )
     parser.add_argument(
@@ -420,7 +425,7 @@ def grow_registry(total: int) -> None:
     )
 
 
-def build_dataset(seed: int) -> None:
+def build_dataset(seed: int, *, reuse: bool = False) -> None:
     from django.core.management import call_command
 
     from vigil.core import demo
@@ -430,6 +435,10 @@ def build_dataset(seed: int) -> None:
     with stopwatch() as elapsed:
         call_command("migrate", interactive=False, verbosity=0)
     print(f"\n1. Data set\n  migrate                            {elapsed[0]:7.2f} s")
+    if reuse and Place.objects.exists():
+        analyze()
+        print(f"  reused: {Place.objects.count():,} places, {Region.objects.count():,} regions")
+        return
     with stopwatch() as elapsed:
         demo.build("national", seed=seed, log=lambda message: None)
     analyze()
@@ -1065,13 +1074,14 @@ class Bench:
 def main() -> int:
     args = parse_args()
     config = database_settings()
-    create_database(config)
+    if not args.reuse:
+        create_database(config)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="vigil-bench-") as var_dir:
         try:
             configure_django(var_dir)
             machine_facts(config)
-            build_dataset(args.seed)
+            build_dataset(args.seed, reuse=args.reuse)
             if args.places:
                 grow_registry(args.places)
             bench = Bench(args)

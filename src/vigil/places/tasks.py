@@ -48,6 +48,8 @@ def start_xlsx_export(*, membership: Membership, filters: str) -> Job:
 
 
 def _membership(job: Job) -> Membership:
+    if job.created_by_id is None:
+        raise Membership.DoesNotExist("The person who asked for this export was deleted.")
     return Membership.objects.select_related("body", "user").get(
         user_id=job.created_by_id, body_id=job.body_id, is_active=True
     )

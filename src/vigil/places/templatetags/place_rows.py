@@ -59,7 +59,7 @@ def place_rows(places: Iterable[Place]) -> SafeString:
                 subtype=format_html(' <span class="muted">· {}</span>', place.subtype)
                 if place.subtype
                 else "",
-                region=place.region.name if place.region_id else dash,
+                region=place.region.name if place.region is not None else dash,
                 authority=place.authority_name or dash,
                 status=place.status,
                 status_text=statuses.get(place.status, place.status),
