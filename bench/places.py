@@ -168,18 +168,6 @@ def verdict(passed: bool) -> str:
     return "PASS" if passed else "MISS"
 
 
-def latency_line(label: str, wall_ms: list[float], cpu_ms: list[float]) -> tuple[str, float]:
-    """p50/p95/max of wall-clock times, and the median CPU time of this process (Django's
-    Python work; the database server's work and waiting for a busy CPU are not in it)."""
-    p95 = percentile(wall_ms, 0.95)
-    line = (
-        f"  {label:<34} p50 {statistics.median(wall_ms):6.1f}  p95 {p95:6.1f}  "
-        f"max {max(wall_ms):6.1f} ms   cpu p50 {statistics.median(cpu_ms):6.1f} ms   "
-        f"n={len(wall_ms)}  {verdict(p95 < TARGET_P95_MS)}"
-    )
-    return line, p95
-
-
 def rate_line(label: str, rows: int, seconds: float, target: float) -> tuple[str, float]:
     rate = rows / seconds if seconds else float("inf")
     line = (
@@ -505,37 +493,6 @@ class Bench:
         response.close()
         return size
 
-    def _timed_requests(
-        self, urls: list[str], headers: dict[str, str] | None = None
-    ) -> list[tuple[float, float]]:
-        """(wall, cpu) milliseconds of each request, after a few untimed ones."""
-        for url in urls[:WARM_UP]:
-            self._get(url, headers)
-        samples = []
-        for url in urls:
-            start, cpu = time.perf_counter(), time.process_time()
-            self._get(url, headers)
-            samples.append(
-                ((time.perf_counter() - start) * 1000, (time.process_time() - cpu) * 1000)
-            )
-        return samples
-
-    def _report_latency(
-        self,
-        label: str,
-        samples: list[tuple[float, float]],
-        url: str,
-        *,
-        diagnose: bool = True,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        line, p95 = latency_line(label, [wall for wall, _ in samples], [cpu for _, cpu in samples])
-        print(line)
-        if p95 >= TARGET_P95_MS:
-            self.misses.append(label.strip())
-        if diagnose and (p95 >= TARGET_P95_MS or self.args.profile):
-            self.diagnose.append((f"{label.strip()} ({url})", lambda: self._get(url, headers)))
-
     # 2. Pages beside their own SQL ---------------------------------------------------------
 
     def _raw_connection(self) -> Any:
@@ -669,66 +626,6 @@ class Bench:
         )
         self._filter_form_cost()
 
-    # 2. The list page -------------------------------------------------------------------------
-
-    def list_page(self) -> None:
-        from vigil.core.models import TaxonomyTerm
-        from vigil.places.queries import visible_places, visible_regions
-
-        names = list(visible_places(self.membership).values_list("name", flat=True))
-        self.names = names
-        type_ids = list(
-            TaxonomyTerm.objects.filter(
-                body=self.membership.body, kind="place_type", is_active=True
-            )
-            .order_by("pk")
-            .values_list("pk", flat=True)
-        )
-        region_ids = list(
-            visible_regions(self.membership).order_by("pk").values_list("pk", flat=True)
-        )
-        self.top_region_id = (
-            visible_regions(self.membership)
-            .filter(level=1)
-            .order_by("pk")
-            .values_list("pk", flat=True)[0]
-        )
-        words = search_texts(self.rng, names, REQUESTS // 2)
-        searches = ["/places/?" + urlencode({"q": word, "status": "open"}) for word in words]
-        filters = [
-            "/places/?"
-            + urlencode(
-                {
-                    "place_type": self.rng.choice(type_ids),
-                    "region": self.rng.choice(region_ids),
-                    "sort": "-population",
-                }
-            )
-            for _ in range(REQUESTS // 2)
-        ]
-        urls = [url for pair in zip(searches, filters, strict=True) for url in pair]
-        print(
-            f"\n2. Places list page, as user 'head' ({len(urls)} requests alternating "
-            f"search+status and type+region+sort; target p95 < {TARGET_P95_MS:.0f} ms)"
-        )
-        samples = self._timed_requests(urls)
-        self._report_latency("list page, all", samples, urls[0], diagnose=False)
-        self._report_latency("  of which ?q=…&status=open", samples[0::2], searches[0])
-        self._report_latency("  of which ?place_type&region&sort", samples[1::2], filters[0])
-        self._report_latency(
-            "list page, no filter", self._timed_requests(["/places/"] * 50), "/places/"
-        )
-        # What the page fetches while someone types in the search box or changes a filter: the
-        # results only, without the filter form.
-        htmx = {"HX-Request": "true"}
-        self._report_latency(
-            "htmx results only (same 200 URLs)",
-            self._timed_requests(urls, htmx),
-            searches[0],
-            headers=htmx,
-        )
-        self._filter_form_cost()
-
     def _filter_form_cost(self) -> None:
         """What rendering the filter form alone costs: every page draws its <select>s."""
         from vigil.places.filters import PlaceFilter
@@ -750,39 +647,6 @@ class Bench:
             f"  {'  filter form alone':<34} {statistics.median(samples):7.1f} ms per page "
             f"(median of {len(samples)}; <option>s: {listed})"
         )
-
-    # 3. Search alone and the API --------------------------------------------------------------
-
-    def search(self) -> None:
-        from vigil.places.queries import search_places, visible_places
-
-        texts = search_texts(self.rng, self.names, REQUESTS)
-        print(
-            f"\n3. Full-text search ({len(texts)} words, prefixes and word pairs; "
-            f"target p95 < {TARGET_P95_MS:.0f} ms)"
-        )
-
-        def run(text: str) -> int:
-            return len(list(search_places(visible_places(self.membership), text)[:50]))
-
-        for text in texts[:WARM_UP]:
-            run(text)
-        wall, cpu = [], []
-        found = 0
-        for text in texts:
-            start, cpu_start = time.perf_counter(), time.process_time()
-            found += run(text)
-            wall.append((time.perf_counter() - start) * 1000)
-            cpu.append((time.process_time() - cpu_start) * 1000)
-        line, p95 = latency_line("search_places(...)[:50]", wall, cpu)
-        print(line + f"   {found / len(texts):.1f} hits per search")
-        if p95 >= TARGET_P95_MS:
-            self.misses.append("search_places")
-        if p95 >= TARGET_P95_MS or self.args.profile:
-            self.diagnose.append((f"search_places({texts[0]!r})", lambda: run(texts[0])))
-
-        urls = ["/api/v1/places/?" + urlencode({"q": text}) for text in texts]
-        self._report_latency("API /api/v1/places/?q=…", self._timed_requests(urls), urls[0])
 
     # 4. Exports -------------------------------------------------------------------------------
 
