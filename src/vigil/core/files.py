@@ -127,6 +127,29 @@ def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
     return stored
 
 
+@transaction.atomic
+def store_generated_file(
+    *, actor: Any, body: Body, name: str, content_type: str, data: bytes
+) -> StoredFile:
+    """Encrypt and store a file Vigil wrote itself (an export): no upload checks, the same
+    encrypted storage and permission-checked download as an upload."""
+    storage_name = secrets.token_hex(16)
+    path = storage_root() / storage_name[:2] / storage_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encrypt_bytes(data))
+    stored = StoredFile.objects.create(
+        body=body,
+        original_name=Path(name).name[:255],
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_name=storage_name,
+        uploaded_by=actor,
+    )
+    audit(actor=actor, action="core.file.upload", obj=stored, changes={"size": len(data)})
+    return stored
+
+
 def read_file(stored: StoredFile) -> bytes:
     return decrypt_bytes(stored_path(stored).read_bytes())
 

@@ -147,7 +147,8 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
         opened = datetime.date(ctx.rng.randint(1950, 2022), ctx.rng.randint(1, 12), 1)
         place = Place(
             body=body,
-            external_id=f"EX-{index + 1:05d}",
+            # Unique across bodies: a coordinating body's export mixes its members' places.
+            external_id=f"{body.slug.upper()}-{index + 1:05d}",
             name=name,
             place_type=types[code],
             authority_name=AUTHORITIES[code],
