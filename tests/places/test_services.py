@@ -304,5 +304,6 @@ def test_form_api_and_import_say_the_same_about_the_same_bad_value(
         b"Name,Type,Status\r\nOld Fort,prison,closed\r\n",
         mapping={"0": "name", "1": "place_type", "2": "status"},
     )
-    assert [format_error(error) for error in imp.errors] == [f"Row 2: {expected}"]
+    # The import names the column the rule is about, too.
+    assert [format_error(error) for error in imp.errors] == [f"Row 2, column ‘Status’: {expected}"]
     assert not Place.objects.filter(name="Old Fort").exists()
