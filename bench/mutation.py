@@ -54,14 +54,14 @@ TARGETS = [
     Target(
         "crypto",
         "src/vigil/core/crypto.py",
-        ("tests/core/test_crypto.py",),
+        ("tests/core/test_crypto.py", "tests/core/test_crypto_fields.py"),
     ),
     Target(
         "tabular",
         "src/vigil/core/tabular.py",
-        ("tests/core/test_tabular.py",),
+        ("tests/core/test_tabular.py", "tests/core/test_rules_proved.py"),
         only=("FORMULA_PREFIXES", "neutralise_cell"),
-        pytest_args=("-k", "neutralis"),
+        pytest_args=("-k", "neutralis or formula or iso_text"),
     ),
     Target("core-permissions", "src/vigil/core/permissions.py", ("tests/core/test_users.py",)),
     Target(

@@ -5,6 +5,7 @@ constant the code itself uses."""
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 
 import openpyxl
@@ -43,6 +44,27 @@ def test_tab_and_carriage_return_are_neutralised_in_csv_and_xlsx(payload):
 @pytest.mark.parametrize("text", ["a=b", " =1", "x\t", "Fresnes", "1-2"])
 def test_text_that_does_not_start_a_formula_is_left_alone(text):
     assert neutralise_cell(text) == text
+
+
+class _Label:
+    """Not a str, but shown as text (a lazy translation, a model): neutralised all the same."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_objects_shown_as_formula_text_are_neutralised(payload):
+    assert neutralise_cell(_Label(payload)) == "'" + payload
+    assert neutralise_cell(_Label("Fresnes")) == "Fresnes"
+
+
+def test_dates_and_times_are_written_as_iso_text():
+    assert neutralise_cell(dt.time(8, 5)) == "08:05:00"
+    assert neutralise_cell(dt.date(2024, 2, 29)) == "2024-02-29"
 
 
 def test_only_formula_starts_get_the_apostrophe():
