@@ -153,7 +153,7 @@ def register_core() -> None:
             key="core.invitation.received",
             label=_("An invitation to join a body"),
             describe=lambda invitation: (
-                _("You are invited to join a monitoring body: accept or decline."),
+                str(_("You are invited to join a monitoring body: accept or decline.")),
                 reverse("invitations"),
             ),
             # The service mails the person itself, also when they work in no body yet.
