@@ -45,7 +45,11 @@ class Target:
 
 
 TARGETS = [
-    Target("access", "src/vigil/core/access.py", ("tests/core/test_access.py",)),
+    Target(
+        "access",
+        "src/vigil/core/access.py",
+        ("tests/core/test_access.py", "tests/core/test_access_rules.py"),
+    ),
     Target(
         "audit",
         "src/vigil/core/audit.py",
