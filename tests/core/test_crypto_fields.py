@@ -93,3 +93,11 @@ def test_the_first_key_encrypts_and_every_key_decrypts(settings):
     assert crypto.decrypt_text(fresh) == "Synthetic"
     with pytest.raises(DecryptionError):
         crypto.decrypt_text(token)
+
+
+def test_fields_that_hold_files_are_read_one_at_a_time_by_key_rotation():
+    # core/keys.py reads `large_values` fields one record at a time and samples fewer of them at
+    # start-up: an import file or its rejected rows can be megabytes.
+    assert EncryptedBinaryField.large_values is True
+    assert EncryptedJSONField.large_values is True
+    assert EncryptedTextField.large_values is False
