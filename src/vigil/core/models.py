@@ -117,6 +117,59 @@ class Membership(models.Model):
         return f"{self.user} — {self.body} ({self.get_role_display()})"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for an answer")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Invitation(models.Model):
+    """A body's offer of a role to a person who already has an account.
+
+    Adding an existing account is never done for the person: until they accept, the inviting
+    body has no membership of theirs, so it sees nothing of them (name, email, sign-ins) beyond
+    the username it typed."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # What the inviting manager typed: the only thing of the person their body is shown.
+    username = models.CharField(_("username"), max_length=150)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=InvitationStatus.choices,
+        default=InvitationStatus.PENDING,
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("invited"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "body"],
+                condition=models.Q(status="pending"),
+                name="one_pending_invitation_per_body",
+            )
+        ]
+        verbose_name = _("invitation")
+
+    def __str__(self) -> str:
+        return f"{self.username} → {self.body} ({self.get_role_display()})"
+
+
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AuditEntry]:
         # Every way of writing entries seals them into their body's chain (core/audit_chain.py).
