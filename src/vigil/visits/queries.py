@@ -14,6 +14,7 @@ from vigil.core.models import Membership, Role
 from vigil.visits.models import (
     Answer,
     Interview,
+    Observation,
     Obstruction,
     Question,
     Questionnaire,
@@ -158,4 +159,47 @@ def obstructions_in_period(
         .filter(occurred_at__date__gte=start, occurred_at__date__lte=end)
         .select_related("visit", "visit__place", "visit__body")
         .order_by("occurred_at", "id")
+    )
+
+
+# ---------- Findings across visits ----------
+
+
+def visible_observations(membership: Membership) -> models.QuerySet[Observation]:
+    """The findings of every visit the member may see (the visit's rule, unwidened: a secret
+    visit's findings stay with those who know of it), with what the list and export show."""
+    return visible(membership, Observation).select_related(
+        "theme", "visit", "visit__place", "visit__place__place_type"
+    )
+
+
+def year_bounds(year: int) -> tuple[datetime.datetime, datetime.datetime]:
+    """The first instant of `year` and of the next, in the site's time zone: a range the
+    created_at indexes serve, where `__year` would wrap the column in a function."""
+    from django.utils import timezone
+
+    zone = timezone.get_current_timezone()
+    return (
+        datetime.datetime(year, 1, 1, tzinfo=zone),
+        datetime.datetime(year + 1, 1, 1, tzinfo=zone),
+    )
+
+
+def observation_counts(
+    membership: Membership, observations: models.QuerySet[Observation] | None = None
+) -> list[tuple[int, int | None, int, int]]:
+    """(theme id, place type id, year, findings) over the findings the member may see (or the
+    filtered `observations`): the analytics behind "which problems, where, and when". One
+    GROUP BY on the database; the year is the year the finding was recorded, in the site's
+    time zone."""
+    from django.db.models.functions import ExtractYear
+
+    if observations is None:
+        observations = visible(membership, Observation)
+    return list(
+        observations.order_by()
+        .annotate(year=ExtractYear("created_at"))
+        .values_list("theme_id", "visit__place__place_type_id", "year")
+        .annotate(findings=Count("pk"))
+        .order_by("theme_id", "visit__place__place_type_id", "year")
     )

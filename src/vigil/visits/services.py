@@ -978,3 +978,27 @@ def _escalate(membership: Membership, obstruction: Obstruction) -> None:
         obj=obstruction,
         changes={"escalated_at": [None, obstruction.escalated_at], "heads": len(told)},
     )
+
+
+# ---------- Findings across visits ----------
+
+
+def observations_export(
+    *, membership: Membership, queryset: Any, fmt: str, filters: str, api: bool = False
+) -> Any:
+    """Stream the findings of `queryset` (already scoped to what the member may see) as CSV or
+    XLSX, and record the export once: findings leaving Vigil leave a trace."""
+    from vigil.visits.exports import export_response
+
+    VISITS.require(membership, "export")
+    changes: dict[str, Any] = {"format": fmt, "filters": filters}
+    if api:
+        changes["api"] = True
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="visits.observation.export",
+            body=membership.body,
+            changes=changes,
+        )
+    return export_response(queryset, fmt)
