@@ -327,9 +327,7 @@ class Observation(models.Model):
             # within a theme or a severity, and the year filter's range.
             models.Index(fields=["-created_at", "-id"], name="visits_obs_created_idx"),
             models.Index(fields=["theme", "-created_at", "-id"], name="visits_obs_theme_idx"),
-            models.Index(
-                fields=["severity", "-created_at", "-id"], name="visits_obs_severity_idx"
-            ),
+            models.Index(fields=["severity", "-created_at", "-id"], name="visits_obs_severity_idx"),
         ]
         verbose_name = _("observation")
 
