@@ -980,6 +980,22 @@ def _escalate(membership: Membership, obstruction: Obstruction) -> None:
     )
 
 
+# ---------- The preparation pack ----------
+
+
+def preparation_pack_pdf(*, membership: Membership, visit: Visit, request: Any = None) -> bytes:
+    """The preparation pack as a PDF; printing it is recorded, as what is printed leaves Vigil
+    (the pack holds the findings of earlier visits)."""
+    from vigil.visits.preparation import render_preparation_pack
+
+    if not can_see(membership, visit):
+        raise PermissionDenied
+    pdf = render_preparation_pack(request, membership, visit)
+    with transaction.atomic():
+        audit(actor=membership.user, action="visits.visit.print_preparation", obj=visit)
+    return pdf
+
+
 # ---------- Findings across visits ----------
 
 

@@ -43,6 +43,7 @@ urlpatterns = [
         name="observation_hold_back",
     ),
     path("<int:pk>/preparation/", views.visit_preparation, name="preparation"),
+    path("<int:pk>/preparation.pdf", views.visit_preparation_pdf, name="preparation_pdf"),
     path("<int:pk>/registers/new/", views.register_check_create, name="register_check_create"),
     path(
         "<int:pk>/registers/<int:check_pk>/discrepancies/",

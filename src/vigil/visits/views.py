@@ -845,6 +845,16 @@ def visit_preparation(request: HttpRequest, pk: int, *, membership: Membership) 
     )
 
 
+@member_required(VISITS)
+def visit_preparation_pdf(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    pdf = services.preparation_pack_pdf(membership=membership, visit=visit, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"preparation-pack-{visit.pk}-{visit.planned_start:%Y-%m-%d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
 # ---------- Findings across visits ----------
 
 FINDINGS_PAGE_SIZE = 50
