@@ -55,7 +55,13 @@ from vigil.visits.models import (
 )
 from vigil.visits.permissions import VISITS
 from vigil.visits.preparation import build_preparation
-from vigil.visits.queries import is_on_team, questionnaires_for, visible_observations
+from vigil.visits.queries import (
+    anonymity_k,
+    is_on_team,
+    private_interviews_by_unit,
+    questionnaires_for,
+    visible_observations,
+)
 from vigil.visits.rules import is_corroborated
 from vigil.visits.submissions import KIND as SUBMISSIONS_KIND
 
@@ -161,6 +167,8 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         .select_related("theme", "visit")
         .prefetch_related("interviews", "standards")
     )
+    # The guard's inputs are the visit's, read once for all its findings.
+    private_by_unit, k = private_interviews_by_unit(visit), anonymity_k(visit.body_id)
     for observation in observations:
         observation.cited_standards = list(observation.standards.all())  # type: ignore[attr-defined]
         kinds = services.observation_kinds(observation)
@@ -170,7 +178,9 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         observation.corroborated = is_corroborated(  # type: ignore[attr-defined]
             kinds, confirmed=bool(observation.corroboration_reason)
         )
-        observation.clearance = services.observation_clearance(observation)  # type: ignore[attr-defined]
+        observation.clearance = services.observation_clearance(  # type: ignore[attr-defined]
+            observation, counts=private_by_unit, k=k
+        )
     may_record = (
         me is not None
         and me.conduct_confirmed_at is not None
