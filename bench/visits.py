@@ -64,6 +64,12 @@ def parse_args() -> argparse.Namespace:
         help="time a database kept by an earlier --keep run instead of building a new one",
     )
     parser.add_argument(
+        "--requests",
+        type=int,
+        default=REQUESTS,
+        help=f"timed requests per page (default {REQUESTS}; fewer on a busy machine)",
+    )
+    parser.add_argument(
         "--visits", type=int, default=None, help="visits to build (default: the national 50,000)"
     )
     parser.add_argument(
@@ -204,7 +210,7 @@ class Bench:
                 "pk", flat=True
             )
         )
-        visits = [f"/visits/{pk}/" for pk in self.rng.sample(visit_ids, REQUESTS)]
+        visits = [f"/visits/{pk}/" for pk in self.rng.sample(visit_ids, self.args.requests)]
         self.page_and_sql("visit page", visits)
         themes = list(
             TaxonomyTerm.objects.filter(body=self.membership.body, kind="theme").values_list(
@@ -220,7 +226,7 @@ class Bench:
         )
         findings = [
             f"/visits/observations/?theme={self.rng.choice(themes)}&year={self.rng.choice(years)}"
-            for _ in range(REQUESTS)
+            for _ in range(self.args.requests)
         ]
         self.page_and_sql("findings by theme and year", findings)
 
