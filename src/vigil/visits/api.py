@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,6 +21,7 @@ from vigil.core.models import TaxonomyTerm
 from vigil.core.text import validate_visible_text
 from vigil.places.models import Place
 from vigil.visits import questionnaires, services
+from vigil.visits.filters import ObservationApiFilters
 from vigil.visits.models import (
     OTHER_SOURCES,
     Answer,
@@ -305,6 +307,15 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         return services.observation_clearance(observation).allowed
 
 
+class FindingFilterBackend(DjangoFilterBackend):
+    """Hands the caller's membership to the filter set, so its choices are the body's own."""
+
+    def get_filterset_kwargs(self, request: Request, queryset: Any, view: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super().get_filterset_kwargs(request, queryset, view)
+        kwargs["membership"] = view.membership
+        return kwargs
+
+
 class ObservationViewSet(
     MemberViewSetMixin,
     mixins.ListModelMixin,
@@ -316,7 +327,8 @@ class ObservationViewSet(
     model = Observation
     serializer_class = ObservationSerializer
     pagination_class = DefaultCursorPagination
-    filterset_fields = ["visit", "severity", "is_good_practice"]
+    filter_backends = [FindingFilterBackend]
+    filterset_class = ObservationApiFilters
 
     def scope_queryset(self, queryset: Any) -> Any:
         return queryset.select_related("theme", "visit").prefetch_related("interviews", "standards")

@@ -94,6 +94,8 @@ class VisitsConfig(AppConfig):
                 "visits.debriefing.create": _("recorded the debriefing"),
                 "visits.debriefing.update": _("changed the debriefing"),
                 "visits.debriefing.export": _("printed the debriefing note"),
+                "visits.observation.export": _("exported findings"),
+                "visits.visit.print_preparation": _("printed the preparation pack"),
                 "visits.commitment.create": _("recorded a commitment of the management"),
                 "visits.obstruction.create": _("recorded an obstruction or difficulty"),
                 "visits.obstruction.escalate": _("told the heads of a serious obstruction"),

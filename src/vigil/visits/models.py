@@ -321,7 +321,14 @@ class Observation(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["visit", "theme"])]
+        indexes = [
+            models.Index(fields=["visit", "theme"]),
+            # The findings list's sorts (newest or oldest first, read backwards), alone or
+            # within a theme or a severity, and the year filter's range.
+            models.Index(fields=["-created_at", "-id"], name="visits_obs_created_idx"),
+            models.Index(fields=["theme", "-created_at", "-id"], name="visits_obs_theme_idx"),
+            models.Index(fields=["severity", "-created_at", "-id"], name="visits_obs_severity_idx"),
+        ]
         verbose_name = _("observation")
 
     def __str__(self) -> str:

@@ -400,15 +400,20 @@ def observation_kinds(observation: Observation) -> set[str]:
     )
 
 
-def observation_clearance(observation: Observation) -> rules.Clearance:
+def observation_clearance(
+    observation: Observation, *, counts: dict[str, int] | None = None, k: int | None = None
+) -> rules.Clearance:
+    """What the guard says of the finding. A page judging all of a visit's findings passes the
+    visit's private interviews by unit and k, read once, instead of twice per finding."""
     visit = observation.visit
-    counts = private_interviews_by_unit(visit)
+    if counts is None:
+        counts = private_interviews_by_unit(visit)
     return rules.clearance(
         kinds=observation_kinds(observation),
         held_back=observation.held_back,
         unit=observation.unit,
         private_in_unit=counts.get(rules.normalise_unit(observation.unit), 0),
-        k=anonymity_k(visit.body_id),
+        k=anonymity_k(visit.body_id) if k is None else k,
     )
 
 
@@ -420,12 +425,13 @@ def require_cleared(observation: Observation) -> None:
 
 
 def cleared_observations(visit: Visit) -> list[Observation]:
+    counts, k = private_interviews_by_unit(visit), anonymity_k(visit.body_id)
     return [
         observation
         for observation in visit.observations.prefetch_related("interviews").select_related(
             "visit", "theme"
         )
-        if observation_clearance(observation).allowed
+        if observation_clearance(observation, counts=counts, k=k).allowed
     ]
 
 
@@ -978,3 +984,43 @@ def _escalate(membership: Membership, obstruction: Obstruction) -> None:
         obj=obstruction,
         changes={"escalated_at": [None, obstruction.escalated_at], "heads": len(told)},
     )
+
+
+# ---------- The preparation pack ----------
+
+
+def preparation_pack_pdf(*, membership: Membership, visit: Visit, request: Any = None) -> bytes:
+    """The preparation pack as a PDF; printing it is recorded, as what is printed leaves Vigil
+    (the pack holds the findings of earlier visits)."""
+    from vigil.visits.preparation import render_preparation_pack
+
+    if not can_see(membership, visit):
+        raise PermissionDenied
+    pdf = render_preparation_pack(request, membership, visit)
+    with transaction.atomic():
+        audit(actor=membership.user, action="visits.visit.print_preparation", obj=visit)
+    return pdf
+
+
+# ---------- Findings across visits ----------
+
+
+def observations_export(
+    *, membership: Membership, queryset: Any, fmt: str, filters: str, api: bool = False
+) -> Any:
+    """Stream the findings of `queryset` (already scoped to what the member may see) as CSV or
+    XLSX, and record the export once: findings leaving Vigil leave a trace."""
+    from vigil.visits.exports import export_response
+
+    VISITS.require(membership, "export")
+    changes: dict[str, Any] = {"format": fmt, "filters": filters}
+    if api:
+        changes["api"] = True
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="visits.observation.export",
+            body=membership.body,
+            changes=changes,
+        )
+    return export_response(queryset, fmt)

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from vigil.visits import views
 
@@ -6,6 +6,12 @@ app_name = "visits"
 urlpatterns = [
     path("", views.visit_list, name="list"),
     path("new/", views.visit_create, name="create"),
+    path("observations/", views.observation_list, name="observations"),
+    re_path(
+        r"^observations/export\.(?P<fmt>csv|xlsx)$",
+        views.observation_export,
+        name="observations_export",
+    ),
     path("<int:pk>/", views.visit_detail, name="detail"),
     path("<int:pk>/edit/", views.visit_edit, name="edit"),
     path("<int:pk>/status/", views.visit_status, name="status"),
@@ -37,6 +43,7 @@ urlpatterns = [
         name="observation_hold_back",
     ),
     path("<int:pk>/preparation/", views.visit_preparation, name="preparation"),
+    path("<int:pk>/preparation.pdf", views.visit_preparation_pdf, name="preparation_pdf"),
     path("<int:pk>/registers/new/", views.register_check_create, name="register_check_create"),
     path(
         "<int:pk>/registers/<int:check_pk>/discrepancies/",

@@ -8,7 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Count, Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -21,6 +21,8 @@ from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
 from vigil.core.models import Membership
 from vigil.visits import questionnaires, services
+from vigil.visits.filters import SORTS as FINDING_SORTS
+from vigil.visits.filters import ObservationFilters
 from vigil.visits.forms import (
     AnswersForm,
     CommitmentForm,
@@ -53,7 +55,13 @@ from vigil.visits.models import (
 )
 from vigil.visits.permissions import VISITS
 from vigil.visits.preparation import build_preparation
-from vigil.visits.queries import is_on_team, questionnaires_for
+from vigil.visits.queries import (
+    anonymity_k,
+    is_on_team,
+    private_interviews_by_unit,
+    questionnaires_for,
+    visible_observations,
+)
 from vigil.visits.rules import is_corroborated
 from vigil.visits.submissions import KIND as SUBMISSIONS_KIND
 
@@ -159,6 +167,8 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         .select_related("theme", "visit")
         .prefetch_related("interviews", "standards")
     )
+    # The guard's inputs are the visit's, read once for all its findings.
+    private_by_unit, k = private_interviews_by_unit(visit), anonymity_k(visit.body_id)
     for observation in observations:
         observation.cited_standards = list(observation.standards.all())  # type: ignore[attr-defined]
         kinds = services.observation_kinds(observation)
@@ -168,7 +178,9 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         observation.corroborated = is_corroborated(  # type: ignore[attr-defined]
             kinds, confirmed=bool(observation.corroboration_reason)
         )
-        observation.clearance = services.observation_clearance(observation)  # type: ignore[attr-defined]
+        observation.clearance = services.observation_clearance(  # type: ignore[attr-defined]
+            observation, counts=private_by_unit, k=k
+        )
     may_record = (
         me is not None
         and me.conduct_confirmed_at is not None
@@ -840,4 +852,82 @@ def visit_preparation(request: HttpRequest, pk: int, *, membership: Membership) 
         request,
         "visits/preparation.html",
         {"visit": visit, "sections": build_preparation(request, membership, visit)},
+    )
+
+
+@member_required(VISITS)
+def visit_preparation_pdf(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    pdf = services.preparation_pack_pdf(membership=membership, visit=visit, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"preparation-pack-{visit.pk}-{visit.planned_start:%Y-%m-%d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------- Findings across visits ----------
+
+FINDINGS_PAGE_SIZE = 50
+# Past this many findings the list says "more than" instead of counting them all, and pages
+# stop: a national mechanism's ten years of findings are narrowed with filters, not paged.
+FINDINGS_COUNT_CAP = 1000
+FINDINGS_MAX_PAGE = FINDINGS_COUNT_CAP // FINDINGS_PAGE_SIZE
+
+
+def _filtered_observations(
+    request: HttpRequest, membership: Membership
+) -> tuple[ObservationFilters, QuerySet[Observation]]:
+    filters = ObservationFilters(
+        request.GET or None, queryset=visible_observations(membership), membership=membership
+    )
+    if filters.is_bound and filters.is_valid():
+        return filters, filters.qs
+    return filters, filters.queryset.order_by(*FINDING_SORTS["-created"])
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), FINDINGS_MAX_PAGE)
+
+
+@member_required(VISITS)
+def observation_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    filters, observations = _filtered_observations(request, membership)
+    number = _page_number(request.GET.get("page"))
+    offset = (number - 1) * FINDINGS_PAGE_SIZE
+    # One row more than the page tells whether there is a next one; the count stops at the cap.
+    rows = list(observations[offset : offset + FINDINGS_PAGE_SIZE + 1])
+    counted = observations.order_by().values("pk")[: FINDINGS_COUNT_CAP + 1].count()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "visits/observation_list.html",
+        {
+            "filter": filters,
+            "observations": rows[:FINDINGS_PAGE_SIZE],
+            "number": number,
+            "has_previous": number > 1,
+            "has_next": len(rows) > FINDINGS_PAGE_SIZE and number < FINDINGS_MAX_PAGE,
+            "count": min(counted, FINDINGS_COUNT_CAP),
+            "count_capped": counted > FINDINGS_COUNT_CAP,
+            "query": query.urlencode(),
+            "filtered": any(request.GET.get(key) for key in filters.filters if key != "sort"),
+            "can_export": VISITS.can(membership, "export"),
+        },
+    )
+
+
+@member_required(VISITS, "export")
+def observation_export(
+    request: HttpRequest, fmt: str, *, membership: Membership
+) -> HttpResponseBase:
+    _, observations = _filtered_observations(request, membership)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return services.observations_export(
+        membership=membership, queryset=observations, fmt=fmt, filters=query.urlencode()
     )
