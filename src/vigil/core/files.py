@@ -62,7 +62,8 @@ def _strip_image_metadata(data: bytes, extension: str) -> bytes:
             image.load()
             clean = Image.new(image.mode, image.size)
             # Pixels only: EXIF, GPS and text chunks stay behind.
-            clean.putdata(list(image.get_flattened_data()))
+            pixels: Any = list(image.get_flattened_data())  # tuples or numbers, by mode
+            clean.putdata(pixels)
             out = io.BytesIO()
             fmt = "PNG" if extension == ".png" else "JPEG"
             if fmt == "JPEG" and clean.mode not in {"RGB", "L"}:
