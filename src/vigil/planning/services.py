@@ -705,7 +705,7 @@ def settings_update(
     PLANNING.require(membership, "settings")
     errors: dict[str, list[str]] = {}
     if not 0 <= reserve_percent <= 90:
-        errors["reserve_percent"] = [_("Hold back between 0 and 90 % of the capacity.")]
+        errors["reserve_percent"] = [_("Hold back between none and nine tenths of the capacity.")]
     if not 1 <= default_interval_months <= 120:
         errors["default_interval_months"] = [_("Give 1 to 120 months.")]
     bad = [code for code, months in intervals.items() if not 1 <= int(months) <= 120]
