@@ -49,7 +49,7 @@ def test_interview_notes_survive_a_reload_and_go_once_saved(page, running):
     page.get_by_label("Unit or area").fill("Unit C")
     page.get_by_label("Notes").fill(NOTES)
     status = page.locator("#draft-status")
-    expect(status).to_contain_text("saved at")
+    expect(status).to_contain_text("Saved at")
     expect(status).to_have_attribute("aria-live", "polite")
     assert_accessible(page)
 
