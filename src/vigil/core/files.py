@@ -89,7 +89,8 @@ def _strip_image_metadata(data: bytes, extension: str) -> bytes:
             image = ImageOps.exif_transpose(opened) or opened
             clean = Image.new(image.mode, image.size)
             # Pixels only: EXIF, GPS and text chunks stay behind.
-            clean.putdata(list(image.get_flattened_data()))
+            pixels: Any = list(image.get_flattened_data())
+            clean.putdata(pixels)
             if image.mode == "P" and image.palette is not None:
                 clean.putpalette(image.getpalette() or [])
             out = io.BytesIO()

@@ -1226,7 +1226,7 @@ def evidence_upload(
             "kind": [None, evidence.kind],
             "title": [None, evidence.title],
             "size": [None, stored.size],
-            "attached_to": [None, str(record) if observation else record.pseudonym],
+            "attached_to": [None, interview.pseudonym if interview else str(observation)],
         },
     )
     return evidence

@@ -1050,8 +1050,8 @@ def _evidence_upload(
         else:
             messages.success(request, _("The file is attached."))
             return redirect(back)
-    for error in form.errors.get("file", []) + form.errors.get("title", []):
-        messages.error(request, _("The file was not attached: %(reason)s") % {"reason": error})
+    for problem in form.errors.get("file", []) + form.errors.get("title", []):
+        messages.error(request, _("The file was not attached: %(reason)s") % {"reason": problem})
     return redirect(back)
 
 
@@ -1150,8 +1150,11 @@ def draft(request: HttpRequest, pk: int, *, membership: Membership) -> HttpRespo
         return JsonResponse({"draft": None})
     if request.method != "POST":
         return JsonResponse({"detail": _("Method not allowed.")}, status=405)
-    data = {name: request.POST.getlist(name) for name in request.POST if name != "form"}
-    data = {name: values if len(values) != 1 else values[0] for name, values in data.items()}
+    data: dict[str, list[str] | str] = {}
+    for name in request.POST:
+        if name != "form":
+            values = request.POST.getlist(name)
+            data[name] = values if len(values) != 1 else values[0]
     try:
         saved = services.draft_save(membership=membership, visit=visit, key=key, data=data)
     except PermissionDenied as error:
