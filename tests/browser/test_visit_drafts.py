@@ -72,3 +72,46 @@ def test_interview_notes_survive_a_reload_and_go_once_saved(page, running):
         "() => !Object.keys(window.localStorage).some((key) => key.startsWith('vigil-draft:'))"
     )
     expect(page.locator("#draft-offer")).to_be_hidden()
+
+
+def test_a_photo_attached_on_a_phone_is_listed_without_its_location(page, running):
+    from tests.browser.test_accessibility import PageChecks
+    from tests.visits.conftest import theme
+    from tests.visits.test_evidence import jpeg_with_gps
+    from vigil.core.files import read_file
+    from vigil.visits.models import Evidence
+
+    visit, monitor = running
+    interview = services.interview_create(
+        membership=monitor,
+        visit=visit,
+        data={"kind": "private", "category": "detainee", "unit": "Unit C"},
+    )
+    finding = services.observation_create(
+        membership=monitor,
+        visit=visit,
+        data={
+            "theme": theme(visit.body),
+            "unit": "Unit C",
+            "description": "Mattresses are taken away at night.",
+        },
+        interviews=[interview],
+    )
+    page.set_viewport_size(PHONE)
+    login(page, monitor.user)
+    pages = PageChecks(page)
+    pages.visit(f"/visits/{visit.pk}/observations/{finding.pk}/", "Unit C", "finding")
+    page.get_by_label("Photo, scan or recording").set_input_files(
+        {"name": "cell.jpg", "mimeType": "image/jpeg", "buffer": jpeg_with_gps()}
+    )
+    page.get_by_label("Title").fill("Empty bed frame, cell 12")
+    page.get_by_role("button", name="Attach the file").click()
+    expect(page.get_by_text("The file is attached.")).to_be_visible()
+    expect(page.get_by_role("link", name="Empty bed frame, cell 12")).to_be_visible()
+    pages.check("finding with a photo", "Unit C")
+    assert b"GPS" not in read_file(Evidence.objects.get().file)
+    pages.visit(f"/visits/{visit.pk}/interviews/{interview.pk}/", "Interview", "interview")
+    pages.visit(
+        f"/visits/{visit.pk}/interviews/{interview.pk}/edit/", "Correct interview", "correction"
+    )
+    pages.assert_clean()
