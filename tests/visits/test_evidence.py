@@ -357,3 +357,14 @@ def test_off_the_team_nobody_uploads(persona, finding):
             upload=upload("a.pdf", b"%PDF-1.7"),
             observation=finding,
         )
+
+
+def test_a_decompression_bomb_is_refused(monkeypatch, leader, finding):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    big = io.BytesIO()
+    Image.new("RGB", (100, 100)).save(big, format="PNG")
+    with pytest.raises(ValidationError, match="could not be read"):
+        services.evidence_upload(
+            membership=leader, upload=upload("huge.png", big.getvalue()), observation=finding
+        )
+    assert not StoredFile.objects.exists()

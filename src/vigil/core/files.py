@@ -99,7 +99,9 @@ def _strip_image_metadata(data: bytes, extension: str) -> bytes:
                 clean = clean.convert("RGB")
             clean.save(out, format=fmt)
             return out.getvalue()
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        # A "decompression bomb" (a small file that unpacks to billions of pixels) is refused
+        # like a damaged image rather than filling the memory.
         raise ValidationError(_("The image could not be read: it may be damaged.")) from exc
 
 
