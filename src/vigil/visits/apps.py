@@ -33,6 +33,8 @@ class VisitsConfig(AppConfig):
             Debriefing,
             DebriefingFinding,
             Discrepancy,
+            Draft,
+            Evidence,
             Interview,
             Observation,
             Obstruction,
@@ -61,6 +63,8 @@ class VisitsConfig(AppConfig):
         register_visibility(DebriefingFinding, queries.rule_through("debriefing__visit_id"))
         register_visibility(Commitment, queries.rule_through("debriefing__visit_id"))
         register_visibility(Obstruction, queries.child_rule)
+        register_visibility(Evidence, queries.evidence_rule)
+        register_visibility(Draft, queries.draft_rule)
 
         register_action_labels(
             {
@@ -106,6 +110,14 @@ class VisitsConfig(AppConfig):
                     "read a large page of discrepancies through the API"
                 ),
                 "visits.debriefing.list_api": _("read a large page of debriefings through the API"),
+                "visits.interview.update": _("corrected an interview"),
+                "visits.observation.update": _("corrected a finding"),
+                "visits.evidence.upload": _("attached an evidence file"),
+                "visits.evidence.download": _("downloaded an evidence file"),
+                "visits.evidence.delete": _("removed an evidence file"),
+                "visits.evidence.list_api": _(
+                    "read a large page of evidence files through the API"
+                ),
                 "visits.obstruction.list_api": _(
                     "read a large page of obstructions through the API"
                 ),
@@ -124,6 +136,10 @@ class VisitsConfig(AppConfig):
             "visits.debriefing", labels={"withheld": _("findings the guard now withholds")}
         )
         register_audit_fields("visits.obstruction", labels={"heads": _("heads told")})
+        register_audit_fields(
+            "visits.evidence",
+            labels={"size": _("size in bytes"), "attached_to": _("attached to")},
+        )
         register_notification_kind(
             NotificationKind(
                 key="visits.obstruction.serious",

@@ -13,6 +13,8 @@ from vigil.core.access import granted_ids, scope_to_body, visible
 from vigil.core.models import Membership, Role
 from vigil.visits.models import (
     Answer,
+    Draft,
+    Evidence,
     Interview,
     Observation,
     Obstruction,
@@ -104,6 +106,23 @@ def answer_rule(
     return child_rule(membership, queryset).filter(
         Q(interview__isnull=True) | Q(interview_id__in=readable)
     )
+
+
+def evidence_rule(
+    membership: Membership, queryset: models.QuerySet[Evidence]
+) -> models.QuerySet[Evidence]:
+    """Evidence of a finding exists for those who see the visit; evidence of an interview only
+    for those who may read the interview (a photo or a recording says as much as the notes).
+    Files taken off their record are gone for everyone."""
+    readable = interview_content_rule(membership, Interview.objects.all()).values("pk")
+    return child_rule(membership, queryset.filter(deleted_at__isnull=True)).filter(
+        Q(interview__isnull=True) | Q(interview_id__in=readable)
+    )
+
+
+def draft_rule(membership: Membership, queryset: models.QuerySet[Draft]) -> models.QuerySet[Draft]:
+    """A draft is its author's alone, in the body they wrote it in."""
+    return queryset.filter(user_id=membership.user_id, body_id=membership.body_id)
 
 
 def question_rule(

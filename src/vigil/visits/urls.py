@@ -24,6 +24,33 @@ urlpatterns = [
         views.interview_detail,
         name="interview_detail",
     ),
+    path(
+        "<int:pk>/interviews/<int:interview_pk>/edit/",
+        views.interview_edit,
+        name="interview_edit",
+    ),
+    path(
+        "<int:pk>/interviews/<int:interview_pk>/evidence/",
+        views.interview_evidence_upload,
+        name="interview_evidence_upload",
+    ),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/",
+        views.observation_edit,
+        name="observation_edit",
+    ),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/evidence/",
+        views.observation_evidence_upload,
+        name="observation_evidence_upload",
+    ),
+    path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_download, name="evidence_download"),
+    path(
+        "<int:pk>/evidence/<int:evidence_pk>/delete/",
+        views.evidence_delete,
+        name="evidence_delete",
+    ),
+    path("<int:pk>/draft/", views.draft, name="draft"),
     path("<int:pk>/answers/", views.answers_list, name="answers"),
     path(
         "<int:pk>/questionnaires/<int:questionnaire_pk>/answer/",

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("visits", "0003_debriefing_registers_obstruction"),
+        ("visits", "0004_evidence_drafts_versions"),
     ]
 
     operations = [
