@@ -38,6 +38,7 @@ from vigil.visits.forms import (
     VisitFilterForm,
     VisitForm,
 )
+from vigil.visits.links import interview_links
 from vigil.visits.models import (
     Answer,
     Debriefing,
@@ -354,6 +355,7 @@ def interview_detail(
             "reveal_form": form,
             "groups": list(interview.vulnerable_groups.all()),
             "answers": answers,
+            "links": interview_links(membership, interview),
         },
     )
 
