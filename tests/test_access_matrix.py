@@ -24,6 +24,7 @@ from django.utils import timezone
 from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
+from vigil.protection.models import Case, ProtectedPerson
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -124,6 +125,26 @@ def world(body, member_body, other_body, personas):
     TeamMember.objects.create(
         visit=secret_visit, membership=people["leader"], team_role=TeamRole.LEADER
     )
+    # A case and a person at risk the monitor holds: need-to-know to the monitor and the heads.
+    case = Case.objects.create(
+        id=900_006,
+        body=body,
+        reference="C-MATRIX",
+        pseudonym="P-MATRIX",
+        source="letter",
+        current_place=national_place,
+        narrative="Matrix narrative",
+        identity="Matrix Identity",
+    )
+    case.holders.add(people["monitor"])
+    person = ProtectedPerson.objects.create(
+        id=900_007,
+        body=body,
+        pseudonym="P-MATRIXRISK",
+        current_place=national_place,
+        identity="Matrix Identity",
+    )
+    person.holders.add(people["monitor"])
     return {
         "people": people,
         "regional_head": regional_head,
@@ -133,6 +154,8 @@ def world(body, member_body, other_body, personas):
             "trashed place": trashed,
             "other body place": other_place,
             "secret visit": secret_visit,
+            "case": case,
+            "person at risk": person,
         },
     }
 
@@ -172,6 +195,9 @@ INVISIBLE = {
         "regional",
     },
     "secret visit": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # Cases and persons at risk: their holders (the monitor here) and the heads, nobody else.
+    "case": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    "person at risk": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
 }
 
 
@@ -181,7 +207,7 @@ def _snapshot(obj) -> dict:
 
 def test_the_matrix_covers_every_app():
     names = {route.name for route in id_routes()}
-    assert {"places:detail", "visits:detail", "user_edit"} <= names
+    assert {"places:detail", "visits:detail", "user_edit", "protection:case_detail"} <= names
     assert any(route.is_api for route in id_routes())
 
 
