@@ -16,6 +16,7 @@ urlpatterns = [
         views.referral_edit,
         name="referral_edit",
     ),
+    path("statistics/", views.statistics_page, name="statistics"),
     path("persons/", views.person_list, name="person_list"),
     path("persons/new/", views.person_create, name="person_create"),
     path("persons/<int:pk>/", views.person_detail, name="person_detail"),

@@ -673,3 +673,24 @@ def interview_link(membership: Membership, interview: Any) -> list[tuple[str, st
         return []
     url = reverse("protection:case_create") + f"?interview={interview.pk}"
     return [(_("Open a case from this interview"), url)]
+
+
+@member_required(PROTECTION, "statistics")
+def statistics_page(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    from vigil.protection.statistics import SMALL_CELL, register_statistics
+
+    try:
+        year = int(request.GET.get("year", "")) or None
+    except ValueError:
+        year = None
+    if year is not None and not 1900 <= year <= 2999:
+        year = None
+    return render(
+        request,
+        "protection/statistics.html",
+        {
+            "tables": register_statistics(membership=membership, year=year),
+            "threshold": SMALL_CELL,
+            "year": year,
+        },
+    )
