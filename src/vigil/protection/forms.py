@@ -349,3 +349,12 @@ class CaseFilterForm(VigilFormMixin, forms.Form):
         choices=[("recent", _("Newest first")), ("events", _("By date of the events"))],
         required=False,
     )
+
+
+class RetentionForm(VigilFormMixin, forms.Form):
+    case_retention_years = forms.IntegerField(
+        label=_("Keep closed cases for (years)"), min_value=1, max_value=100
+    )
+    person_retention_years = forms.IntegerField(
+        label=_("Keep ended follow-ups for (years)"), min_value=1, max_value=100
+    )

@@ -139,6 +139,8 @@ class Case(models.Model):
         default=False,
         help_text=_("Kept past the retention period (proceedings under way)."),
     )
+    # When the personal data was erased or anonymised (retention, or a person's request).
+    anonymised_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -287,6 +289,7 @@ class ProtectedPerson(models.Model):
         Membership, verbose_name=_("case holders"), blank=True, related_name="protected_persons"
     )
     legal_hold = models.BooleanField(_("legal hold"), default=False)
+    anonymised_at = models.DateTimeField(_("personal data erased"), null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -458,3 +461,25 @@ class FollowUp(models.Model):
     @property
     def body(self) -> Body:
         return self.person.body
+
+
+class ProtectionSettings(models.Model):
+    """A body's retention periods for protection records (kept by this app, not on the body)."""
+
+    body = models.OneToOneField(Body, on_delete=models.CASCADE, related_name="protection_settings")
+    case_retention_years = models.PositiveSmallIntegerField(
+        _("keep closed cases for (years)"),
+        default=10,
+        help_text=_("Then their personal data is erased, unless a legal hold is set."),
+    )
+    person_retention_years = models.PositiveSmallIntegerField(
+        _("keep ended follow-ups for (years)"),
+        default=5,
+        help_text=_("Then the person's data is erased, unless a legal hold is set."),
+    )
+
+    class Meta:
+        verbose_name = _("protection settings")
+
+    def __str__(self) -> str:
+        return f"{self.body}: {self.case_retention_years} / {self.person_retention_years}"

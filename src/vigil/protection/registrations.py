@@ -28,6 +28,12 @@ ACTION_LABELS = {
     "protection.reprisalincident.create": _("recorded a reprisal or a concern of reprisal"),
     "protection.followup.create": _("planned a follow-up contact"),
     "protection.followup.record": _("recorded a follow-up contact"),
+    "protection.case.anonymise": _("erased a closed case's personal data past its retention"),
+    "protection.protectedperson.anonymise": _(
+        "erased a person's data past the retention of their follow-up"
+    ),
+    "protection.erasure.execute": _("erased a person's data at their request"),
+    "protection.settings.update": _("changed the protection settings"),
 }
 
 

@@ -694,3 +694,76 @@ def statistics_page(request: HttpRequest, *, membership: Membership) -> HttpResp
             "year": year,
         },
     )
+
+
+def _erase_page(
+    request: HttpRequest,
+    membership: Membership,
+    *,
+    case: Case | None = None,
+    person: ProtectedPerson | None = None,
+) -> HttpResponse:
+    from vigil.protection.erasure import erasure_execute, erasure_scope
+
+    target: Any = case or person
+    if not PROTECTION.can(membership, "manage_holders", target):
+        raise PermissionDenied
+    scope = erasure_scope(membership=membership, case=case, person=person)
+    error = None
+    if request.method == "POST":
+        if request.POST.get("confirm") != "erase":
+            error = _("Tick the box to confirm the erasure.")
+        else:
+            try:
+                erasure_execute(membership=membership, case=case, person=person)
+            except ValidationError as exc:
+                error = " ".join(exc.messages)
+            else:
+                messages.success(
+                    request, _("The person's data was erased from every linked record.")
+                )
+                return redirect(target)
+    return render(
+        request,
+        "protection/erase.html",
+        {"target": target, "scope": scope, "counts": scope.counts(), "error": error},
+        status=400 if error else 200,
+    )
+
+
+@member_required(PROTECTION)
+def case_erase(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    return _erase_page(request, membership, case=_case(membership, pk))
+
+
+@member_required(PROTECTION)
+def person_erase(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    return _erase_page(request, membership, person=_person(membership, pk))
+
+
+@member_required(PROTECTION, "manage_holders")
+def retention_settings(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    from vigil.protection.erasure import settings_for, settings_update
+
+    current = settings_for(membership.body)
+    form = forms.RetentionForm(
+        request.POST or None,
+        initial={
+            "case_retention_years": current.case_retention_years,
+            "person_retention_years": current.person_retention_years,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            settings_update(membership=membership, **form.cleaned_data)
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, _("The retention periods were saved."))
+            return redirect("protection:retention")
+    return render(
+        request,
+        "protection/retention.html",
+        {"form": form},
+        status=400 if form.errors else 200,
+    )
