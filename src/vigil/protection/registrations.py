@@ -127,7 +127,7 @@ def _register_pages() -> None:
         register_nav,
         register_urls,
     )
-    from vigil.protection import sections, views
+    from vigil.protection import demo, sections, views  # noqa: F401  (demo registers itself)
     from vigil.protection.permissions import PROTECTION
     from vigil.visits.links import register_interview_links
     from vigil.visits.preparation import register_preparation_section
