@@ -68,7 +68,7 @@ def protection_demo(ctx: DemoContext) -> None:
                 other = (
                     Place.objects.filter(body=body, deleted_at__isnull=True)
                     .exclude(status=PlaceStatus.CLOSED)
-                    .exclude(pk=person.current_place_id)
+                    .exclude(pk=person.current_place_id or 0)
                     .order_by("pk")
                     .first()
                 )
