@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, IntegerField, OuterRef, Subquery
 from django.http import HttpRequest
 
 from vigil.core.access import visible
 from vigil.core.models import Membership
+from vigil.places.models import Place
 from vigil.protection.models import Case, FollowUp, ProtectedPerson
 from vigil.protection.permissions import PROTECTION
 
@@ -42,19 +44,36 @@ def preparation_persons(
 def place_dossier(
     request: HttpRequest, membership: Membership, place: Any
 ) -> dict[str, Any] | None:
+    """How many open cases, persons at risk and planned contacts there are at the place, among
+    those the member may see, in one query; nothing at all when there are none."""
     if not PROTECTION.sees_area(membership):
         return None
-    cases = (
-        visible(membership, Case).filter(status="open").filter(current_place_id=place.pk).count()
-    )
-    persons = (
-        visible(membership, ProtectedPerson)
-        .filter(current_place_id=place.pk, is_active=True)
-        .count()
-    )
-    follow_ups = (
-        visible(membership, FollowUp).filter(place_id=place.pk, done_on__isnull=True).count()
-    )
-    if not (cases or persons or follow_ups):
+
+    def counted(queryset: Any, field: str) -> Subquery:
+        return Subquery(
+            queryset.filter(**{field: OuterRef("pk")})
+            .order_by()
+            .values(field)
+            .annotate(n=Count("pk"))
+            .values("n")[:1],
+            output_field=IntegerField(),
+        )
+
+    row = (
+        Place.objects.filter(pk=place.pk)
+        .annotate(
+            cases=counted(visible(membership, Case).filter(status="open"), "current_place_id"),
+            persons=counted(
+                visible(membership, ProtectedPerson).filter(is_active=True), "current_place_id"
+            ),
+            follow_ups=counted(
+                visible(membership, FollowUp).filter(done_on__isnull=True), "place_id"
+            ),
+        )
+        .values("cases", "persons", "follow_ups")
+        .first()
+    ) or {}
+    counts = {key: row.get(key) or 0 for key in ("cases", "persons", "follow_ups")}
+    if not any(counts.values()):
         return None
-    return {"cases": cases, "persons": persons, "follow_ups": follow_ups}
+    return counts
