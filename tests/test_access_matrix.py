@@ -25,6 +25,7 @@ from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
 from vigil.planning.models import Programme, ProgrammeVisit
+from vigil.protection.models import Case, ProtectedPerson
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -129,6 +130,26 @@ def world(body, member_body, other_body, personas):
         id=900_006, body=body, title="Matrix programme", starts_on=day.replace(day=1)
     )
     ProgrammeVisit.objects.create(id=900_007, programme=programme, place=national_place, month=0)
+    # A case and a person at risk the monitor holds: need-to-know to the monitor and the heads.
+    case = Case.objects.create(
+        id=900_008,
+        body=body,
+        reference="C-MATRIX",
+        pseudonym="P-MATRIX",
+        source="letter",
+        current_place=national_place,
+        narrative="Matrix narrative",
+        identity="Matrix Identity",
+    )
+    case.holders.add(people["monitor"])
+    person = ProtectedPerson.objects.create(
+        id=900_009,
+        body=body,
+        pseudonym="P-MATRIXRISK",
+        current_place=national_place,
+        identity="Matrix Identity",
+    )
+    person.holders.add(people["monitor"])
     return {
         "people": people,
         "regional_head": regional_head,
@@ -139,6 +160,8 @@ def world(body, member_body, other_body, personas):
             "other body place": other_place,
             "secret visit": secret_visit,
             "programme": programme,
+            "case": case,
+            "person at risk": person,
         },
     }
 
@@ -180,6 +203,9 @@ INVISIBLE = {
     "secret visit": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
     # The programme is secret: its planners see it, a monitor only with a visit of it.
     "programme": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # Cases and persons at risk: their holders (the monitor here) and the heads, nobody else.
+    "case": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    "person at risk": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
 }
 
 
@@ -189,7 +215,13 @@ def _snapshot(obj) -> dict:
 
 def test_the_matrix_covers_every_app():
     names = {route.name for route in id_routes()}
-    assert {"places:detail", "visits:detail", "planning:detail", "user_edit"} <= names
+    assert {
+        "places:detail",
+        "visits:detail",
+        "planning:detail",
+        "protection:case_detail",
+        "user_edit",
+    } <= names
     assert any(route.is_api for route in id_routes())
 
 

@@ -45,6 +45,7 @@ from vigil.visits.forms import (
     VisitFilterForm,
     VisitForm,
 )
+from vigil.visits.links import interview_links
 from vigil.visits.models import (
     Answer,
     Debriefing,
@@ -409,6 +410,7 @@ def interview_detail(
             "may_record": is_on_team(membership, visit, confirmed=True)
             and VISITS.can(membership, "record", visit),
             "evidence_form": EvidenceForm(),
+            "links": interview_links(membership, interview),
         },
     )
 
