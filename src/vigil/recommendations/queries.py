@@ -92,3 +92,57 @@ def focal_point_rule(
     membership: Membership, queryset: models.QuerySet[FocalPoint]
 ) -> models.QuerySet[FocalPoint]:
     return queryset.filter(authority__body_id=membership.body_id)
+
+
+# ---------- The list ----------
+
+# Past this many matches the list says "more than 1,000" instead of counting them all.
+COUNT_CAP = 1000
+# Pages go this deep; past it, narrowing the filters is the way on (an OFFSET grows with depth).
+MAX_PAGE = 100
+PAGE_SIZE = 50
+
+SORTS = {
+    "-issued": ("-issued_on", "-id"),
+    "issued": ("issued_on", "id"),
+    "due": ("response_due", "id"),
+}
+
+
+def filter_recommendations(
+    queryset: models.QuerySet[Recommendation], data: dict[str, Any], *, today: Any
+) -> models.QuerySet[Recommendation]:
+    """Narrow by the list's filters; each is a column of one of the list's indexes."""
+    if data.get("position"):
+        queryset = queryset.filter(position=data["position"])
+    assessment = data.get("assessment")
+    if assessment == "open":
+        from vigil.recommendations.models import CLOSED_ASSESSMENTS
+
+        queryset = queryset.exclude(assessment__in=CLOSED_ASSESSMENTS)
+    elif assessment:
+        queryset = queryset.filter(assessment=assessment)
+    if data.get("authority"):
+        queryset = queryset.filter(authority=data["authority"])
+    if data.get("place"):
+        queryset = queryset.filter(places=data["place"])
+    if data.get("theme"):
+        queryset = queryset.filter(themes=data["theme"])
+    if data.get("source_kind"):
+        queryset = queryset.filter(source_kind=data["source_kind"])
+    if data.get("priority"):
+        queryset = queryset.filter(priority=data["priority"])
+    if data.get("overdue"):
+        queryset = queryset.filter(overdue_since__isnull=False)
+    if data.get("q"):
+        from vigil.places.queries import normalise_text
+
+        for word in normalise_text(data["q"]).split()[:8]:
+            queryset = queryset.filter(search_text__contains=word)
+    return queryset.order_by(*SORTS.get(data.get("sort") or "-issued", SORTS["-issued"]))
+
+
+def capped_count(queryset: models.QuerySet[Any], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """(count, whether it is more than that): counts at most `cap` + 1 rows."""
+    found = queryset.order_by().values("pk")[: cap + 1].count()
+    return min(found, cap), found > cap
