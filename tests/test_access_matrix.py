@@ -24,6 +24,7 @@ from django.utils import timezone
 from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
+from vigil.recommendations.models import Authority, Recommendation
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -124,10 +125,22 @@ def world(body, member_body, other_body, personas):
     TeamMember.objects.create(
         visit=secret_visit, membership=people["leader"], team_role=TeamRole.LEADER
     )
+    # The focal point persona is linked to no authority: no recommendation exists for them.
+    ministry = Authority.objects.create(id=900_006, body=body, name="Matrix Ministry")
+    recommendation = Recommendation.objects.create(
+        id=900_007,
+        body=body,
+        authority=ministry,
+        text="Matrix recommendation on cell sizes",
+        is_systemic=True,
+        issued_on=timezone.localdate(),
+        response_due=timezone.localdate() + datetime.timedelta(days=28),
+    )
     return {
         "people": people,
         "regional_head": regional_head,
         "objects": {
+            "recommendation": recommendation,
             "national place": national_place,
             "member confidential place": confidential,
             "trashed place": trashed,
@@ -172,6 +185,8 @@ INVISIBLE = {
         "regional",
     },
     "secret visit": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # An authority focal point sees only what is addressed to their own authority.
+    "recommendation": {"focal", "regional", "outsider"},
 }
 
 
@@ -181,7 +196,8 @@ def _snapshot(obj) -> dict:
 
 def test_the_matrix_covers_every_app():
     names = {route.name for route in id_routes()}
-    assert {"places:detail", "visits:detail", "user_edit"} <= names
+    assert {"places:detail", "visits:detail", "recommendations:detail", "portal:detail"} <= names
+    assert "user_edit" in names
     assert any(route.is_api for route in id_routes())
 
 

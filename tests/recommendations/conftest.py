@@ -117,4 +117,39 @@ def link(head, member, authority, *, include_subordinates=False) -> FocalPoint:
     )
 
 
+from vigil.visits import services as visit_services  # noqa: E402
+from vigil.visits.models import VisitStatus  # noqa: E402
+
+TODAY = timezone.localdate
+
+
+@pytest.fixture
+def finding(persona, place, directory):
+    leader = persona(Role.VISIT_LEADER)
+    today = TODAY()
+    visit = visit_services.visit_create(
+        membership=leader,
+        data={
+            "place": place,
+            "kind": "regular",
+            "is_announced": True,
+            "planned_start": today,
+            "planned_end": today,
+        },
+    )
+    visit_services.team_confirm_conduct(membership=leader, visit=visit)
+    visit = visit_services.visit_set_status(
+        membership=leader, visit=visit, status=VisitStatus.IN_PROGRESS
+    )
+    return visit_services.observation_create(
+        membership=leader,
+        visit=visit,
+        data={
+            "theme": theme(visit.body),
+            "description": "Four people in a cell built for two.",
+            "other_sources": ["direct_observation"],
+        },
+    )
+
+
 __all__ = ["Authority", "focal_member", "issue", "link", "theme"]

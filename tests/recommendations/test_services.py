@@ -10,7 +10,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.http import Http404
 from django.utils import timezone
 
-from tests.recommendations.conftest import issue, link, theme
+from tests.recommendations.conftest import issue, link
 from vigil.core.concurrency import StaleVersion
 from vigil.core.models import AuditEntry, Notification, Role
 from vigil.recommendations import services
@@ -21,8 +21,6 @@ from vigil.recommendations.models import (
     Recommendation,
     RecommendationSettings,
 )
-from vigil.visits import services as visit_services
-from vigil.visits.models import VisitStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -257,35 +255,6 @@ def test_a_focal_point_link_needs_the_role(head_membership, writer, directory):
         services.focal_point_set(
             membership=head_membership, target=writer, authority=directory["ministry"]
         )
-
-
-@pytest.fixture
-def finding(persona, place, directory):
-    leader = persona(Role.VISIT_LEADER)
-    today = TODAY()
-    visit = visit_services.visit_create(
-        membership=leader,
-        data={
-            "place": place,
-            "kind": "regular",
-            "is_announced": True,
-            "planned_start": today,
-            "planned_end": today,
-        },
-    )
-    visit_services.team_confirm_conduct(membership=leader, visit=visit)
-    visit = visit_services.visit_set_status(
-        membership=leader, visit=visit, status=VisitStatus.IN_PROGRESS
-    )
-    return visit_services.observation_create(
-        membership=leader,
-        visit=visit,
-        data={
-            "theme": theme(visit.body),
-            "description": "Four people in a cell built for two.",
-            "other_sources": ["direct_observation"],
-        },
-    )
 
 
 def test_issued_from_a_visit_s_findings(writer, directory, finding):

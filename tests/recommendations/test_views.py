@@ -286,3 +286,44 @@ def test_place_dossier_lists_its_recommendations(writer, directory, place):
     issue(writer, directory["prison"], places=[place], text="Open the yard daily.")
     page = signed_in(writer).get(reverse("places:detail", args=[place.pk]))
     assert "Open the yard daily." in page.content.decode()
+
+
+def test_issue_from_a_visit_and_verify_on_the_follow_up(writer, directory, finding, persona):
+    client = signed_in(writer)
+    visit = finding.visit
+    form = client.get(reverse("recommendations:create"), {"visit": visit.pk})
+    assert form.status_code == 200 and "Four people in a cell" in form.content.decode()
+    response = client.post(
+        reverse("recommendations:create") + f"?visit={visit.pk}",
+        {
+            "text": "Close the overcrowded wing.",
+            "authority": directory["prison"].pk,
+            "observations": [finding.pk],
+            "priority": "high",
+            "source_kind": "visit",
+            "issued_on": timezone.localdate().isoformat(),
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    recommendation = Recommendation.objects.get()
+    assert recommendation.visit == visit and list(recommendation.observations.all()) == [finding]
+    # The preparation pack of a visit to the place lists it, with the way to verify it.
+    leader = signed_in(persona(Role.VISIT_LEADER))
+    pack = leader.get(reverse("visits:preparation", args=[visit.pk])).content.decode()
+    assert "Close the overcrowded wing." in pack
+    verify = reverse("recommendations:assess", args=[recommendation.pk]) + f"?visit={visit.pk}"
+    assert leader.get(verify).status_code == 200
+    response = leader.post(
+        verify,
+        {
+            "assessment": "implemented",
+            "version": str(recommendation.version),
+            "changed_on": timezone.localdate().isoformat(),
+            "verified_on": timezone.localdate().isoformat(),
+            "verification_method": "follow_up_visit",
+            "evidence_text": "The wing is closed.",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    change = recommendation.assessment_changes.get()
+    assert change.visit == visit and change.assessment == Assessment.IMPLEMENTED

@@ -134,6 +134,15 @@ class RecommendationsConfig(AppConfig):
                 "ExchangeKindEnum": "vigil.recommendations.models.ExchangeKind",
             }
         )
+        from vigil.visits.preparation import register_preparation_section
+
+        register_preparation_section(
+            "recommendations",
+            _("Open recommendations about the place"),
+            "recommendations/_preparation.html",
+            40,
+            home.preparation,
+        )
         register_section(
             "place",
             DossierSection(

@@ -26,3 +26,29 @@ def dossier(request: HttpRequest, membership: Membership, place: Any) -> dict[st
         "more": len(recommendations) > DOSSIER_LIMIT,
         "place": place,
     }
+
+
+PREPARATION_LIMIT = 50
+
+
+def preparation(request: HttpRequest, membership: Membership, visit: Any) -> dict[str, Any] | None:
+    """The visit's place's open recommendations, to verify during the visit; and the way to
+    issue new ones from the visit's findings."""
+    from vigil.recommendations.models import CLOSED_ASSESSMENTS
+
+    if not RECOMMENDATIONS.can(membership, "view"):
+        return None
+    open_ones = list(
+        visible(membership, Recommendation)
+        .filter(places=visit.place_id)
+        .exclude(assessment__in=CLOSED_ASSESSMENTS)
+        .select_related("authority")
+        .order_by("response_due", "id")[: PREPARATION_LIMIT + 1]
+    )
+    return {
+        "recommendations": open_ones[:PREPARATION_LIMIT],
+        "more": len(open_ones) > PREPARATION_LIMIT,
+        "visit": visit,
+        "can_create": RECOMMENDATIONS.can(membership, "create"),
+        "can_assess": RECOMMENDATIONS.can(membership, "assess"),
+    }

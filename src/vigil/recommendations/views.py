@@ -258,15 +258,18 @@ def _track_form(
     form_class: type[Any],
     save: Any,
     template: str,
+    visit: Visit | None = None,
 ) -> HttpResponse:
     recommendation = _recommendation(membership, pk)
     if not RECOMMENDATIONS.can(membership, action, recommendation):
         raise PermissionDenied
-    form = form_class(
-        request.POST or None,
-        request.FILES or None,
-        initial={"version": recommendation.version, "changed_on": timezone.localdate()},
-    )
+    initial: dict[str, Any] = {
+        "version": recommendation.version,
+        "changed_on": timezone.localdate(),
+    }
+    if visit is not None:
+        initial.update(verified_on=timezone.localdate(), verification_method="follow_up_visit")
+    form = form_class(request.POST or None, request.FILES or None, initial=initial)
     stale_message = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -288,7 +291,12 @@ def _track_form(
     return render(
         request,
         template,
-        {"form": form, "recommendation": recommendation, "stale_message": stale_message},
+        {
+            "form": form,
+            "recommendation": recommendation,
+            "stale_message": stale_message,
+            "visit": visit,
+        },
         status=409 if stale_message else 400 if form.errors else 200,
     )
 
@@ -323,6 +331,12 @@ def recommendation_position(
 
 @member_required(RECOMMENDATIONS)
 def recommendation_assess(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    """The body's assessment; from a follow-up visit (`?visit=<id>`), it records the visit."""
+    visit = None
+    visit_id = request.GET.get("visit") or request.POST.get("visit")
+    if visit_id:
+        visit = get_visible_or_404(membership, Visit, visit_id)
+
     def save(recommendation: Recommendation, data: dict[str, Any]) -> None:
         services.recommendation_assess(
             membership=membership,
@@ -334,6 +348,7 @@ def recommendation_assess(request: HttpRequest, pk: int, *, membership: Membersh
             evidence_text=data.get("evidence_text") or "",
             evidence=data.get("evidence"),
             note=data.get("note") or "",
+            visit=visit,
             expected_version=data.get("version"),
         )
 
@@ -341,6 +356,7 @@ def recommendation_assess(request: HttpRequest, pk: int, *, membership: Membersh
         request,
         pk,
         membership,
+        visit=visit,
         action="assess",
         form_class=AssessmentForm,
         save=save,
