@@ -43,7 +43,7 @@ class RecommendationsConfig(AppConfig):
             register_nav,
             register_urls,
         )
-        from vigil.recommendations import home, notifications, queries
+        from vigil.recommendations import demo, home, notifications, queries  # noqa: F401
         from vigil.recommendations.models import (
             AssessmentChange,
             Authority,
