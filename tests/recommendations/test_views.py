@@ -327,3 +327,33 @@ def test_issue_from_a_visit_and_verify_on_the_follow_up(writer, directory, findi
     assert response.status_code == 302, response.content.decode()[-2000:]
     change = recommendation.assessment_changes.get()
     assert change.visit == visit and change.assessment == Assessment.IMPLEMENTED
+
+
+def test_portal_list_costs_the_same_with_more_rows(
+    focal, writer, directory, place, django_assert_max_num_queries
+):
+    client = signed_in(focal)
+    issue(writer, directory["service"], places=[place], text="First to answer.")
+    with django_assert_max_num_queries(25) as few:
+        page = client.get(reverse("portal:list"))
+    assert "First to answer." in page.content.decode()
+    for number in range(25):
+        issue(writer, directory["service"], places=[place], text=f"Answer {number}.")
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        client.get(reverse("portal:list"))
+
+
+def test_authority_directory_costs_the_same_with_more_rows(
+    head_membership, directory, django_assert_max_num_queries
+):
+    client = signed_in(head_membership)
+    with django_assert_max_num_queries(25) as few:
+        client.get(reverse("recommendations:authority_list"))
+    for number in range(20):
+        services.authority_create(
+            membership=head_membership,
+            data={"name": f"Unit {number}", "parent": directory["prison"]},
+        )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        page = client.get(reverse("recommendations:authority_list"))
+    assert "Unit 19" in page.content.decode()
