@@ -357,3 +357,26 @@ def test_authority_directory_costs_the_same_with_more_rows(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(reverse("recommendations:authority_list"))
     assert "Unit 19" in page.content.decode()
+
+
+def test_dashboard_counts_implementation(writer, directory, place):
+    done = issue(writer, directory["prison"], places=[place])
+    issue(writer, directory["prison"], places=[place], text="Second.")
+    issue(writer, directory["health"], systemic=True, text="Third.")
+    services.recommendation_set_position(
+        membership=writer, recommendation=done, position=Position.ACCEPTED
+    )
+    services.recommendation_assess(
+        membership=writer,
+        recommendation=done,
+        assessment=Assessment.IMPLEMENTED,
+        verified_on=timezone.localdate(),
+        verification_method="document",
+        evidence_text="Letter.",
+    )
+    page = signed_in(writer).get(reverse("recommendations:dashboard"))
+    assert page.status_code == 200
+    text = page.content.decode()
+    assert "Northgate management" in text and "Ministry of Health" in text
+    assert "50 %" in text  # one of the management's two is implemented
+    assert "33 %" in text  # one of three overall

@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.recommendation_list, name="list"),
     path("new/", views.recommendation_create, name="create"),
     path("settings/", views.recommendation_settings, name="settings"),
+    path("dashboard/", views.recommendation_dashboard, name="dashboard"),
     path("<int:pk>/", views.recommendation_detail, name="detail"),
     path("<int:pk>/edit/", views.recommendation_edit, name="edit"),
     path("<int:pk>/position/", views.recommendation_position, name="position"),

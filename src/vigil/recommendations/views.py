@@ -596,3 +596,13 @@ def recommendation_settings(request: HttpRequest, *, membership: Membership) -> 
         {"form": form},
         status=400 if form.errors else 200,
     )
+
+
+@member_required(RECOMMENDATIONS)
+def recommendation_dashboard(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    from vigil.recommendations import dashboard
+
+    figures = dashboard.build(
+        visible(membership, Recommendation).filter(body_id=membership.body_id)
+    )
+    return render(request, "recommendations/dashboard.html", figures)
