@@ -67,7 +67,7 @@ def build(queryset: QuerySet[Recommendation]) -> dict[str, Any]:
         .order_by("-issued_on")
         .values_list("issued_on", "position_on")[:MEDIAN_SAMPLE]
     )
-    days = [(given - issued).days for issued, given in answered]
+    days = [(given - issued).days for issued, given in answered if given is not None]
     return {
         "totals": totals,
         "rate": _rate(totals["implemented"], totals["total"]),
