@@ -380,3 +380,23 @@ def test_dashboard_counts_implementation(writer, directory, place):
     assert "Northgate management" in text and "Ministry of Health" in text
     assert "50 %" in text  # one of the management's two is implemented
     assert "33 %" in text  # one of three overall
+
+
+def test_export_streams_the_filtered_list(writer, directory, place, persona):
+    issue(writer, directory["prison"], places=[place], text="Fix the roof.")
+    issue(writer, directory["health"], systemic=True, text="Hire doctors.")
+    client = signed_in(writer)
+    response = client.get(
+        reverse("recommendations:export", args=["csv"]), {"authority": directory["prison"].pk}
+    )
+    assert response.status_code == 200 and response.streaming
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    assert "Fix the roof." in text and "Northgate Remand Prison" in text
+    assert "Hire doctors." not in text
+    assert client.get(reverse("recommendations:export", args=["xlsx"])).status_code == 200
+    assert (
+        signed_in(persona(Role.ADMIN))
+        .get(reverse("recommendations:export", args=["csv"]))
+        .status_code
+        == 403
+    )

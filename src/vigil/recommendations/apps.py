@@ -15,6 +15,7 @@ ACTION_LABELS = {
     "recommendations.recommendation.mark_overdue": _("marked a recommendation overdue"),
     "recommendations.recommendation.escalate": _("escalated an overdue recommendation"),
     "recommendations.exchange.create": _("recorded an exchange with an authority"),
+    "recommendations.recommendation.export": _("exported recommendations"),
     "recommendations.recommendation.list_api": _(
         "read a large page of recommendations through the API"
     ),

@@ -11,6 +11,7 @@ WRITERS = frozenset({Role.HEAD, Role.VISIT_LEADER, Role.ANALYST})
 RECOMMENDATIONS = Permissions(
     {
         "view": INTERNAL_ROLES,
+        "export": INTERNAL_ROLES - {Role.ADMIN},
         "create": WRITERS,
         "edit": WRITERS,
         # Recording the authority's position from a letter or a meeting.

@@ -816,3 +816,19 @@ def heads_of(recommendation: Recommendation) -> Any:
 def require_portal(membership: Membership) -> None:
     if not PORTAL.can(membership, "respond"):
         raise PermissionDenied
+
+
+def recommendations_export(*, membership: Membership, queryset: Any, fmt: str, filters: str) -> Any:
+    """Stream the recommendations of `queryset` (already visible to the member), and record
+    the export."""
+    from vigil.recommendations.exports import export_response
+
+    _require(membership, "export")
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="recommendations.recommendation.export",
+            body=membership.body,
+            changes={"format": fmt, "filters": filters},
+        )
+    return export_response(queryset, fmt)

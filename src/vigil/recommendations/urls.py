@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from vigil.recommendations import views
 
@@ -9,6 +9,7 @@ urlpatterns = [
     path("new/", views.recommendation_create, name="create"),
     path("settings/", views.recommendation_settings, name="settings"),
     path("dashboard/", views.recommendation_dashboard, name="dashboard"),
+    re_path(r"^export\.(?P<fmt>csv|xlsx)$", views.recommendation_export, name="export"),
     path("<int:pk>/", views.recommendation_detail, name="detail"),
     path("<int:pk>/edit/", views.recommendation_edit, name="edit"),
     path("<int:pk>/position/", views.recommendation_position, name="position"),

@@ -90,8 +90,26 @@ def recommendation_list(request: HttpRequest, *, membership: Membership) -> Http
             "query": query.urlencode(),
             "filtered": any(request.GET.get(name) for name in form.fields if name != "sort"),
             "can_create": RECOMMENDATIONS.can(membership, "create"),
+            "can_export": RECOMMENDATIONS.can(membership, "export"),
             "today": timezone.localdate(),
         },
+    )
+
+
+@member_required(RECOMMENDATIONS, "export")
+def recommendation_export(request: HttpRequest, fmt: str, *, membership: Membership) -> Any:
+    """The filtered list, every row of it, as CSV (streamed) or Excel."""
+    if fmt not in {"csv", "xlsx"}:
+        raise Http404
+    form = RecommendationFilterForm(request.GET or None, membership=membership)
+    data: dict[str, Any] = {}
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+    found = queries.filter_recommendations(
+        visible(membership, Recommendation), data, today=timezone.localdate()
+    )
+    return services.recommendations_export(
+        membership=membership, queryset=found, fmt=fmt, filters=request.GET.urlencode()
     )
 
 
