@@ -161,3 +161,31 @@ def test_a_focal_point_has_no_api(focal, writer, directory, place):
         == 404
     )
     assert Recommendation.objects.get().position == Position.NO_RESPONSE
+
+
+def test_hostile_input_is_a_400_never_a_500(head_membership, writer, directory, place):
+    client = api(head_membership)
+    created = client.post(AUTHORITIES, {"name": "Orphan unit", "parent": None}, format="json")
+    assert created.status_code == 201
+    assert created.json()["email"] == ""
+    for query in ({"theme": "0.5"}, {"authority": str(2**70)}, {"place": "-1"}):
+        assert client.get(RECOMMENDATIONS, query).status_code == 400, query
+    far = api(writer).post(
+        RECOMMENDATIONS,
+        {
+            "text": "Far away.",
+            "authority": directory["prison"].pk,
+            "places": [place.pk],
+            "issued_on": "9999-12-31",
+        },
+        format="json",
+    )
+    assert far.status_code == 400 and "issued_on" in far.json()
+    recommendation = issue(writer, directory["prison"], places=[place])
+    invalid = api(writer).patch(
+        f"{RECOMMENDATIONS}{recommendation.pk}/",
+        {"priority": "whenever"},
+        format="json",
+        HTTP_IF_MATCH='"nonsense"',
+    )
+    assert invalid.status_code == 400

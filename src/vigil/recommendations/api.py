@@ -19,6 +19,7 @@ from vigil.core.api import (
     DefaultCursorPagination,
     VersionedViewSetMixin,
     VigilSerializerMixin,
+    api_membership,
     conditional_responses,
     etag_header,
     if_match_parameter,
@@ -71,6 +72,8 @@ class _ScopedPrimaryKeys(serializers.PrimaryKeyRelatedField):
 
 class AuthoritySerializer(VigilSerializerMixin, serializers.ModelSerializer):
     places: Any = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    # May be empty: plain text in the answer, not an "email" format.
+    email = serializers.CharField(read_only=True)
 
     class Meta:
         model = Authority
@@ -158,8 +161,9 @@ class AuthorityViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         authority = self.get_object()
         self.require("manage_authorities", authority)
-        expected = self.expected_version(authority)
+        # What the request asks is checked first: an invalid body is a 400 whatever its If-Match.
         data = dict(self._input(partial=True).validated_data)
+        expected = self.expected_version(authority)
         places = data.pop("places", None)
         authority = services.authority_update(
             membership=self.membership,
@@ -293,12 +297,31 @@ class SimilarSerializer(VigilSerializerMixin, serializers.Serializer):
     score = serializers.FloatField()
 
 
+def _visible_to_caller(model: type[Any], body_path: str = "body_id") -> Any:
+    """A filter's choices: the caller's body's records they may see (any other id is a 400,
+    like a missing one)."""
+
+    def queryset(request: Any) -> QuerySet[Any]:
+        if request is None:
+            return model.objects.none()
+        membership = api_membership(request)
+        if model is TaxonomyTerm:
+            return TaxonomyTerm.objects.filter(body_id=membership.body_id, kind="theme")
+        return visible(membership, model).filter(**{body_path: membership.body_id})
+
+    return queryset
+
+
 class RecommendationFilter(VigilFilterSet):
     position = django_filters.ChoiceFilter(choices=Position.choices)
     assessment = django_filters.ChoiceFilter(choices=Assessment.choices)
-    authority = django_filters.NumberFilter(field_name="authority_id")
-    place = django_filters.NumberFilter(field_name="places")
-    theme = django_filters.NumberFilter(field_name="themes")
+    authority = django_filters.ModelChoiceFilter(queryset=_visible_to_caller(Authority))
+    place = django_filters.ModelChoiceFilter(
+        field_name="places", queryset=_visible_to_caller(Place)
+    )
+    theme = django_filters.ModelChoiceFilter(
+        field_name="themes", queryset=_visible_to_caller(TaxonomyTerm)
+    )
     source_kind = django_filters.ChoiceFilter(choices=SourceKind.choices)
     priority = django_filters.ChoiceFilter(choices=Priority.choices)
     overdue = StrictBooleanFilter(method="filter_overdue")
@@ -391,8 +414,8 @@ class RecommendationViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         recommendation = self.get_object()
         self.require("edit", recommendation)
-        expected = self.expected_version(recommendation)
         data = dict(self._input(partial=True).validated_data)
+        expected = self.expected_version(recommendation)
         observations = data.pop("observations", None)
         places = data.pop("places", None)
         themes = data.pop("themes", None)
@@ -420,9 +443,9 @@ class RecommendationViewSet(
     def position(self, request: Request, pk: Any = None) -> Response:
         recommendation = self.get_object()
         self.require("record_position", recommendation)
-        expected = self.expected_version(recommendation, required=False)
         serializer = PositionInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(recommendation, required=False)
         change = services.recommendation_set_position(
             membership=self.membership,
             recommendation=recommendation,
@@ -444,9 +467,9 @@ class RecommendationViewSet(
     def assessment(self, request: Request, pk: Any = None) -> Response:
         recommendation = self.get_object()
         self.require("assess", recommendation)
-        expected = self.expected_version(recommendation, required=False)
         serializer = AssessmentInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(recommendation, required=False)
         change = services.recommendation_assess(
             membership=self.membership,
             recommendation=recommendation,

@@ -20,6 +20,8 @@ GIVEN_POSITIONS = frozenset(Position) - {Position.NO_RESPONSE}
 POSITIONS_WITH_REASONS = frozenset({Position.REJECTED, Position.PARTIALLY_ACCEPTED})
 # Assessments that rest on a verification: its date, how it was made, and evidence.
 VERIFIED_ASSESSMENTS = frozenset({Assessment.IMPLEMENTED, Assessment.PARTIALLY_IMPLEMENTED})
+# A report may be prepared ahead of its publication, not further.
+MAX_DAYS_AHEAD = 366
 
 
 def _add(errors: Errors, field: str, message: str) -> None:
@@ -31,10 +33,14 @@ def deadline_errors(
     issued_on: datetime.date | None,
     response_due: datetime.date | None,
     implementation_due: datetime.date | None,
+    today: datetime.date | None = None,
 ) -> Errors:
     errors: Errors = {}
     if issued_on is None:
         _add(errors, "issued_on", _("Give the issue date."))
+        return errors
+    if today is not None and issued_on > today + datetime.timedelta(days=MAX_DAYS_AHEAD):
+        _add(errors, "issued_on", _("The issue date is more than a year ahead."))
         return errors
     if response_due is not None and response_due < issued_on:
         _add(errors, "response_due", _("The response cannot be due before the issue date."))

@@ -143,9 +143,8 @@ def authority_create(
     authority = Authority(body=membership.body)
     for field in AUTHORITY_FIELDS:
         if field in data:
-            setattr(authority, field, data[field] if data[field] is not None else "")
-    if "parent" in data:
-        authority.parent = data["parent"]
+            value = data[field]
+            setattr(authority, field, value if value is not None or field == "parent" else "")
     if not authority.kind:
         authority.kind = AuthorityKind.OTHER
     chosen = list(places)
@@ -341,6 +340,7 @@ def _check_links(
         issued_on=recommendation.issued_on,
         response_due=recommendation.response_due,
         implementation_due=recommendation.implementation_due,
+        today=timezone.localdate(),
     ).items():
         errors.setdefault(field, []).extend(messages)
     return errors
@@ -397,6 +397,14 @@ def recommendation_create(
     if recommendation.issued_on is None:
         recommendation.issued_on = timezone.localdate()
     body_settings = settings_for(membership.body)
+    _raise(
+        rules.deadline_errors(
+            issued_on=recommendation.issued_on,
+            response_due=recommendation.response_due,
+            implementation_due=recommendation.implementation_due,
+            today=timezone.localdate(),
+        )
+    )
     if recommendation.response_due is None and recommendation.issued_on is not None:
         recommendation.response_due = default_response_due(
             body_settings, recommendation.issued_on, recommendation.priority
