@@ -26,6 +26,7 @@ from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
 from vigil.planning.models import Programme, ProgrammeVisit
 from vigil.protection.models import Case, ProtectedPerson
+from vigil.recommendations.models import Authority, Recommendation
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -150,10 +151,22 @@ def world(body, member_body, other_body, personas):
         identity="Matrix Identity",
     )
     person.holders.add(people["monitor"])
+    # The focal point persona is linked to no authority: no recommendation exists for them.
+    ministry = Authority.objects.create(id=900_010, body=body, name="Matrix Ministry")
+    recommendation = Recommendation.objects.create(
+        id=900_011,
+        body=body,
+        authority=ministry,
+        text="Matrix recommendation on cell sizes",
+        is_systemic=True,
+        issued_on=timezone.localdate(),
+        response_due=timezone.localdate() + datetime.timedelta(days=28),
+    )
     return {
         "people": people,
         "regional_head": regional_head,
         "objects": {
+            "recommendation": recommendation,
             "national place": national_place,
             "member confidential place": confidential,
             "trashed place": trashed,
@@ -206,6 +219,8 @@ INVISIBLE = {
     # Cases and persons at risk: their holders (the monitor here) and the heads, nobody else.
     "case": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
     "person at risk": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # An authority focal point sees only what is addressed to their own authority.
+    "recommendation": {"focal", "regional", "outsider"},
 }
 
 
@@ -220,6 +235,8 @@ def test_the_matrix_covers_every_app():
         "visits:detail",
         "planning:detail",
         "protection:case_detail",
+        "recommendations:detail",
+        "portal:detail",
         "user_edit",
     } <= names
     assert any(route.is_api for route in id_routes())
