@@ -253,7 +253,7 @@ def test_the_list_stacks_into_cards_on_phones_and_folds_its_filters(
     page = client_for(head_membership).get(reverse("visits:observations")).content.decode()
     assert 'class="data stacked"' in page
     assert 'data-label="Theme"' in page
-    assert '<details class="filters-fold"' in page
+    assert '<details class="filters-details"' in page
 
 
 # ---------- Exports ----------
