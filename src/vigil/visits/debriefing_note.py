@@ -51,16 +51,19 @@ def note_context(debriefing: Debriefing, findings: list[Observation]) -> dict[st
     }
 
 
-def render_pdf(template: str, context: dict[str, Any], stylesheet: Path) -> bytes:
-    """A PDF drawn by WeasyPrint from `template` and a print stylesheet shipped with Vigil,
-    fetching nothing."""
+def render_pdf(template: str, context: dict[str, Any], *stylesheets: Path) -> bytes:
+    """A PDF drawn by WeasyPrint from `template` and the print stylesheets shipped with Vigil
+    (later ones add to earlier ones), fetching nothing."""
     from weasyprint import CSS, HTML
 
     fetcher = _refuse_fetching()
     html = render_to_string(template, context)
-    css = CSS(string=stylesheet.read_text(encoding="utf-8"), url_fetcher=fetcher)
+    css = [
+        CSS(string=stylesheet.read_text(encoding="utf-8"), url_fetcher=fetcher)
+        for stylesheet in stylesheets
+    ]
     document = HTML(string=html, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(stylesheets=[css])
+    pdf: bytes = document.write_pdf(stylesheets=css)
     return pdf
 
 

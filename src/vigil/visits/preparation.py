@@ -71,7 +71,7 @@ def render_preparation_pack(
     scoped to what the member may see, in the active language."""
     from django.utils import timezone, translation
 
-    from vigil.visits.debriefing_note import render_pdf
+    from vigil.visits.debriefing_note import STYLESHEET, render_pdf
 
     return render_pdf(
         "visits/preparation_pack.html",
@@ -84,6 +84,7 @@ def render_preparation_pack(
             "language": translation.get_language() or "en",
             "printing": True,
         },
+        STYLESHEET,
         PACK_STYLESHEET,
     )
 
