@@ -13,14 +13,18 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from vigil.core.tabular import stream_csv, write_xlsx
-from vigil.places.models import Place, PlaceStatus
-from vigil.places.spec import COLUMNS, GROUPS_HEADER
+from vigil.places.models import Place, PlaceIdentifier, PlaceStatus
+from vigil.places.spec import COLUMNS, GROUPS_HEADER, IDENTIFIERS_HEADER
 
 CHUNK = 2000
 
 
 def EXPORT_HEADERS() -> list[str]:
-    return [*(str(column.header) for column in COLUMNS), str(GROUPS_HEADER)]
+    return [
+        *(str(column.header) for column in COLUMNS),
+        str(GROUPS_HEADER),
+        str(IDENTIFIERS_HEADER),
+    ]
 
 
 def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
@@ -48,12 +52,18 @@ def export_rows(queryset: QuerySet[Place]) -> Iterator[list[object]]:
         ).values_list("place_id", "taxonomyterm__label")
         for place_id, group_label in through:
             groups[place_id].append(label(group_label))
+        identifiers: dict[int, list[str]] = defaultdict(list)
+        for place_id, scheme, value in PlaceIdentifier.objects.filter(
+            place_id__in=[row[0] for row in chunk]
+        ).values_list("place_id", "scheme", "value"):
+            identifiers[place_id].append(f"{scheme}: {value}")
         for row in chunk:
             values = list(row)
             for index, render in renders:
                 values[index] = render(values[index], lookups)  # type: ignore[misc]
             found = groups.get(row[0])
             values.append("; ".join(sorted(found)) if found else "")
+            values.append("; ".join(sorted(identifiers.get(row[0], []))))
             yield values
 
 
