@@ -60,6 +60,7 @@ class LinesField(serializers.ListField):
         return "\n".join(name.strip() for name in super().to_internal_value(data) if name.strip())
 
 
+@extend_schema_field(OpenApiTypes.STR)
 class TermField(serializers.RelatedField):
     """A type of place by its code or its label (in any of Vigil's languages, any case), as the
     import wizard reads it."""
@@ -75,7 +76,7 @@ class TermField(serializers.RelatedField):
 
         if not isinstance(data, str) or not data.strip():
             self.fail("invalid")
-        terms = list(self.get_queryset())
+        terms = list(self.get_queryset() or [])
         exact = [term for term in terms if term.code == data.strip()]
         if len(exact) == 1:
             return exact[0]
@@ -85,7 +86,7 @@ class TermField(serializers.RelatedField):
         self.fail("ambiguous" if found else "unknown", value=data)
         raise AssertionError  # fail() raises
 
-    def to_representation(self, value: TaxonomyTerm) -> str:
+    def to_representation(self, value: Any) -> str:
         return value.code
 
 
@@ -103,7 +104,7 @@ class RegionField(serializers.RelatedField):
 
         if isinstance(data, bool) or not isinstance(data, int | str):
             self.fail("invalid")
-        regions = list(self.get_queryset())
+        regions = list(self.get_queryset() or [])
         if isinstance(data, int) or data.strip().isdigit():
             by_id = [region for region in regions if str(region.pk) == str(data).strip()]
             if by_id:
@@ -118,7 +119,7 @@ class RegionField(serializers.RelatedField):
             )
         return region  # type: ignore[return-value]
 
-    def to_representation(self, value: Region) -> int:
+    def to_representation(self, value: Any) -> int:
         return value.pk
 
 
@@ -150,6 +151,11 @@ class CoordinateField(serializers.DecimalField):
 
     def to_internal_value(self, data: Any) -> Decimal:
         value = super().to_internal_value(data)
+        # The range is checked before rounding, as the importer does: 90.0000001 is refused.
+        if self.max_value is not None and value > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        if self.min_value is not None and value < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
         return value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
@@ -225,7 +231,10 @@ class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
     operator_name = serializers.CharField(
         max_length=300, required=False, allow_blank=True, validators=[validate_visible_text]
     )
-    source = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    # DRF's metaclass takes declared fields off the class, so this does not shadow Field.source.
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=300, required=False, allow_blank=True
+    )
     identifiers = serializers.DictField(
         child=serializers.CharField(max_length=100, allow_blank=True),
         required=False,

@@ -43,7 +43,7 @@ def match_text(text: str) -> str:
 def trigrams(text: str) -> frozenset[str]:
     """pg_trgm's trigrams of an already normalised text: each word padded with two spaces
     before and one after."""
-    grams = set()
+    grams: set[str] = set()
     for word in text.split():
         padded = f"  {word} "
         grams.update(padded[index : index + 3] for index in range(len(padded) - 2))

@@ -19,6 +19,7 @@ from vigil.core.audit import audit, audit_read, build_entry, diff, diff_new, sna
 from vigil.core.concurrency import bump_version, check_version
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
+from vigil.core.text import hidden_characters
 from vigil.places import permissions
 from vigil.places.duplicates import FLAG_RADIUS_M, Candidate, find_pairs, match_text
 from vigil.places.models import Place, PlaceDocument, PlaceIdentifier, PossibleDuplicate, Region
@@ -53,7 +54,13 @@ def clean_identifiers(identifiers: Mapping[str, str]) -> dict[str, str]:
         scheme, value = (scheme or "").strip(), (value or "").strip()
         if not value:
             continue
-        if not scheme:
+        hidden = [text for text in (scheme, value) if hidden_characters(text)]
+        if hidden:
+            errors.append(
+                _("Remove the invisible or control characters from “%(value)s”.")
+                % {"value": hidden[0].encode("unicode_escape").decode("ascii")}
+            )
+        elif not scheme:
             errors.append(_("Name the scheme of the identifier “%(value)s”.") % {"value": value})
         elif len(scheme) > IDENTIFIER_MAX_LENGTH or len(value) > IDENTIFIER_MAX_LENGTH:
             errors.append(

@@ -402,7 +402,7 @@ def duplicate_dismiss_many(request: HttpRequest, *, membership: Membership) -> H
     )
     if not form.is_valid():
         for error in form.errors.get("flags", []):
-            messages.error(request, error)
+            messages.error(request, str(error))
         return redirect("places:duplicates")
     count = services.duplicates_dismiss(membership=membership, flags=form.cleaned_data["flags"])
     messages.success(
