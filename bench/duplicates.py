@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import places as bench  # noqa: E402  (bench/places.py, beside this file)
+import places as bench  # bench/places.py, beside this file
 
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/vigil_bench_dup"
 

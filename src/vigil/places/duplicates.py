@@ -10,6 +10,7 @@ square.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import unicodedata
@@ -212,10 +213,17 @@ def find_pairs(
     # 4. Similar names where one of the two has no coordinates: prefix filtering. Trigrams are
     # ranked rarest first; two names with similarity >= t share one of the first
     # |grams| - ceil(t * |grams|) + 1 trigrams of each, so only those are indexed and probed.
+    # A located new place is only compared by name with places without coordinates, so only
+    # they are indexed unless a new place has no coordinates itself.
     unlocated_new = [candidate for candidate in new if not candidate.located]
-    if unlocated_new or len(located) < len(everyone):
+    indexed = (
+        list(everyone.values())
+        if unlocated_new
+        else [candidate for candidate in everyone.values() if not candidate.located]
+    )
+    if indexed:
         frequency: Counter[str] = Counter()
-        for candidate in everyone.values():
+        for candidate in itertools.chain(indexed, new):
             frequency.update(candidate.grams)
 
         def prefix(candidate: Candidate) -> list[str]:
@@ -224,12 +232,12 @@ def find_pairs(
             return ranked[: max(keep, 0)]
 
         index: dict[str, list[Candidate]] = defaultdict(list)
-        for candidate in everyone.values():
+        for candidate in indexed:
             for gram in prefix(candidate):
                 index[gram].append(candidate)
         for candidate in new:
             for gram in prefix(candidate):
-                for other in index[gram]:
+                for other in index.get(gram, ()):
                     if candidate.located and other.located:
                         continue  # compared by the grid, if near at all
                     compare(candidate, other)
