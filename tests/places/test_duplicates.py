@@ -18,6 +18,7 @@ from vigil.core import imports
 from vigil.core.models import AuditEntry, Role
 from vigil.places import services
 from vigil.places.duplicates import (
+    ADDRESS_BLOCK_LIMIT,
     FLAG_THRESHOLD,
     Candidate,
     find_pairs,
@@ -94,9 +95,10 @@ def test_similar_names_at_the_same_spot_are_always_flagged(name, edit, latitude,
             st.none() | st.integers(1, 3),
         ),
         min_size=2,
-        max_size=25,
+        # Fewer places than ADDRESS_BLOCK_LIMIT: an address shared more widely is not a block.
+        max_size=ADDRESS_BLOCK_LIMIT,
     ),
-    new_count=st.integers(1, 25),
+    new_count=st.integers(1, ADDRESS_BLOCK_LIMIT),
 )
 def test_blocking_finds_every_pair_comparing_all_pairs_would(places, new_count):
     candidates = [

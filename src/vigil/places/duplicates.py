@@ -107,9 +107,8 @@ def score_pair(first: Candidate, second: Candidate) -> PairScore | None:
             # Two different codes in one list: the list says these are two places.
             return None
         shared = True
-    name = similarity(first.grams, second.grams)
+    same_address = bool(first.address) and first.address == second.address
     distance = None
-    score = 0.0
     if first.located and second.located:
         distance = haversine_m(
             first.latitude,  # type: ignore[arg-type]
@@ -117,13 +116,18 @@ def score_pair(first: Candidate, second: Candidate) -> PairScore | None:
             second.latitude,  # type: ignore[arg-type]
             second.longitude,  # type: ignore[arg-type]
         )
+        if distance > FLAG_RADIUS_M and not (shared or same_address):
+            return None  # too far apart for any name to make up for it
+    name = similarity(first.grams, second.grams)
+    score = 0.0
+    if distance is not None:
         if distance <= FAR_M:
             proximity = 1.0 if distance <= NEAR_M else 1 - (distance - NEAR_M) / (FAR_M - NEAR_M)
             score = NAME_WEIGHT * name + PLACE_WEIGHT * proximity
     elif not (first.region_id and second.region_id and first.region_id != second.region_id):
         same_region = bool(first.region_id) and first.region_id == second.region_id
         score = NAME_ONLY_WEIGHT * name + (SAME_REGION_BONUS if same_region else 0.0)
-    if first.address and first.address == second.address:
+    if same_address:
         # One building under two names (an operator's and an agency's).
         score = max(score, 0.75 + 0.25 * name)
     if shared:
@@ -177,6 +181,7 @@ def find_pairs(
         widest = max(abs(candidate.latitude) for candidate in located)  # type: ignore[arg-type]
         stretch = 1 / max(math.cos(math.radians(min(widest, 89.0))), 0.01)
         size_deg = FLAG_RADIUS_M / 111_000 * stretch
+        max_latitude_gap = math.degrees(FLAG_RADIUS_M / EARTH_RADIUS_M)
         grid: dict[tuple[int, int], list[Candidate]] = defaultdict(list)
         for candidate in located:
             grid[_cell(candidate, size_deg)].append(candidate)
@@ -184,9 +189,13 @@ def find_pairs(
             if not candidate.located:
                 continue
             row, column = _cell(candidate, size_deg)
+            latitude = candidate.latitude
             for d_row in (-1, 0, 1):
                 for d_column in (-1, 0, 1):
                     for other in grid.get((row + d_row, column + d_column), ()):
+                        # The distance is at least the difference in latitude.
+                        if abs(other.latitude - latitude) > max_latitude_gap:  # type: ignore[operator]
+                            continue
                         compare(candidate, other)
 
     # 2. The same address, unless it is shared so widely that it says nothing.
@@ -231,15 +240,43 @@ def find_pairs(
             keep = len(ranked) - math.ceil(NAME_ONLY_MIN * len(ranked)) + 1
             return ranked[: max(keep, 0)]
 
-        index: dict[str, list[Candidate]] = defaultdict(list)
+        # Names alone pair places of one region (or where one has no region), and a located
+        # new place pairs by name only with places without coordinates: the index is keyed by
+        # both, so a probe reads only lists it could pair with.
+        index: dict[tuple[bool, int | None, str], list[Candidate]] = defaultdict(list)
+        any_region: dict[tuple[bool, str], list[Candidate]] = defaultdict(list)
+        regionless_new = any(candidate.region_id is None for candidate in new)
         for candidate in indexed:
             for gram in prefix(candidate):
-                index[gram].append(candidate)
+                index[(candidate.located, candidate.region_id, gram)].append(candidate)
+                if regionless_new:
+                    any_region[(candidate.located, gram)].append(candidate)
         for candidate in new:
+            size = len(candidate.grams)
+            region = candidate.region_id
+            kinds = (False,) if candidate.located else (False, True)
+            probed: set[int] = set()
             for gram in prefix(candidate):
-                for other in index.get(gram, ()):
-                    if candidate.located and other.located:
-                        continue  # compared by the grid, if near at all
-                    compare(candidate, other)
+                for located in kinds:
+                    if region is None:
+                        lists: tuple[list[Candidate], ...] = (any_region.get((located, gram), []),)
+                    else:
+                        lists = (
+                            index.get((located, region, gram), []),
+                            index.get((located, None, gram), []),
+                        )
+                    for block in lists:
+                        for other in block:
+                            if other.pk in probed:
+                                continue
+                            probed.add(other.pk)
+                            other_size = len(other.grams)
+                            # Similarity >= t needs sizes within a factor t of each other.
+                            if (
+                                other_size < NAME_ONLY_MIN * size
+                                or size < NAME_ONLY_MIN * other_size
+                            ):
+                                continue
+                            compare(candidate, other)
 
     return [(first, second, score) for (first, second), score in pairs.items() if score]
