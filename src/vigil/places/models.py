@@ -72,18 +72,34 @@ class Place(models.Model):
         Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.PROTECT
     )
     address = models.TextField(_("address"), blank=True)
-    locality = models.CharField(_("locality"), max_length=200, blank=True)
-    postal_code = models.CharField(_("postal code"), max_length=20, blank=True)
+    locality = models.CharField(
+        _("locality"), max_length=200, blank=True, default="", db_default=""
+    )
+    postal_code = models.CharField(
+        _("postal code"), max_length=20, blank=True, default="", db_default=""
+    )
     country = models.CharField(
-        _("country"), max_length=2, blank=True, help_text=_("ISO 3166 code, e.g. FR.")
+        _("country"),
+        max_length=2,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("ISO 3166 code, e.g. FR."),
     )
     operator_kind = models.CharField(
-        _("operated by"), max_length=16, choices=OperatorKind.choices, blank=True
+        _("operated by"),
+        max_length=16,
+        choices=OperatorKind.choices,
+        blank=True,
+        default="",
+        db_default="",
     )
     operator_name = models.CharField(
         _("operator"),
         max_length=300,
         blank=True,
+        default="",
+        db_default="",
         help_text=_("The company that runs the place, when it is privately run."),
     )
     latitude = models.DecimalField(
@@ -124,6 +140,8 @@ class Place(models.Model):
         _("source"),
         max_length=300,
         blank=True,
+        default="",
+        db_default="",
         help_text=_("Where this record comes from: a list, a file, a visit."),
     )
     # The import that created the record, and who created it (a person or an import's starter).
@@ -150,7 +168,9 @@ class Place(models.Model):
     search_text = models.TextField(editable=False, blank=True)
     # The name as duplicates are compared (places.duplicates.match_text); PostgreSQL keeps a
     # trigram index on it.
-    match_name = models.CharField(max_length=300, editable=False, blank=True)
+    match_name = models.CharField(
+        max_length=300, editable=False, blank=True, default="", db_default=""
+    )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_places"
     )
@@ -253,7 +273,7 @@ class PossibleDuplicate(models.Model):
     # places (None: one has no coordinates) and whether they share an identifier.
     name_similarity = models.FloatField(null=True, blank=True)
     distance_m = models.FloatField(null=True, blank=True)
-    shared_identifier = models.BooleanField(default=False)
+    shared_identifier = models.BooleanField(default=False, db_default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_by = models.ForeignKey(
