@@ -36,6 +36,9 @@ _NOT_WORD = re.compile(r"[^0-9a-z]+")
 
 def match_text(text: str) -> str:
     """Lower case, without accents or punctuation, single spaces: how names are compared."""
+    if text.isascii():
+        # Most cells: the same result without Unicode decomposition.
+        return " ".join(_NOT_WORD.sub(" ", text.lower()).split())
     text = unicodedata.normalize("NFKD", text.casefold())
     text = "".join(char for char in text if not unicodedata.combining(char))
     return " ".join(_NOT_WORD.sub(" ", text).split())
