@@ -9,354 +9,112 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
     dependencies = [
-        ("core", "0001_initial"),
+        ('core', '0001_initial'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Place",
+            name='Place',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "external_id",
-                    models.CharField(
-                        blank=True,
-                        help_text="The identifier the authorities or a previous system use for this place.",
-                        max_length=100,
-                        verbose_name="external identifier",
-                    ),
-                ),
-                ("name", models.CharField(max_length=300, verbose_name="name")),
-                ("subtype", models.CharField(blank=True, max_length=200, verbose_name="sub-type")),
-                (
-                    "authority_name",
-                    models.CharField(
-                        blank=True, max_length=300, verbose_name="responsible authority"
-                    ),
-                ),
-                ("address", models.TextField(blank=True, verbose_name="address")),
-                (
-                    "latitude",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=6,
-                        max_digits=9,
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(-90),
-                            django.core.validators.MaxValueValidator(90),
-                        ],
-                        verbose_name="latitude",
-                    ),
-                ),
-                (
-                    "longitude",
-                    models.DecimalField(
-                        blank=True,
-                        decimal_places=6,
-                        max_digits=9,
-                        null=True,
-                        validators=[
-                            django.core.validators.MinValueValidator(-180),
-                            django.core.validators.MaxValueValidator(180),
-                        ],
-                        verbose_name="longitude",
-                    ),
-                ),
-                (
-                    "official_capacity",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="official capacity"
-                    ),
-                ),
-                (
-                    "population",
-                    models.PositiveIntegerField(
-                        blank=True, null=True, verbose_name="current population"
-                    ),
-                ),
-                (
-                    "population_date",
-                    models.DateField(blank=True, null=True, verbose_name="population counted on"),
-                ),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "Open"),
-                            ("temporary", "Temporary"),
-                            ("closed", "Closed"),
-                        ],
-                        default="open",
-                        max_length=16,
-                        verbose_name="status",
-                    ),
-                ),
-                ("opened_on", models.DateField(blank=True, null=True, verbose_name="opened on")),
-                ("closed_on", models.DateField(blank=True, null=True, verbose_name="closed on")),
-                (
-                    "aliases",
-                    models.TextField(
-                        blank=True, help_text="One per line.", verbose_name="other names"
-                    ),
-                ),
-                (
-                    "former_names",
-                    models.TextField(
-                        blank=True, help_text="One per line.", verbose_name="former names"
-                    ),
-                ),
-                ("notes", models.TextField(blank=True, verbose_name="notes")),
-                (
-                    "confidential_notes",
-                    vigil.core.crypto.EncryptedTextField(
-                        blank=True,
-                        help_text="Encrypted; every read is recorded in the audit trail. For access arrangements, contacts and anything that must not leave the body.",
-                        verbose_name="confidential notes",
-                    ),
-                ),
-                (
-                    "is_confidential",
-                    models.BooleanField(
-                        default=False,
-                        help_text="Hidden from the coordinating body.",
-                        verbose_name="confidential record",
-                    ),
-                ),
-                ("search_text", models.TextField(blank=True, editable=False)),
-                ("deleted_at", models.DateTimeField(blank=True, db_index=True, null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "body",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="places",
-                        to="core.body",
-                    ),
-                ),
-                (
-                    "deleted_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "merged_into",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="merged_places",
-                        to="places.place",
-                    ),
-                ),
-                (
-                    "place_type",
-                    models.ForeignKey(
-                        limit_choices_to={"kind": "place_type"},
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.taxonomyterm",
-                        verbose_name="type",
-                    ),
-                ),
-                (
-                    "population_groups",
-                    models.ManyToManyField(
-                        blank=True,
-                        limit_choices_to={"kind": "vulnerable_group"},
-                        related_name="+",
-                        to="core.taxonomyterm",
-                        verbose_name="population groups held",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('external_id', models.CharField(blank=True, help_text='The identifier the authorities or a previous system use for this place.', max_length=100, verbose_name='external identifier')),
+                ('name', models.CharField(max_length=300, verbose_name='name')),
+                ('subtype', models.CharField(blank=True, max_length=200, verbose_name='sub-type')),
+                ('authority_name', models.CharField(blank=True, max_length=300, verbose_name='responsible authority')),
+                ('address', models.TextField(blank=True, verbose_name='address')),
+                ('latitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-90), django.core.validators.MaxValueValidator(90)], verbose_name='latitude')),
+                ('longitude', models.DecimalField(blank=True, decimal_places=6, max_digits=9, null=True, validators=[django.core.validators.MinValueValidator(-180), django.core.validators.MaxValueValidator(180)], verbose_name='longitude')),
+                ('official_capacity', models.PositiveIntegerField(blank=True, null=True, verbose_name='official capacity')),
+                ('population', models.PositiveIntegerField(blank=True, null=True, verbose_name='current population')),
+                ('population_date', models.DateField(blank=True, null=True, verbose_name='population counted on')),
+                ('status', models.CharField(choices=[('open', 'Open'), ('temporary', 'Temporary'), ('closed', 'Closed')], default='open', max_length=16, verbose_name='status')),
+                ('opened_on', models.DateField(blank=True, null=True, verbose_name='opened on')),
+                ('closed_on', models.DateField(blank=True, null=True, verbose_name='closed on')),
+                ('aliases', models.TextField(blank=True, help_text='One per line.', verbose_name='other names')),
+                ('former_names', models.TextField(blank=True, help_text='One per line.', verbose_name='former names')),
+                ('notes', models.TextField(blank=True, verbose_name='notes')),
+                ('confidential_notes', vigil.core.crypto.EncryptedTextField(blank=True, help_text='Encrypted; every read is recorded in the audit trail. For access arrangements, contacts and anything that must not leave the body.', verbose_name='confidential notes')),
+                ('is_confidential', models.BooleanField(default=False, help_text='Hidden from the coordinating body.', verbose_name='confidential record')),
+                ('search_text', models.TextField(blank=True, editable=False)),
+                ('deleted_at', models.DateTimeField(blank=True, db_index=True, null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('body', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='places', to='core.body')),
+                ('deleted_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('merged_into', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='merged_places', to='places.place')),
+                ('place_type', models.ForeignKey(limit_choices_to={'kind': 'place_type'}, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.taxonomyterm', verbose_name='type')),
+                ('population_groups', models.ManyToManyField(blank=True, limit_choices_to={'kind': 'vulnerable_group'}, related_name='+', to='core.taxonomyterm', verbose_name='population groups held')),
             ],
             options={
-                "verbose_name": "place",
-                "verbose_name_plural": "places",
-                "ordering": ["name", "id"],
+                'verbose_name': 'place',
+                'verbose_name_plural': 'places',
+                'ordering': ['name', 'id'],
             },
         ),
         migrations.CreateModel(
-            name="PlaceDocument",
+            name='PlaceDocument',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("title", models.CharField(max_length=300, verbose_name="title")),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("deleted_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
-                (
-                    "file",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="+",
-                        to="core.storedfile",
-                    ),
-                ),
-                (
-                    "place",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="documents",
-                        to="places.place",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('title', models.CharField(max_length=300, verbose_name='title')),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('deleted_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('file', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='core.storedfile')),
+                ('place', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='documents', to='places.place')),
             ],
             options={
-                "verbose_name": "document",
-                "ordering": ["-created_at"],
+                'verbose_name': 'document',
+                'ordering': ['-created_at'],
             },
         ),
         migrations.CreateModel(
-            name="Region",
+            name='Region',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=200, verbose_name="name")),
-                ("code", models.CharField(blank=True, max_length=40, verbose_name="code")),
-                ("level", models.PositiveSmallIntegerField(default=1, verbose_name="level")),
-                ("path", models.CharField(db_index=True, editable=False, max_length=1000)),
-                (
-                    "body",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="regions",
-                        to="core.body",
-                    ),
-                ),
-                (
-                    "parent",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="children",
-                        to="places.region",
-                        verbose_name="part of",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=200, verbose_name='name')),
+                ('code', models.CharField(blank=True, max_length=40, verbose_name='code')),
+                ('level', models.PositiveSmallIntegerField(default=1, verbose_name='level')),
+                ('path', models.CharField(db_index=True, editable=False, max_length=1000)),
+                ('body', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='regions', to='core.body')),
+                ('parent', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='children', to='places.region', verbose_name='part of')),
             ],
             options={
-                "verbose_name": "region",
-                "ordering": ["path"],
+                'verbose_name': 'region',
+                'ordering': ['path'],
             },
         ),
         migrations.AddField(
-            model_name="place",
-            name="region",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.PROTECT,
-                to="places.region",
-                verbose_name="region",
-            ),
+            model_name='place',
+            name='region',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, to='places.region', verbose_name='region'),
         ),
         migrations.CreateModel(
-            name="PossibleDuplicate",
+            name='PossibleDuplicate',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("score", models.FloatField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[
-                            ("open", "To review"),
-                            ("merged", "Merged"),
-                            ("dismissed", "Not a duplicate"),
-                        ],
-                        default="open",
-                        max_length=16,
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                (
-                    "body",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="core.body",
-                    ),
-                ),
-                (
-                    "other",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="places.place",
-                    ),
-                ),
-                (
-                    "place",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="places.place",
-                    ),
-                ),
-                (
-                    "resolved_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('score', models.FloatField()),
+                ('status', models.CharField(choices=[('open', 'To review'), ('merged', 'Merged'), ('dismissed', 'Not a duplicate')], default='open', max_length=16)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('body', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='core.body')),
+                ('other', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='places.place')),
+                ('place', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='places.place')),
+                ('resolved_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                "constraints": [
-                    models.UniqueConstraint(fields=("place", "other"), name="one_flag_per_pair")
-                ],
+                'constraints': [models.UniqueConstraint(fields=('place', 'other'), name='one_flag_per_pair')],
             },
         ),
         migrations.AddIndex(
-            model_name="place",
-            index=models.Index(
-                fields=["body", "deleted_at", "name"], name="places_plac_body_id_5aa3c2_idx"
-            ),
+            model_name='place',
+            index=models.Index(fields=['body', 'deleted_at', 'name'], name='places_plac_body_id_5aa3c2_idx'),
         ),
         migrations.AddIndex(
-            model_name="place",
-            index=models.Index(
-                fields=["body", "external_id"], name="places_plac_body_id_f2b63f_idx"
-            ),
+            model_name='place',
+            index=models.Index(fields=['body', 'external_id'], name='places_plac_body_id_f2b63f_idx'),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("places", "0002_search_index"),
+        ('places', '0002_search_index'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="place",
-            name="version",
-            field=models.PositiveIntegerField(default=1, editable=False, verbose_name="version"),
+            model_name='place',
+            name='version',
+            field=models.PositiveIntegerField(default=1, editable=False, verbose_name='version'),
         ),
     ]
