@@ -24,6 +24,9 @@ from django.utils import timezone
 from tests.factories import MembershipFactory, PlaceFactory, UserFactory
 from vigil.core.models import Membership, Role
 from vigil.core.personas import PERSONAS
+from vigil.planning.models import Programme, ProgrammeVisit
+from vigil.protection.models import Case, ProtectedPerson
+from vigil.recommendations.models import Authority, Recommendation
 from vigil.visits.models import TeamMember, TeamRole, Visit
 
 pytestmark = pytest.mark.django_db
@@ -124,15 +127,54 @@ def world(body, member_body, other_body, personas):
     TeamMember.objects.create(
         visit=secret_visit, membership=people["leader"], team_role=TeamRole.LEADER
     )
+    programme = Programme.objects.create(
+        id=900_006, body=body, title="Matrix programme", starts_on=day.replace(day=1)
+    )
+    ProgrammeVisit.objects.create(id=900_007, programme=programme, place=national_place, month=0)
+    # A case and a person at risk the monitor holds: need-to-know to the monitor and the heads.
+    case = Case.objects.create(
+        id=900_008,
+        body=body,
+        reference="C-MATRIX",
+        pseudonym="P-MATRIX",
+        source="letter",
+        current_place=national_place,
+        narrative="Matrix narrative",
+        identity="Matrix Identity",
+    )
+    case.holders.add(people["monitor"])
+    person = ProtectedPerson.objects.create(
+        id=900_009,
+        body=body,
+        pseudonym="P-MATRIXRISK",
+        current_place=national_place,
+        identity="Matrix Identity",
+    )
+    person.holders.add(people["monitor"])
+    # The focal point persona is linked to no authority: no recommendation exists for them.
+    ministry = Authority.objects.create(id=900_010, body=body, name="Matrix Ministry")
+    recommendation = Recommendation.objects.create(
+        id=900_011,
+        body=body,
+        authority=ministry,
+        text="Matrix recommendation on cell sizes",
+        is_systemic=True,
+        issued_on=timezone.localdate(),
+        response_due=timezone.localdate() + datetime.timedelta(days=28),
+    )
     return {
         "people": people,
         "regional_head": regional_head,
         "objects": {
+            "recommendation": recommendation,
             "national place": national_place,
             "member confidential place": confidential,
             "trashed place": trashed,
             "other body place": other_place,
             "secret visit": secret_visit,
+            "programme": programme,
+            "case": case,
+            "person at risk": person,
         },
     }
 
@@ -172,6 +214,13 @@ INVISIBLE = {
         "regional",
     },
     "secret visit": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # The programme is secret: its planners see it, a monitor only with a visit of it.
+    "programme": {"monitor", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # Cases and persons at risk: their holders (the monitor here) and the heads, nobody else.
+    "case": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    "person at risk": {"leader", "analyst", "admin", "auditor", "focal", "regional", "outsider"},
+    # An authority focal point sees only what is addressed to their own authority.
+    "recommendation": {"focal", "regional", "outsider"},
 }
 
 
@@ -181,7 +230,15 @@ def _snapshot(obj) -> dict:
 
 def test_the_matrix_covers_every_app():
     names = {route.name for route in id_routes()}
-    assert {"places:detail", "visits:detail", "user_edit"} <= names
+    assert {
+        "places:detail",
+        "visits:detail",
+        "planning:detail",
+        "protection:case_detail",
+        "recommendations:detail",
+        "portal:detail",
+        "user_edit",
+    } <= names
     assert any(route.is_api for route in id_routes())
 
 

@@ -76,11 +76,23 @@ def test_importing_a_file_of_300_places(page, head, registry, task_worker):
     assert_accessible(page)
     page.get_by_role("button", name="Check the rows").click()
 
+    # The type the body does not know is listed with its count; left as it is, its rows are
+    # rejected.
+    expect(page.get_by_role("heading", level=1)).to_have_text("Match the values")
+    unknown = page.get_by_role("row").filter(has_text="no-such-type")
+    expect(unknown.get_by_role("cell").first).to_have_text(str(BAD_ROWS))
+    assert_accessible(page)
+    page.get_by_role("button", name="Check the rows").click()
+
     expect(page.get_by_role("heading", level=1)).to_have_text("Check the import")
     cards = page.locator(".cards .card")
     expect(cards.filter(has_text="New").locator(".count")).to_have_text(str(ROWS - BAD_ROWS))
     expect(cards.filter(has_text="With errors").locator(".count")).to_have_text(str(BAD_ROWS))
     expect(page.get_by_role("heading", name=f"{BAD_ROWS} problems found")).to_be_visible()
+    group = page.locator(".problem-groups details").first
+    expect(group.locator("summary")).to_contain_text(f"{BAD_ROWS} times")
+    group.locator("summary").click()
+    expect(group.get_by_text("Row 2, column ‘Type’: “no-such-type” is not a type")).to_be_visible()
     assert_accessible(page)
     page.get_by_label("Import the valid rows and give me a report of the rest").check()
     page.get_by_role("button", name="Import", exact=True).click()

@@ -118,3 +118,31 @@ def test_pages_of_fifty_keep_the_search(page, head, registry):
     expect_count(page, 57)
     expect(page.locator("#results tbody tr")).to_have_count(7)
     expect(page.get_by_label("Search")).to_have_value("detention centre")
+
+
+def test_region_finder_never_filters_unasked(page, head, registry):
+    """The region finder changes the options offered, never the filter: only choosing a region
+    does (an unchosen region was once submitted with every search)."""
+    login(page, head)
+    page.goto("/places/")
+    expect_count(page, 60)
+    mark_document(page)
+    region = page.get_by_label("Region (and its sub-regions)")
+
+    page.get_by_label("Find a region").press_sequentially("sou")
+    expect(region.locator("option")).to_have_count(2)
+    expect(region).to_have_value("")
+    page.get_by_label("Search").fill("detention")
+    expect_count(page, 57)
+    expect(page).not_to_have_url(re.compile(r"[?&]region=\d"))
+
+    region.select_option(label="South")
+    expect_count(page, 28)
+    expect(page).to_have_url(re.compile(r"[?&]region=\d+"))
+    expect(region).to_have_value(str(registry.south.pk))
+
+    page.get_by_label("Search").fill("")
+    expect_count(page, 29)
+    region.select_option(index=0)
+    expect_count(page, 60)
+    assert_not_reloaded(page)

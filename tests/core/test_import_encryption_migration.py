@@ -64,7 +64,8 @@ def test_existing_imports_are_encrypted_and_can_be_decrypted_back():
         data, summary = _raw(old.pk)
         assert data.startswith(crypto.TOKEN_PREFIX)
         assert SECRET not in data and SECRET not in summary
-        imp = TabularImport.objects.get(pk=old.pk)
+        # Columns added by later migrations are not there yet.
+        imp = TabularImport.objects.defer("options", "headers_key", "validated").get(pk=old.pk)
         assert bytes(imp.data) == file
         assert imp.samples == [["A"], [SECRET]]
         assert imp.preview == [{"row": 2, "values": [SECRET]}]

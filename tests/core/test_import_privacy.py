@@ -94,9 +94,16 @@ def test_the_file_and_every_cell_shown_of_it_are_encrypted_in_the_database(
     raw = raw_row(imp)
     # ...and the database holds none of it in clear.
     assert SECRET not in "".join(raw.values())
-    for column in ("data", "samples", "preview", "errors"):
+    for column in ("data", "samples", "preview", "errors", "options"):
         assert raw[column].startswith(crypto.TOKEN_PREFIX), column
-    assert set(imp.summary) == {"format", "encoding", "delimiter", "counts", "preview_fields"}
+    assert set(imp.summary) == {
+        "format",
+        "encoding",
+        "delimiter",
+        "counts",
+        "missing_counts",
+        "preview_fields",
+    }
 
 
 @pytest.mark.django_db

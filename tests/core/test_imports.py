@@ -147,7 +147,7 @@ def test_validate_counts_and_locates_errors(importer, head_membership):
     # The blank line is row 3 in the spreadsheet, so the errors are on rows 4 and 5.
     assert [imports.format_error(error) for error in imp.errors] == [
         "Row 4, column ‘Title’: is empty",
-        "Row 5, column ‘Count’: must be a whole number",
+        "Row 5, column ‘Count’: “x” must be a whole number",
     ]
     assert imp.status == TabularImport.Status.VALIDATED
     assert imp.preview[1] == {"row": 4, "action": "error", "values": ["", "2"]}

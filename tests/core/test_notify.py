@@ -437,7 +437,7 @@ def test_the_list_is_paginated_and_its_query_count_does_not_grow(
     for number in range(3):
         notice(head_membership, f"Notice {number}.")
     client.get(reverse("notifications"))
-    with django_assert_num_queries(10) as captured:
+    with django_assert_num_queries(8) as captured:
         client.get(reverse("notifications"))
     few = len(captured)
     for number in range(3, 30):

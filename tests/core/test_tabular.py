@@ -213,17 +213,17 @@ def test_row_with_too_many_cells_names_row_and_counts() -> None:
     assert "3 columns" in message
 
 
-def test_duplicate_header_names_the_column() -> None:
-    message = error_message(b"name,code,Name\nA,1,B\n", "places.csv")
+def test_a_repeated_header_gets_its_column_letter() -> None:
+    table = read_table(b"name,code,Name,code\nA,1,B,2\n", "places.csv")
 
-    assert "Column 3 (C)" in message
-    assert "column 1" in message
+    assert table.headers == ["name", "code", "Name (C)", "code (D)"]
+    assert table.rows == [["A", "1", "B", "2"]]
 
 
-def test_empty_header_names_the_column() -> None:
-    message = error_message(b"name,,city\nA,1,B\n", "places.csv")
+def test_an_empty_header_is_named_after_its_column() -> None:
+    table = read_table(b"name,,city\nA,1,B\n", "places.csv")
 
-    assert "Column 2 (B)" in message
+    assert table.headers == ["name", "Column B", "city"]
 
 
 def test_unclosed_quote_names_the_row() -> None:
@@ -342,13 +342,14 @@ def test_reads_real_xlsx_with_numbers_dates_and_empty_rows() -> None:
     assert [table.row_number(index) for index in range(3)] == [2, 4, 6]
 
 
-def test_xlsx_reads_the_first_sheet_not_the_active_one() -> None:
+def test_xlsx_reads_the_first_of_equal_sheets_not_the_active_one() -> None:
     data = xlsx_bytes([["name"], ["Fresnes"]], extra_first_sheet=True)
 
     table = read_table(data, "places.xlsx")
 
     assert table.headers == ["first", "sheet"]
     assert table.rows == [["wins", "anyway"]]
+    assert table.sheets == (("Notes", 2), ("Sheet", 2))
 
 
 def test_xlsx_detected_by_magic_bytes_whatever_the_name() -> None:
@@ -361,11 +362,92 @@ def test_xlsx_detected_by_magic_bytes_whatever_the_name() -> None:
 def test_xlsx_applies_the_same_checks_as_csv() -> None:
     assert "empty" in error_message(xlsx_bytes([]), "places.xlsx")
     assert "no data rows" in error_message(xlsx_bytes([["name"], [None]]), "places.xlsx")
-    assert "Column 2 (B)" in error_message(
-        xlsx_bytes([["name", "Name"], ["a", "b"]]), "places.xlsx"
-    )
+    assert read_table(xlsx_bytes([["name", "Name"], ["a", "b"]]), "p.xlsx").headers == [
+        "name",
+        "Name (B)",
+    ]
     message = error_message(xlsx_bytes([["name"], ["a"], ["b", "c"]]), "places.xlsx")
     assert "Row 3" in message
+
+
+# --- Workbooks as they come: notes sheets, title rows, merged cells, formulas ------------------
+
+
+def notes_first_workbook() -> bytes:
+    """A notes sheet first (a paragraph per row, some wider than a table), then the table under
+    two title rows, with a merged title, a formula, a date stored as a number and a hidden row."""
+    workbook = openpyxl.Workbook()
+    notes = workbook.active
+    notes.title = "Notes"
+    notes.append(["About this list"])
+    notes.append(["Source", "Ministry of Justice", "2024", "revised", "by hand"])
+    table = workbook.create_sheet("Prisons")
+    table.append(["Prisons of the Republic, 2024"])
+    table.merge_cells("A1:D1")
+    table.append([])
+    table.append(["ID", "Name", "Capacity", "Opened"])
+    table.append(["P1", "Central Prison", 400, 45000])
+    table.append(["P2", "North Prison", "=C4+100", dt.date(2001, 5, 4)])
+    table.append(["P3", "Hidden Prison", 50, None])
+    table.row_dimensions[6].hidden = True
+    for number in range(20):
+        table.append([f"Q{number}", f"Jail {number}", 10, None])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def test_a_notes_sheet_first_is_passed_over_for_the_table() -> None:
+    table = read_table(notes_first_workbook(), "prisons.xlsx")
+
+    assert table.sheet == "Prisons"
+    assert [title for title, _rows in table.sheets] == ["Notes", "Prisons"]
+    assert table.header_row == 3
+    assert table.headers == ["ID", "Name", "Capacity", "Opened"]
+    assert table.row_number(0) == 4
+
+
+def test_the_notes_sheet_chosen_names_the_sheet_without_csv_advice() -> None:
+    with pytest.raises(TabularError) as excinfo:
+        read_table(notes_first_workbook(), "prisons.xlsx", sheet="Notes", header_row=1)
+    message = str(excinfo.value)
+
+    assert "sheet “Notes”" in message
+    assert "separator" not in message
+
+
+def test_an_unknown_sheet_is_named() -> None:
+    with pytest.raises(TabularError, match="no sheet “Nope”"):
+        read_table(notes_first_workbook(), "prisons.xlsx", sheet="Nope")
+
+
+def test_workbook_cells_read_as_a_person_sees_them() -> None:
+    table = read_table(notes_first_workbook(), "prisons.xlsx", sheet="Prisons")
+    rows = {row[0]: row for row in table.rows}
+
+    # A date stored as a bare number stays a number (the importer reads it as a date); a
+    # formatted date is a date; a formula without a computed value is empty, never its text;
+    # hidden rows are data like the others.
+    assert rows["P1"] == ["P1", "Central Prison", "400", "45000"]
+    assert rows["P2"][2:] == ["", "2001-05-04"]
+    assert rows["P3"][:2] == ["P3", "Hidden Prison"]
+    assert len(table.rows) == 23
+
+
+def test_the_header_row_can_be_chosen() -> None:
+    data = b"Title of the list\n\nID,Name\nP1,Central\nP2,North\n"
+
+    assert read_table(data, "p.csv").headers == ["ID", "Name"]
+    table = read_table(data, "p.csv", header_row=4)
+    assert table.headers == ["P1", "Central"]
+    assert table.rows == [["P2", "North"]]
+    with pytest.raises(TabularError, match=r"Row 2 .* is empty"):
+        read_table(data, "p.csv", header_row=2)
+
+
+def test_header_detection_keeps_an_ordinary_first_row() -> None:
+    assert read_table(b"name\nA\nB\n", "p.csv").headers == ["name"]
+    assert read_table(b"a,b,c\n1,,\n2,3,4\n", "p.csv").rows[0] == ["1", "", ""]
 
 
 # --- Hostile files: every limit is enforced while reading ------------------------------------

@@ -117,8 +117,8 @@ def test_users_list_query_count_does_not_grow(client_for, head, body, django_ass
     client.get(reverse("users"))
     for _ in range(3):
         MembershipFactory(body=body)
-    # + 1: the unread notifications in the header.
-    with django_assert_num_queries(8) as captured:
+    # + 1: the unread notifications in the header; + 1: the body's invitations.
+    with django_assert_num_queries(9) as captured:
         client.get(reverse("users"))
     small = len(captured)
     for _ in range(20):
@@ -175,14 +175,19 @@ def test_add_a_new_account_needs_a_password(admin_user, body):
 
 
 def test_one_person_in_two_bodies_with_different_roles(client_for, outsider, monitor, other_body):
+    """An existing account is invited; once the person accepts they have both roles."""
     response = client_for(outsider).post(
         reverse("user_add"), {"username": "monitor", "role": Role.ANALYST}
     )
     assert response.status_code == 302
+    assert not Membership.objects.filter(user=monitor, body=other_body).exists()
+    invitation = monitor.invitations.get()
+    services.invitation_accept(user=monitor, invitation_id=invitation.pk)
     assert membership_of(monitor, other_body).role == Role.ANALYST
     assert Membership.objects.get(user=monitor, body__slug="npm").role == Role.MONITOR
     entry = AuditEntry.objects.get(action="core.membership.add")
     assert entry.body == other_body
+    assert entry.actor == monitor
     assert entry.changes["new_account"] == [None, False]
 
 

@@ -305,5 +305,8 @@ def test_form_api_and_import_say_the_same_about_the_same_bad_value(
         b"Name,Type,Status,Opened,Closed\r\nOld Fort,prison,closed,2020-01-02,2020-01-01\r\n",
         mapping={"0": "name", "1": "place_type", "2": "status", "3": "opened_on", "4": "closed_on"},
     )
-    assert [format_error(error) for error in imp.errors] == [f"Row 2, column ‘Closed’: {expected}"]
+    # The import names the columns the rule is about, too.
+    assert [format_error(error) for error in imp.errors] == [
+        f"Row 2, columns ‘Closed’, ‘Opened’: {expected} (“2020-01-01”)"
+    ]
     assert not Place.objects.filter(name="Old Fort").exists()

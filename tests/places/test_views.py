@@ -215,11 +215,17 @@ def test_csv_export_holds_filtered_places_and_neutralises_formulas(body, client)
 
 
 def test_xlsx_export_opens_and_neutralises(body, client):
+    from vigil.core.tasks import run_job
+
     PlaceFactory(body=body, name="@SUM(A1)", official_capacity=12)
     response = client.get(reverse("places:export", args=["xlsx"]))
-    workbook = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    job_url = response["Location"]
+    run_job.call(int(job_url.rstrip("/").rsplit("/", 1)[1]))
+    download = client.get(job_url + "download/")
+    workbook = openpyxl.load_workbook(io.BytesIO(download.content))
     rows = list(workbook.active.iter_rows(values_only=True))
-    assert rows[1][2] == "'@SUM(A1)"
+    assert rows[0][3] == "Name"
+    assert rows[1][3] == "'@SUM(A1)"
     assert rows[1][rows[0].index("Official capacity")] == 12
 
 

@@ -142,3 +142,54 @@ def test_the_pack_by_role(client_for, persona, visit, leader, role, status):
     start(visit, leader)
     response = client_for(persona(role)).get(reverse("visits:preparation", args=[visit.pk]))
     assert response.status_code == status
+
+
+def _pdf_text(content: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
+
+
+def test_the_pack_prints_as_a_pdf_with_what_the_member_may_see(
+    client_for, leader, place, persona, visit, tmp_path
+):
+    from vigil.core.models import AuditEntry
+
+    place.authority_name = "Prison Service"
+    place.save()
+    past_visit(leader, place, 200, "Cells without daylight in Unit A.")
+    monitor = persona(Role.MONITOR)
+    staff(visit, leader, monitor)
+    response = client_for(monitor).get(reverse("visits:preparation_pdf", args=[visit.pk]))
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/pdf"
+    assert "attachment" in response["Content-Disposition"]
+    (tmp_path / "pack.pdf").write_bytes(response.content)
+    text = _pdf_text(response.content)
+    for expected in (
+        "Preparation pack",
+        place.name,
+        "Prison Service",
+        "Cells without daylight in Unit A.",
+        "Findings of the last visits",
+        "Registers checked last time",
+    ):
+        assert expected in text, expected
+    entry = AuditEntry.objects.filter(action="visits.visit.print_preparation").latest("id")
+    assert entry.object_id == str(visit.pk)
+    # The page links to it.
+    page = client_for(monitor).get(reverse("visits:preparation", args=[visit.pk])).content.decode()
+    assert reverse("visits:preparation_pdf", args=[visit.pk]) in page
+
+
+def test_the_pack_of_a_secret_visit_is_not_printed_off_the_team(client_for, persona, visit):
+    response = client_for(persona(Role.MONITOR)).get(
+        reverse("visits:preparation_pdf", args=[visit.pk])
+    )
+    assert response.status_code == 404
+    response = client_for(persona(Role.AUTHORITY_FOCAL_POINT)).get(
+        reverse("visits:preparation_pdf", args=[visit.pk])
+    )
+    assert response.status_code in (403, 404)

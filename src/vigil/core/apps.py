@@ -19,12 +19,16 @@ class CoreConfig(AppConfig):
 def register_core() -> None:
     """Core's own entries in the registries every app fills (labels, rules, navigation)."""
     from django.contrib.auth import get_user_model
+    from django.db.models import Q
+    from django.urls import reverse
 
     from vigil.core import home, imports, notify
     from vigil.core.access import INTERNAL_ROLES, grantable_models, own_body, register_visibility
     from vigil.core.audit import register_action_labels
     from vigil.core.models import (
         AccessGrant,
+        Invitation,
+        InvitationStatus,
         Job,
         Membership,
         Notification,
@@ -47,6 +51,16 @@ def register_core() -> None:
         return queryset.filter(body_id=membership.body_id, created_by_id=membership.user_id)
 
     register_visibility(Membership, own_body)
+
+    def invitations(membership, queryset):  # type: ignore[no-untyped-def]
+        # The inviting body's managers see its invitations; the invited person sees, from any
+        # body they work in, the ones still waiting for their answer.
+        mine = Q(user_id=membership.user_id, status=InvitationStatus.PENDING)
+        if CORE.can(membership, "manage_users"):
+            return queryset.filter(Q(body_id=membership.body_id) | mine)
+        return queryset.filter(mine)
+
+    register_visibility(Invitation, invitations, roles=frozenset(Role))
     register_visibility(TabularImport, own_body)
     register_visibility(Job, own_jobs)
     register_visibility(StoredFile, own_body)
@@ -82,6 +96,10 @@ def register_core() -> None:
             "core.otp.verify": _("Confirmed a sign-in with a two-factor code"),
             "core.otp.reset": _("Reset a member's two-factor sign-in"),
             "core.membership.add": _("Added a member"),
+            "core.invitation.create": _("Invited a person to the body"),
+            "core.invitation.accept": _("Accepted an invitation"),
+            "core.invitation.decline": _("Declined an invitation"),
+            "core.invitation.withdraw": _("Withdrew an invitation"),
             "core.membership.change_role": _("Changed a role"),
             "core.membership.deactivate": _("Deactivated a member"),
             "core.membership.reactivate": _("Reactivated a member"),
@@ -129,6 +147,19 @@ def register_core() -> None:
                 email_text=email_text,
             )
         )
+
+    notify.register_notification_kind(
+        notify.NotificationKind(
+            key="core.invitation.received",
+            label=_("An invitation to join a body"),
+            describe=lambda invitation: (
+                str(_("You are invited to join a monitoring body: accept or decline.")),
+                reverse("invitations"),
+            ),
+            # The service mails the person itself, also when they work in no body yet.
+            email_default=False,
+        )
+    )
 
     def internal(membership):  # type: ignore[no-untyped-def]
         return membership.role in INTERNAL_ROLES

@@ -139,6 +139,21 @@ class EncryptedTextField(models.TextField):  # type: ignore[type-arg]
         return decrypt_text(value)
 
 
+def _own_defaults(
+    field: models.Field, kwargs: dict[str, Any], defaults: tuple[tuple[str, Any], ...]
+) -> dict[str, Any]:
+    """A migration's arguments for a field whose defaults differ from Django's: a value equal to
+    the field's own default is left out, any other is written, even when it is Django's default
+    (`editable=True` would otherwise be dropped and come back as False)."""
+    for key, default in defaults:
+        value = getattr(field, key)
+        if value == default:
+            kwargs.pop(key, None)
+        else:
+            kwargs[key] = value
+    return kwargs
+
+
 class EncryptedBinaryField(models.TextField):  # type: ignore[type-arg]
     """Bytes (an uploaded file) stored as a Fernet token in a text column, like
     `EncryptedTextField`: `fernet:<token>`, so key rotation treats both alike. Empty bytes are
@@ -158,10 +173,12 @@ class EncryptedBinaryField(models.TextField):  # type: ignore[type-arg]
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
-        for key, value in (("editable", False), ("default", b""), ("blank", True)):
-            if kwargs.get(key) == value:
-                del kwargs[key]
-        return name, path, args, kwargs
+        return (
+            name,
+            path,
+            args,
+            _own_defaults(self, kwargs, (("editable", False), ("default", b""), ("blank", True))),
+        )
 
     def to_python(self, value: Any) -> Any:
         # Serialised (dumpdata) as base64, as Django's BinaryField is.
@@ -208,10 +225,7 @@ class EncryptedJSONField(models.TextField):  # type: ignore[type-arg]
 
     def deconstruct(self) -> Any:
         name, path, args, kwargs = super().deconstruct()
-        for key, value in (("editable", False), ("blank", True)):
-            if kwargs.get(key) == value:
-                del kwargs[key]
-        return name, path, args, kwargs
+        return name, path, args, _own_defaults(self, kwargs, (("editable", False), ("blank", True)))
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str) and value:

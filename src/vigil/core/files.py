@@ -9,6 +9,7 @@ import os
 import secrets
 import stat
 import tempfile
+from collections.abc import Mapping
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,28 @@ ALLOWED_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
     ".csv": ("text/csv", ()),
 }
 
+# Photos, scans and recordings taken during fieldwork (evidence): what a phone produces.
+MEDIA_TYPES: dict[str, tuple[str, tuple[bytes, ...]]] = {
+    ".jpg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".jpeg": ("image/jpeg", (b"\xff\xd8\xff",)),
+    ".png": ("image/png", (b"\x89PNG\r\n\x1a\n",)),
+    ".webp": ("image/webp", (b"RIFF",)),
+    ".pdf": ("application/pdf", (b"%PDF-",)),
+    # An MP3 starts with its ID3 tag or directly with an MPEG audio frame.
+    ".mp3": ("audio/mpeg", (b"ID3", b"\xff\xfb", b"\xff\xfa", b"\xff\xf3", b"\xff\xf2")),
+    ".m4a": ("audio/mp4", ()),
+    ".ogg": ("audio/ogg", (b"OggS",)),
+    ".oga": ("audio/ogg", (b"OggS",)),
+    ".wav": ("audio/wav", (b"RIFF",)),
+}
+# Formats recognised by a mark inside the file rather than (only) by its first bytes.
+_INNER_MARKS: dict[str, tuple[int, bytes]] = {
+    ".webp": (8, b"WEBP"),
+    ".wav": (8, b"WAVE"),
+    ".m4a": (4, b"ftyp"),
+}
+_IMAGE_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WEBP"}
+
 
 def storage_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "files"
@@ -54,34 +77,48 @@ def stored_path(stored: StoredFile) -> Path:
 
 
 def _strip_image_metadata(data: bytes, extension: str) -> bytes:
-    """Re-encode images without EXIF (GPS position, camera, time) before anything stores them."""
-    from PIL import Image, UnidentifiedImageError
+    """Re-encode images without EXIF (GPS position, camera, time) before anything stores them.
+
+    The orientation a camera records in EXIF is applied to the pixels first, so a photo taken
+    upright still shows upright once its EXIF is gone."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
+        with Image.open(io.BytesIO(data)) as opened:
+            opened.load()
+            image = ImageOps.exif_transpose(opened) or opened
             clean = Image.new(image.mode, image.size)
             # Pixels only: EXIF, GPS and text chunks stay behind.
-            clean.putdata(list(image.get_flattened_data()))
+            pixels: Any = list(image.get_flattened_data())
+            clean.putdata(pixels)
+            if image.mode == "P" and image.palette is not None:
+                clean.putpalette(image.getpalette() or [])
             out = io.BytesIO()
-            fmt = "PNG" if extension == ".png" else "JPEG"
+            fmt = {".png": "PNG", ".webp": "WEBP"}.get(extension, "JPEG")
             if fmt == "JPEG" and clean.mode not in {"RGB", "L"}:
                 clean = clean.convert("RGB")
             clean.save(out, format=fmt)
             return out.getvalue()
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        # A "decompression bomb" (a small file that unpacks to billions of pixels) is refused
+        # like a damaged image rather than filling the memory.
         raise ValidationError(_("The image could not be read: it may be damaged.")) from exc
 
 
-def check_upload(upload: UploadedFile) -> tuple[bytes, str]:
-    """Read and check an upload; returns its cleaned bytes and content type or raises
-    ValidationError with a message that says what is wrong."""
+def check_upload(
+    upload: UploadedFile, *, types: Mapping[str, tuple[str, tuple[bytes, ...]]] = ALLOWED_TYPES
+) -> tuple[bytes, str]:
+    """Read and check an upload against `types` (extension -> content type and the first
+    bytes such a file has: ALLOWED_TYPES for documents, MEDIA_TYPES for evidence); returns its
+    cleaned bytes and content type or raises ValidationError with a message that says what is
+    wrong. The content decides, not the name: a file whose bytes are not what its extension
+    says is refused, and images and recordings lose their metadata."""
     name = upload.name or ""
     extension = Path(name).suffix.lower()
-    if extension not in ALLOWED_TYPES:
+    if extension not in types:
         raise ValidationError(
             _("Files of type “%(ext)s” are not accepted. Accepted types: %(types)s.")
-            % {"ext": extension or _("(none)"), "types": ", ".join(sorted(ALLOWED_TYPES))}
+            % {"ext": extension or _("(none)"), "types": ", ".join(sorted(types))}
         )
     if upload.size is not None and upload.size > settings.VIGIL_MAX_UPLOAD_BYTES:
         raise ValidationError(
@@ -94,22 +131,35 @@ def check_upload(upload: UploadedFile) -> tuple[bytes, str]:
     data = upload.read()
     if not data:
         raise ValidationError(_("The file is empty."))
-    content_type, magics = ALLOWED_TYPES[extension]
-    if magics and not data.startswith(magics):
+    content_type, magics = types[extension]
+    mark = _INNER_MARKS.get(extension)
+    if (magics and not data.startswith(magics)) or (
+        mark is not None and data[mark[0] : mark[0] + len(mark[1])] != mark[1]
+    ):
         raise ValidationError(
             _("The file's content does not match its “%(ext)s” extension.") % {"ext": extension}
         )
-    if not magics and b"\x00" in data[:4096]:
+    if not magics and mark is None and b"\x00" in data[:4096]:
         raise ValidationError(_("The file is not a text file."))
-    if content_type.startswith("image/"):
+    if content_type in _IMAGE_FORMATS:
         data = _strip_image_metadata(data, extension)
+    elif content_type.startswith("audio/"):
+        from vigil.core.audio import strip_audio_metadata
+
+        data = strip_audio_metadata(data, content_type)
     return data, content_type
 
 
 @transaction.atomic
-def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
+def store_file(
+    *,
+    actor: Any,
+    body: Body,
+    upload: UploadedFile,
+    types: Mapping[str, tuple[str, tuple[bytes, ...]]] = ALLOWED_TYPES,
+) -> StoredFile:
     """Check, clean, encrypt and store an upload; returns the StoredFile record."""
-    data, content_type = check_upload(upload)
+    data, content_type = check_upload(upload, types=types)
     storage_name = secrets.token_hex(16)
     path = storage_root() / storage_name[:2] / storage_name
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -117,6 +167,29 @@ def store_file(*, actor: Any, body: Body, upload: UploadedFile) -> StoredFile:
     stored = StoredFile.objects.create(
         body=body,
         original_name=Path(upload.name or "file").name[:255],
+        content_type=content_type,
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        storage_name=storage_name,
+        uploaded_by=actor,
+    )
+    audit(actor=actor, action="core.file.upload", obj=stored, changes={"size": len(data)})
+    return stored
+
+
+@transaction.atomic
+def store_generated_file(
+    *, actor: Any, body: Body, name: str, content_type: str, data: bytes
+) -> StoredFile:
+    """Encrypt and store a file Vigil wrote itself (an export): no upload checks, the same
+    encrypted storage and permission-checked download as an upload."""
+    storage_name = secrets.token_hex(16)
+    path = storage_root() / storage_name[:2] / storage_name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encrypt_bytes(data))
+    stored = StoredFile.objects.create(
+        body=body,
+        original_name=Path(name).name[:255],
         content_type=content_type,
         size=len(data),
         sha256=hashlib.sha256(data).hexdigest(),

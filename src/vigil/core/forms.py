@@ -116,7 +116,8 @@ class MembershipAddForm(VigilFormMixin, forms.Form):
         max_length=150,
         help_text=_(
             "To add someone who already has a Vigil account (for example in another body), "
-            "enter their username and leave the other fields empty."
+            "enter their username and leave the other fields empty: they are invited, and "
+            "become a member when they accept."
         ),
         widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
     )

@@ -294,3 +294,30 @@ class InputGuardMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": message}, status=400)
         return render(request, "400.html", {"message": message}, status=400)
+
+
+SESSION_SEEN_KEY = "vigil_seen"
+
+
+class IdleSessionMiddleware:
+    """Keeps a signed-in session alive while it is used, writing it at most once every
+    VIGIL_SESSION_REFRESH_SECONDS instead of on every request (SESSION_SAVE_EVERY_REQUEST wrote
+    the session row on every page and every htmx keystroke). An idle session still ends
+    SESSION_COOKIE_AGE after its last write, so at most that refresh interval early."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is None or session.is_empty() or not _is_authenticated(request):
+            return response
+        import time
+
+        now = int(time.time())
+        seen = session.get(SESSION_SEEN_KEY, 0)
+        if not isinstance(seen, int) or now - seen >= settings.VIGIL_SESSION_REFRESH_SECONDS:
+            # Marking it modified makes SessionMiddleware (outside this one) save it.
+            session[SESSION_SEEN_KEY] = now
+        return response

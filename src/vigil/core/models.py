@@ -117,6 +117,59 @@ class Membership(models.Model):
         return f"{self.user} — {self.body} ({self.get_role_display()})"
 
 
+class InvitationStatus(models.TextChoices):
+    PENDING = "pending", _("Waiting for an answer")
+    ACCEPTED = "accepted", _("Accepted")
+    DECLINED = "declined", _("Declined")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+
+
+class Invitation(models.Model):
+    """A body's offer of a role to a person who already has an account.
+
+    Adding an existing account is never done for the person: until they accept, the inviting
+    body has no membership of theirs, so it sees nothing of them (name, email, sign-ins) beyond
+    the username it typed."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="invitations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="invitations"
+    )
+    # What the inviting manager typed: the only thing of the person their body is shown.
+    username = models.CharField(_("username"), max_length=150)
+    role = models.CharField(_("role"), max_length=32, choices=Role.choices)
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=InvitationStatus.choices,
+        default=InvitationStatus.PENDING,
+    )
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("invited by"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("invited"), default=timezone.now)
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "body"],
+                condition=models.Q(status="pending"),
+                name="one_pending_invitation_per_body",
+            )
+        ]
+        verbose_name = _("invitation")
+
+    def __str__(self) -> str:
+        return f"{self.username} → {self.body} ({self.get_role_display()})"
+
+
 class AuditEntryQuerySet(models.QuerySet["AuditEntry"]):
     def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AuditEntry]:
         # Every way of writing entries seals them into their body's chain (core/audit_chain.py).
@@ -360,6 +413,15 @@ class TabularImport(models.Model):
     samples = EncryptedJSONField(default=list)
     preview = EncryptedJSONField(default=list)
     errors = EncryptedJSONField(default=list)
+    # How the file is read and its fields filled beyond one column each, encrypted as it quotes
+    # the file (core/imports.py, `ImportOptions`): the sheet and header row, constant values and
+    # joined columns, missing-value tokens, the value mapping, and what the pages show of it.
+    options = EncryptedJSONField(default=dict)
+    # The rows as the check validated them (zlib-compressed JSON), so that the import commits
+    # them without checking every row again when nothing changed since (core/imports.py).
+    validated = EncryptedBinaryField()
+    # A digest of the headers, so that a file with the same columns gets its earlier matching.
+    headers_key = models.CharField(max_length=64, blank=True, db_index=True)
     job = models.ForeignKey(Job, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(default=timezone.now)
     data_deleted_at = models.DateTimeField(_("file deleted"), null=True, blank=True)
@@ -370,6 +432,34 @@ class TabularImport(models.Model):
 
     def __str__(self) -> str:
         return self.file_name
+
+
+class ImportValueMapping(models.Model):
+    """What a body said a file's value means for one field of one kind of import (“CNTR. PEN.”
+    is the place type “Prison”; “NOT AVAILABLE” is empty), remembered for its next imports."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    field = models.CharField(max_length=60)
+    # The file's value, as a comparison key (case, accents and spacing aside).
+    value = models.CharField(max_length=255)
+    # The importer's key of the chosen term or region (its primary key, a status value), or ""
+    # for "treat as empty".
+    target = models.CharField(max_length=64, blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["body", "kind", "field", "value"], name="unique_import_value_mapping"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind}.{self.field}: {self.value} → {self.target or '∅'}"
 
 
 class LoginFailure(models.Model):

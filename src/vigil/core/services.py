@@ -20,7 +20,9 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Model, Q
+from django.db.models import Model, Q, QuerySet
+from django.http import Http404
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -34,10 +36,13 @@ from vigil.core.models import (
     AuditEntry,
     AuthenticatorDevice,
     Body,
+    Invitation,
+    InvitationStatus,
     LoginFailure,
     Membership,
     Role,
 )
+from vigil.core.notify import absolute_url, notify
 from vigil.core.permissions import CORE
 
 logger = logging.getLogger(__name__)
@@ -562,9 +567,12 @@ def membership_add(
     last_name: str = "",
     email: str = "",
     password: str = "",
-) -> Membership:
-    """Give a person a role in the body: a new account (with an initial password), or an
-    existing account, who may already belong to another body with another role."""
+) -> Membership | Invitation:
+    """Give a person a role in the body.
+
+    A new account (with an initial password) becomes a member at once. An existing account,
+    which may belong to another body, is only invited: the person accepts or declines after they
+    sign in, and until they accept the body sees nothing of them but the username it typed."""
     _require(membership, "manage_users")
     body = membership.body
     if role not in Role.values:
@@ -574,49 +582,34 @@ def membership_add(
     if not username:
         raise ValidationError({"username": _("Enter a username.")})
     user = User.objects.filter(username__iexact=username).first()
-    created_user = user is None
-    if user is None:
-        if not password:
-            raise ValidationError({"password": _("A new account needs an initial password.")})
-        user = User(
-            username=username,
-            first_name=first_name.strip(),
-            last_name=last_name.strip(),
-            email=email.strip(),
-        )
-        user.full_clean(exclude=["password"])
-        try:
-            validate_password(password, user)
-        except ValidationError as error:
-            raise ValidationError({"password": error.messages}) from error
-        user.set_password(password)
-        user.save()
-    else:
+    if user is not None:
         if password:
             # An administrator of one body must not reset the password of someone's account
             # that may belong to another body.
             raise ValidationError(
                 {
                     "password": _(
-                        "This username already exists. Leave the password empty to add "
+                        "This username already exists. Leave the password empty to invite "
                         "that person to this body."
                     )
                 }
             )
-        existing = Membership.objects.filter(user=user, body=body).first()
-        if existing is not None:
-            if existing.is_active:
-                raise ValidationError(
-                    {"username": _("This person is already a member of this body.")}
-                )
-            raise ValidationError(
-                {
-                    "username": _(
-                        "This person was a member of this body: reactivate their membership "
-                        "from the list instead."
-                    )
-                }
-            )
+        return _invitation_create(membership=membership, user=user, username=username, role=role)
+    if not password:
+        raise ValidationError({"password": _("A new account needs an initial password.")})
+    user = User(
+        username=username,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email.strip(),
+    )
+    user.full_clean(exclude=["password"])
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise ValidationError({"password": error.messages}) from error
+    user.set_password(password)
+    user.save()
     added = Membership.objects.create(user=user, body=body, role=role)
     audit(
         actor=membership.user,
@@ -626,10 +619,163 @@ def membership_add(
             "user": [None, user.get_username()],
             "role": [None, role],
             "is_active": [None, True],
-            "new_account": [None, created_user],
+            "new_account": [None, True],
         },
     )
     return added
+
+
+# ---------- Invitations of existing accounts ----------
+
+INVITATION_NOTIFICATION = "core.invitation.received"
+
+
+def _invitation_create(
+    *, membership: Membership, user: Any, username: str, role: str
+) -> Invitation:
+    body = membership.body
+    existing = Membership.objects.filter(user=user, body=body).first()
+    if existing is not None:
+        if existing.is_active:
+            raise ValidationError({"username": _("This person is already a member of this body.")})
+        raise ValidationError(
+            {
+                "username": _(
+                    "This person was a member of this body: reactivate their membership "
+                    "from the list instead."
+                )
+            }
+        )
+    if Invitation.objects.filter(user=user, body=body, status=InvitationStatus.PENDING).exists():
+        raise ValidationError(
+            {"username": _("This person has already been invited and has not answered yet.")}
+        )
+    invitation = Invitation.objects.create(
+        body=body, user=user, username=username, role=role, invited_by=membership.user
+    )
+    audit(
+        actor=membership.user,
+        action="core.invitation.create",
+        obj=invitation,
+        changes={"username": [None, username], "role": [None, role]},
+    )
+    # The person hears of it in each body they work in and by email; the notice names no body
+    # (it is read where their other bodies' members may look over their shoulder), the
+    # invitations page does.
+    notify(
+        INVITATION_NOTIFICATION,
+        invitation,
+        Membership.objects.filter(user=user, is_active=True),
+        actor=membership.user,
+    )
+    _email_person(
+        user,
+        _("Vigil: you are invited to join a monitoring body"),
+        "\n\n".join(
+            [
+                _(
+                    "A monitoring body has invited you to work with it in Vigil. Nothing of your "
+                    "account is shared with it unless you accept."
+                ),
+                _("Sign in to accept or decline: %(url)s")
+                % {"url": absolute_url(reverse("invitations"))},
+            ]
+        )
+        + "\n",
+    )
+    return invitation
+
+
+def pending_invitations(user: Any) -> QuerySet[Invitation]:
+    """The invitations waiting for this person's answer (a person's own, not a body's)."""
+    if not getattr(user, "pk", None):
+        return Invitation.objects.none()
+    return (
+        Invitation.objects.filter(user=user, status=InvitationStatus.PENDING)
+        .select_related("body", "invited_by")
+        .order_by("-created_at", "-id")
+    )
+
+
+def _own_pending_invitation(user: Any, invitation_id: Any) -> Invitation:
+    """The person's own pending invitation, locked; anything else is 404, like a missing id."""
+    try:
+        return (
+            Invitation.objects.select_for_update()
+            .select_related("body")
+            .get(pk=int(invitation_id), user=user, status=InvitationStatus.PENDING)
+        )
+    except (Invitation.DoesNotExist, TypeError, ValueError) as exc:
+        raise Http404 from exc
+
+
+@transaction.atomic
+def invitation_accept(*, user: Any, invitation_id: Any) -> Membership:
+    """The invited person joins the body with the role offered."""
+    invitation = _own_pending_invitation(user, invitation_id)
+    if Membership.objects.filter(user=user, body=invitation.body).exists():
+        raise ValidationError(_("You are already a member of this body."))
+    added = Membership.objects.create(user=user, body=invitation.body, role=invitation.role)
+    invitation.status = InvitationStatus.ACCEPTED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    audit(
+        actor=user,
+        action="core.invitation.accept",
+        obj=invitation,
+        changes={"status": [InvitationStatus.PENDING, InvitationStatus.ACCEPTED]},
+    )
+    audit(
+        actor=user,
+        action="core.membership.add",
+        obj=added,
+        changes={
+            "user": [None, user.get_username()],
+            "role": [None, invitation.role],
+            "is_active": [None, True],
+            "new_account": [None, False],
+            "invitation": [None, invitation.pk],
+        },
+    )
+    return added
+
+
+@transaction.atomic
+def invitation_decline(*, user: Any, invitation_id: Any) -> Invitation:
+    """The invited person says no: the body keeps nothing of theirs."""
+    invitation = _own_pending_invitation(user, invitation_id)
+    invitation.status = InvitationStatus.DECLINED
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    audit(
+        actor=user,
+        action="core.invitation.decline",
+        obj=invitation,
+        changes={"status": [InvitationStatus.PENDING, InvitationStatus.DECLINED]},
+    )
+    return invitation
+
+
+@transaction.atomic
+def invitation_withdraw(*, membership: Membership, invitation: Invitation) -> Invitation:
+    """A manager of the inviting body takes back an invitation not yet answered."""
+    _require(membership, "manage_users")
+    if invitation.body_id != membership.body_id:
+        raise PermissionDenied(_("You are not a member of this body."))
+    invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
+    if invitation.status != InvitationStatus.PENDING:
+        raise ValidationError(_("This invitation has already been answered."))
+    _check_head_rule(membership, invitation.role)
+    invitation.status = InvitationStatus.WITHDRAWN
+    invitation.answered_at = timezone.now()
+    invitation.save(update_fields=["status", "answered_at"])
+    audit(
+        actor=membership.user,
+        action="core.invitation.withdraw",
+        obj=invitation,
+        changes={"status": [InvitationStatus.PENDING, InvitationStatus.WITHDRAWN]},
+    )
+    return invitation
 
 
 @transaction.atomic

@@ -19,8 +19,9 @@ import re
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
+from itertools import chain
 from pathlib import PurePath
 from typing import BinaryIO
 
@@ -106,6 +107,11 @@ class Table:
     # False when only the first rows were read (`read_table(..., head_rows=n)`): `rows` is then
     # a sample, and the file's other rows were neither counted nor checked.
     complete: bool = True
+    # The spreadsheet row of the header (rows above it, a title, are skipped), and for a
+    # workbook the sheet read and every sheet with its number of rows.
+    header_row: int = 1
+    sheet: str | None = None
+    sheets: tuple[tuple[str, int], ...] = ()
 
     def row_number(self, index: int) -> int:
         """Return the spreadsheet row number of data row `index` (the header is row 1)."""
@@ -118,18 +124,35 @@ class Table:
 
 
 def read_table(
-    data: bytes, filename: str, *, head_rows: int | None = None, limits: Limits | None = None
+    data: bytes,
+    filename: str,
+    *,
+    head_rows: int | None = None,
+    limits: Limits | None = None,
+    sheet: str | None = None,
+    header_row: int | None = None,
 ) -> Table:
     """Parse an uploaded CSV or XLSX file, raising `TabularError` with a message for the user.
 
     With `head_rows`, stop after that many data rows: the header and a sample, for a file too
     large to read while a person waits (`parse_size`); the result is marked incomplete.
+    `sheet` names the sheet of a workbook to read (by default the one with the most rows);
+    `header_row` the spreadsheet row of the header (by default it is detected: title rows above
+    a table are skipped).
     """
     limits = limits or Limits.from_settings()
     name, is_xlsx, named_xlsx = _check_type(data, filename)
     if is_xlsx:
-        return _read_xlsx(data, name, named_xlsx=named_xlsx, head_rows=head_rows, limits=limits)
-    return _read_csv(data, name, head_rows=head_rows, limits=limits)
+        return _read_xlsx(
+            data,
+            name,
+            named_xlsx=named_xlsx,
+            head_rows=head_rows,
+            limits=limits,
+            sheet_name=sheet,
+            header_row=header_row,
+        )
+    return _read_csv(data, name, head_rows=head_rows, limits=limits, header_row=header_row)
 
 
 def parse_size(data: bytes, filename: str, *, limits: Limits | None = None) -> int:
@@ -229,8 +252,28 @@ def size_text(size: int) -> str:
     return _("%(size)d KB") % {"size": max(1, round(size / 1024))}
 
 
+def _sheet_rows(sheet: object, limits: Limits) -> int:
+    """How many rows a sheet has, from its declared dimensions, else counted (up to the limit)."""
+    declared = getattr(sheet, "max_row", None)
+    if isinstance(declared, int) and declared > 0:
+        return declared
+    count = 0
+    for _values in sheet.iter_rows(values_only=True):  # type: ignore[attr-defined]
+        count += 1
+        if count > limits.max_rows:
+            break
+    return count
+
+
 def _read_xlsx(
-    data: bytes, name: str, *, named_xlsx: bool, head_rows: int | None, limits: Limits
+    data: bytes,
+    name: str,
+    *,
+    named_xlsx: bool,
+    head_rows: int | None,
+    limits: Limits,
+    sheet_name: str | None = None,
+    header_row: int | None = None,
 ) -> Table:
     def invalid() -> TabularError:
         return _invalid_xlsx(name, named_xlsx=named_xlsx)
@@ -250,7 +293,20 @@ def _read_xlsx(
     try:
         if not workbook.worksheets:
             raise TabularError(_("The file “%(name)s” is empty.") % {"name": name})
-        sheet = workbook.worksheets[0]
+        sheets = tuple((str(each.title), _sheet_rows(each, limits)) for each in workbook.worksheets)
+        if sheet_name is None:
+            # A notes or cover sheet often comes first: the table is the sheet with most rows
+            # (the first of equals).
+            most = max(rows for _title, rows in sheets)
+            index = next(i for i, (_title, rows) in enumerate(sheets) if rows == most)
+        else:
+            titles = [title for title, _rows in sheets]
+            if sheet_name not in titles:
+                raise TabularError(
+                    _("“%(name)s” has no sheet “%(sheet)s”.") % {"name": name, "sheet": sheet_name}
+                )
+            index = titles.index(sheet_name)
+        sheet = workbook.worksheets[index]
         # Some generators write a wrong <dimension> element, and read-only mode would then cut
         # rows short; resetting makes openpyxl report the cells that are really there.
         sheet.reset_dimensions()
@@ -258,7 +314,7 @@ def _read_xlsx(
             (number, [_cell_text(value) for value in values])
             for number, values in enumerate(sheet.iter_rows(values_only=True), start=1)
         )
-        return _build_table(
+        table = _build_table(
             numbered_rows,
             name,
             source_format="xlsx",
@@ -266,7 +322,10 @@ def _read_xlsx(
             delimiter=None,
             head_rows=head_rows,
             limits=limits,
+            header_row=header_row,
+            sheet=sheets[index][0] if len(sheets) > 1 else None,
         )
+        return replace(table, sheet=sheets[index][0], sheets=sheets)
     except TabularError:
         raise
     except Exception as exc:
@@ -276,7 +335,14 @@ def _read_xlsx(
         workbook.close()
 
 
-def _read_csv(data: bytes, name: str, *, head_rows: int | None, limits: Limits) -> Table:
+def _read_csv(
+    data: bytes,
+    name: str,
+    *,
+    head_rows: int | None,
+    limits: Limits,
+    header_row: int | None = None,
+) -> Table:
     if data.startswith(_OLE2_MAGIC):
         raise TabularError(_old_excel_message(name))
     if data.startswith(_UTF16_BOMS):
@@ -329,6 +395,7 @@ def _read_csv(data: bytes, name: str, *, head_rows: int | None, limits: Limits) 
         delimiter=delimiter,
         head_rows=head_rows,
         limits=limits,
+        header_row=header_row,
     )
 
 
@@ -407,6 +474,25 @@ def column_letter(position: int) -> str:
     return letters
 
 
+# How many non-empty rows at the top are looked at to find the header.
+HEADER_SEARCH_ROWS = 30
+
+
+def detect_header_row(rows: Sequence[tuple[int, list[str]]]) -> int:
+    """The spreadsheet row of the header among the first non-empty rows: the first row filled
+    across most of the table's usual width (the commonest number of filled cells): a title or a
+    note above a table fills one or two cells."""
+    widths = [sum(1 for cell in cells if cell) for _number, cells in rows]
+    if not widths:
+        return 0
+    usual = max(set(widths), key=lambda width: (widths.count(width), width))
+    threshold = max(1, math.ceil(0.6 * usual))
+    for (number, _cells), width in zip(rows, widths, strict=True):
+        if width >= threshold:
+            return number
+    return rows[0][0]
+
+
 def _build_table(
     numbered_rows: Iterable[tuple[int, list[str]]],
     name: str,
@@ -416,16 +502,36 @@ def _build_table(
     delimiter: str | None,
     head_rows: int | None,
     limits: Limits,
+    header_row: int | None = None,
+    sheet: str | None = None,
 ) -> Table:
     iterator = iter(numbered_rows)
+    top: list[tuple[int, list[str]]] = []
+    if header_row is None:
+        for number, cells in iterator:
+            if any(cells):
+                top.append((number, cells))
+                if len(top) >= HEADER_SEARCH_ROWS:
+                    break
+        header_row = detect_header_row(top)
+    else:
+        for number, cells in iterator:
+            top.append((number, cells))
+            if number >= header_row:
+                break
     headers: list[str] | None = None
-    header_row = 0
-    for number, cells in iterator:
-        if any(cells):
+    rest: list[tuple[int, list[str]]] = []
+    for number, cells in top:
+        if headers is not None:
+            rest.append((number, cells))
+        elif number == header_row and any(cells):
             headers = _trim_trailing_empty(cells)
-            header_row = number
-            break
     if headers is None:
+        if top and header_row and top[-1][0] >= header_row:
+            raise TabularError(
+                _("Row %(row)d of “%(name)s” is empty: it cannot be the header.")
+                % {"row": header_row, "name": name}
+            )
         raise TabularError(_("The file “%(name)s” is empty.") % {"name": name})
     if len(headers) > limits.max_columns:
         raise TabularError(
@@ -436,14 +542,14 @@ def _build_table(
             % {"name": name, "found": len(headers), "limit": limits.max_columns}
         )
     _check_cells(headers, name, header_row, limits)
-    _check_headers(headers, name)
+    headers = name_headers(headers)
 
     width = len(headers)
     rows: list[list[str]] = []
     source_rows: list[int] = []
     max_rows = limits.max_rows
     complete = True
-    for number, cells in iterator:
+    for number, cells in chain(rest, iterator):
         if not any(cells):
             continue
         if head_rows is not None and len(rows) >= head_rows:
@@ -453,12 +559,31 @@ def _build_table(
         # that merely had formatting, and users cannot see them.
         cells = _trim_trailing_empty(cells)
         if len(cells) > width:
+            values = {"row": number, "name": name, "found": len(cells), "expected": width}
+            if sheet is not None:
+                raise TabularError(
+                    _(
+                        "Row %(row)d of sheet “%(sheet)s” of “%(name)s” has %(found)d cells but "
+                        "its header (row %(header)d) has only %(expected)d columns. Choose the "
+                        "sheet and the header row of the table to import."
+                    )
+                    % {**values, "sheet": sheet, "header": header_row}
+                )
+            if source_format == "xlsx":
+                raise TabularError(
+                    _(
+                        "Row %(row)d of “%(name)s” has %(found)d cells but its header (row "
+                        "%(header)d) has only %(expected)d columns. Choose the header row of the "
+                        "table to import."
+                    )
+                    % {**values, "header": header_row}
+                )
             raise TabularError(
                 _(
                     "Row %(row)d of “%(name)s” has %(found)d cells but the header has only "
                     "%(expected)d columns. Check for an unquoted separator in that row."
                 )
-                % {"row": number, "name": name, "found": len(cells), "expected": width}
+                % values
             )
         if len(rows) >= max_rows:
             raise TabularError(
@@ -483,6 +608,7 @@ def _build_table(
         delimiter=delimiter,
         source_rows=tuple(source_rows),
         complete=complete,
+        header_row=header_row,
     )
 
 
@@ -493,25 +619,20 @@ def _trim_trailing_empty(cells: list[str]) -> list[str]:
     return cells[:end]
 
 
-def _check_headers(headers: list[str], name: str) -> None:
-    seen: dict[str, int] = {}
+def name_headers(headers: list[str]) -> list[str]:
+    """Give every column a header of its own: an empty header (a merged cell, a forgotten
+    title) becomes "Column C"; a header that repeats an earlier one (case aside) gets its
+    column letter, "Name (D)", so that the two can be told apart when matching columns."""
+    named: list[str] = []
+    seen: set[str] = set()
     for position, header in enumerate(headers, start=1):
-        column = {"position": position, "letter": column_letter(position), "name": name}
-        if not header:
-            raise TabularError(
-                _("Column %(position)d (%(letter)s) of “%(name)s” has no header.") % column
-            )
-        # Case-insensitive, because "Name" and "name" would be indistinguishable when mapping.
-        key = header.casefold()
-        if key in seen:
-            raise TabularError(
-                _(
-                    "Column %(position)d (%(letter)s) of “%(name)s” repeats the header "
-                    "“%(header)s” of column %(first)d. Each column needs its own header."
-                )
-                % {**column, "header": header, "first": seen[key]}
-            )
-        seen[key] = position
+        letter = column_letter(position)
+        text = header or _("Column %(letter)s") % {"letter": letter}
+        if text.casefold() in seen:
+            text = f"{text} ({letter})"
+        seen.add(text.casefold())
+        named.append(text)
+    return named
 
 
 def _cell_text(value: object) -> str:
@@ -554,6 +675,15 @@ def _number_text(value: int | float | Decimal) -> str:
 # --- Column mapping --------------------------------------------------------------------------
 
 
+def fold(text: str) -> str:
+    """Text without case or accents: "Été" -> "ete"."""
+    if text.isascii():
+        return text.casefold()
+    # casefold before decomposing: casefold can itself produce combining marks (İ -> i̇).
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
 def normalise_header(text: str) -> str:
     """Reduce a header to a comparable key: " Nom du lieu" -> "nom_du_lieu", "Été" -> "ete"."""
     # casefold before decomposing: casefold can itself produce combining marks (İ -> i̇).
@@ -562,7 +692,12 @@ def normalise_header(text: str) -> str:
     return _NON_ALPHANUMERIC_RE.sub("_", without_accents).strip("_")
 
 
-def guess_mapping(headers: list[str], fields: Mapping[str, Sequence[str]]) -> dict[int, str | None]:
+def guess_mapping(
+    headers: list[str],
+    fields: Mapping[str, Sequence[str]],
+    *,
+    excluded: Mapping[str, set[int]] | None = None,
+) -> dict[int, str | None]:
     """Propose a target field for each column index, or None when nothing fits.
 
     An exact match of the field name or a synonym beats a column whose header starts with it,
@@ -575,6 +710,8 @@ def guess_mapping(headers: list[str], fields: Mapping[str, Sequence[str]]) -> di
     for field_order, (field_name, synonyms) in enumerate(fields.items()):
         keys = {_words(key) for key in (field_name, *synonyms)} - {()}
         for column, words in enumerate(header_words):
+            if excluded and column in excluded.get(field_name, ()):
+                continue
             score = max((_match_score(words, key) for key in keys), default=0)
             if score:
                 candidates.append((-score, column, field_order, field_name))

@@ -44,7 +44,16 @@ from vigil.core.audit import (
 )
 from vigil.core.guard import member_required
 from vigil.core.middleware import OTP_ENROLLED_SESSION_KEY, client_ip
-from vigil.core.models import ApiToken, AuditEntry, AuthenticatorDevice, Job, Membership, Role
+from vigil.core.models import (
+    ApiToken,
+    AuditEntry,
+    AuthenticatorDevice,
+    Invitation,
+    InvitationStatus,
+    Job,
+    Membership,
+    Role,
+)
 from vigil.core.permissions import CORE
 from vigil.core.registry import home_cards
 
@@ -307,10 +316,16 @@ def otp_verify(request: HttpRequest) -> HttpResponse:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     membership = active_membership(request)
+    # Invitations wait for the person's answer whichever body they are working in.
+    invitation_count = services.pending_invitations(request.user).count()
     if membership is None:
-        return render(request, "core/home_no_body.html")
+        return render(request, "core/home_no_body.html", {"invitation_count": invitation_count})
     if membership.role == Role.AUTHORITY_FOCAL_POINT:
-        return render(request, "core/home_focal_point.html", {"membership": membership})
+        return render(
+            request,
+            "core/home_focal_point.html",
+            {"membership": membership, "invitation_count": invitation_count},
+        )
     jobs = list(visible(membership, Job).order_by("-created_at")[:5])
     recent_audit: list[AuditEntry] = []
     if CORE.can(membership, "view_audit"):
@@ -323,6 +338,7 @@ def home(request: HttpRequest) -> HttpResponse:
             "jobs": jobs,
             "recent_audit": recent_audit,
             "can_view_audit": CORE.can(membership, "view_audit"),
+            "invitation_count": invitation_count,
         },
     )
 
@@ -356,11 +372,19 @@ def users(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         )
         .order_by("-is_active", "user__username")
     )
+    invitations = (
+        visible(membership, Invitation)
+        .filter(body_id=membership.body_id)
+        .exclude(status=InvitationStatus.ACCEPTED)
+        .select_related("invited_by")
+        .order_by("-created_at", "-id")
+    )
     return render(
         request,
         "core/users.html",
         {
             "members": members,
+            "invitations": invitations,
             "can_manage_settings": CORE.can(membership, "manage_settings"),
             "may_grant_head": CORE.can(membership, "grant_head"),
             "may_reset_two_factor": CORE.can(membership, "reset_two_factor"),
@@ -403,13 +427,75 @@ def user_add(request: HttpRequest, *, membership: Membership) -> HttpResponse:
         except ValidationError as error:
             forms.apply_service_errors(form, error)
         else:
-            messages.success(
-                request,
-                _("%(user)s is now a member of %(body)s.")
-                % {"user": added.user.get_username(), "body": membership.body},
-            )
+            if isinstance(added, Invitation):
+                text = _(
+                    "%(user)s already has an account: they are invited, and become a member of "
+                    "%(body)s when they accept. Until then nothing of their account is shown here."
+                )
+                name = added.username
+            else:
+                text = _("%(user)s is now a member of %(body)s.")
+                name = added.user.get_username()
+            messages.success(request, text % {"user": name, "body": membership.body})
             return redirect("users")
     return render(request, "core/user_add.html", {"form": form})
+
+
+@require_POST
+@member_required(CORE, "manage_users")
+def invitation_withdraw(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    invitation = get_visible_or_404(
+        membership, Invitation.objects.filter(body_id=membership.body_id), pk
+    )
+    try:
+        services.invitation_withdraw(membership=membership, invitation=invitation)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+    else:
+        messages.success(
+            request, _("The invitation of %(user)s is withdrawn.") % {"user": invitation.username}
+        )
+    return redirect("users")
+
+
+@login_required
+def invitations(request: HttpRequest) -> HttpResponse:
+    """The person's own invitations waiting for an answer, from any body."""
+    return render(
+        request,
+        "core/invitations.html",
+        {"invitations": services.pending_invitations(request.user)},
+    )
+
+
+@require_POST
+@login_required
+def invitation_answer(request: HttpRequest, pk: int, *, accept: bool) -> HttpResponse:
+    try:
+        if accept:
+            added = services.invitation_accept(user=request.user, invitation_id=pk)
+        else:
+            declined = services.invitation_decline(user=request.user, invitation_id=pk)
+    except ValidationError as error:
+        for text in error.messages:
+            messages.error(request, text)
+        return redirect("invitations")
+    if accept:
+        # Work in the body just joined: it is why the person accepted.
+        request.session[SESSION_BODY_KEY] = added.body_id
+        messages.success(
+            request,
+            _("You are now a member of %(body)s, as %(role)s.")
+            % {"body": added.body, "role": added.get_role_display()},
+        )
+        return redirect("home")
+    messages.success(
+        request,
+        _("You declined the invitation of %(body)s: it sees nothing of your account.")
+        % {"body": declined.body},
+    )
+    return redirect("invitations")
 
 
 def _member(membership: Membership, membership_id: Any) -> Membership:

@@ -6,6 +6,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import QuerySet
+from django.urls import reverse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
@@ -13,6 +14,7 @@ from drf_spectacular.utils import (
     extend_schema,
     extend_schema_field,
     extend_schema_view,
+    inline_serializer,
 )
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -430,14 +432,24 @@ class PlaceViewSet(
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Export the filtered places as CSV or Excel (streamed)",
+        summary="Export the filtered places as CSV (streamed) or Excel (in the background)",
+        description=(
+            "CSV is streamed at once. Excel is written by the task worker: the answer is 202 "
+            "with the job; the person is notified when the file is ready, and downloads it "
+            "from the job's page (`url`)."
+        ),
         parameters=[
             OpenApiParameter("file_format", str, enum=["csv", "xlsx"], default="csv"),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
-            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): (
-                OpenApiTypes.BINARY
+            (202, "application/json"): inline_serializer(
+                "PlaceExportJob",
+                {
+                    "job": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "url": serializers.CharField(),
+                },
             ),
         },
     )
@@ -449,13 +461,23 @@ class PlaceViewSet(
                 {"file_format": ["Choose csv or xlsx."]}, status=status.HTTP_400_BAD_REQUEST
             )
         queryset = self.filter_queryset(visible_places(self.membership).select_related(None))
-        return services.places_export(
+        result = services.places_export(
             membership=self.membership,
             queryset=queryset.order_by("name", "id"),
             fmt=fmt,
             filters=request.query_params.urlencode(),
             api=True,
         )
+        if fmt == "xlsx":
+            return Response(
+                {
+                    "job": result.pk,
+                    "status": result.status,
+                    "url": reverse("places:export_job", args=[result.pk]),
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return result
 
 
 class RegionViewSet(MemberViewSetMixin, viewsets.ReadOnlyModelViewSet):

@@ -88,6 +88,25 @@ class PlacesConfig(AppConfig):
         register_home_card(
             HomeCard("duplicates", 20, "places/_home_duplicates.html", home.duplicates_card)
         )
+        from vigil.core.notify import NotificationKind, register_notification_kind
+        from vigil.places import tasks
+
+        register_notification_kind(
+            NotificationKind(
+                key=tasks.READY_NOTIFICATION,
+                label=_("An Excel export of places is ready"),
+                describe=tasks.describe_ready,
+                email_default=False,
+            )
+        )
+        register_notification_kind(
+            NotificationKind(
+                key=tasks.FAILED_NOTIFICATION,
+                label=_("An Excel export of places failed"),
+                describe=tasks.describe_failed,
+                email_default=False,
+            )
+        )
         register_urls("places/", "vigil.places.urls")
         register_api_urls("vigil.places.api_urls")
         register_api_enums({"PlaceStatusEnum": "vigil.places.models.PlaceStatus"})

@@ -260,13 +260,15 @@ def find_pairs(
             kinds = (False,) if candidate.located else (False, True)
             probed: set[int] = set()
             for gram in prefix(candidate):
-                for located in kinds:
+                for is_located in kinds:
                     if region is None:
-                        lists: tuple[list[Candidate], ...] = (any_region.get((located, gram), []),)
+                        lists: tuple[list[Candidate], ...] = (
+                            any_region.get((is_located, gram), []),
+                        )
                     else:
                         lists = (
-                            index.get((located, region, gram), []),
-                            index.get((located, None, gram), []),
+                            index.get((is_located, region, gram), []),
+                            index.get((is_located, None, gram), []),
                         )
                     for block in lists:
                         for other in block:

@@ -32,10 +32,11 @@ from vigil.core.imports import (
     ImportField,
     register_importer,
 )
-from vigil.core.models import AuditEntry, Membership, TabularImport, TaxonomyTerm
+from vigil.core.models import AuditEntry, Body, Membership, TabularImport, TaxonomyTerm
 from vigil.places import permissions
 from vigil.places.countries import COUNTRIES
 from vigil.places.duplicates import haversine_m, match_text
+from vigil.places.import_values import PlaceImportWizard
 from vigil.places.models import OperatorKind, Place, PlaceIdentifier, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 from vigil.places.services import (
@@ -61,6 +62,9 @@ IDENTIFIER_SLOTS = [
     ("identifier_scheme_2", "identifier_2"),
     ("identifier_scheme_3", "identifier_3"),
 ]
+# Import-only: a file's own identifier columns. The export writes every identifier in the one
+# "identifiers" column instead, so these are the fields the export has no column for.
+IMPORT_ONLY_FIELDS = [name for slot in IDENTIFIER_SLOTS for name in slot]
 
 
 def _key(text: str) -> str:
@@ -193,6 +197,9 @@ class _ExistingPlaces:
             self.instances[pk] = place
         return place
 
+    def by_pk(self, pk: int) -> Place | None:
+        return self.place(pk) if pk in self.rows else None
+
     def by_external_id(self, external_id: str) -> Place | None:
         pk = self.by_id.get(external_id.strip().casefold())
         return None if pk is None else self.place(pk)
@@ -218,10 +225,26 @@ class _ExistingPlaces:
         return {} if place is None else dict(self.identifiers.get(place.pk, {}))
 
 
-class PlaceImporter(Importer):
+class PlaceImporter(PlaceImportWizard, Importer):
     kind = "places"
     title = gettext_lazy("Places")
     fields = {
+        # The export's own columns (vigil.places.spec.COLUMNS), so an export imports back.
+        "vigil_id": ImportField(
+            gettext_lazy("Vigil ID"),
+            ("vigil id", "vigil number"),
+            help=gettext_lazy(
+                "Vigil’s number of the place, as an export gives it: the row is that place."
+            ),
+        ),
+        "body": ImportField(
+            gettext_lazy("Body"),
+            ("monitoring body", "organisme", "organismo"),
+            help=gettext_lazy(
+                "Your body, or one it coordinates: rows of another body’s places are only "
+                "checked, since that body imports their changes."
+            ),
+        ),
         "external_id": ImportField(
             gettext_lazy("External identifier"),
             ("id", "identifier", "identifiant", "identificador", "code", "reference", "ref"),
@@ -337,6 +360,14 @@ class PlaceImporter(Importer):
     def can_view(self, membership: Membership | None) -> bool:
         return permissions.can(membership, "view")
 
+    def template_headers(self) -> list[str]:
+        # A file of new places has no Vigil ID yet, and is the importing body's own.
+        return [
+            str(field.label)
+            for name, field in self.fields.items()
+            if name not in {"vigil_id", "body"}
+        ]
+
     def can_import(self, membership: Membership | None) -> bool:
         return permissions.can(membership, "import")
 
@@ -437,6 +468,10 @@ class PlaceImporter(Importer):
         data = context.data
         errors: list[tuple[str, str]] = []
         cleaned: dict[str, Any] = {}
+        if "vigil_id" in values or "body" in values:
+            member_row = _export_columns(context, values, cleaned, errors)
+            if member_row is not None or errors:
+                return member_row, errors
 
         for name, limit in TEXT_LIMITS.items():
             if name in values:
@@ -652,6 +687,9 @@ class PlaceImporter(Importer):
         text = text.strip()
         if not text:
             return None
+        if text.isdigit() and 20_000 <= int(text) <= 80_000:
+            # A date a workbook stores as a bare number (days since 1899-12-30: 1954 to 2119).
+            return dt.date(1899, 12, 30) + dt.timedelta(days=int(text))
         try:
             if match := _DMY.match(text):
                 day, month, year = (int(group) for group in match.groups())
@@ -728,9 +766,12 @@ class PlaceImporter(Importer):
         data: dict[str, Any],
         errors: list[tuple[str, str]],
     ) -> Place | None:
-        """The existing place this row describes: by external identifier, then by an identifier
-        under any scheme, then by name and address, then by name and coordinates."""
+        """The existing place this row describes: by its Vigil ID (an export read back), by
+        external identifier, then by an identifier under any scheme, then by name and address,
+        then by name and coordinates."""
         existing = data["existing"]
+        if cleaned.get("vigil_id") is not None:
+            return existing.by_pk(cleaned["vigil_id"])
         external_id = cleaned.get("external_id", "")
         if external_id:
             place = existing.by_external_id(external_id)
@@ -1048,6 +1089,122 @@ class PlaceImporter(Importer):
             "unchanged": unchanged,
             "duplicates": duplicates,
         }
+
+
+# ---------- The export's Vigil ID and body columns ----------
+
+
+def _member_exports(context: ImportContext) -> dict[str, Any]:
+    """The bodies a coordinating body sees, by name and slug, and their places as its export
+    writes them (read once per import, on the first row that names such a body)."""
+    data = context.data
+    if "member_exports" not in data:
+        from vigil.core.tabular import neutralise_cell
+        from vigil.places.exports import build_lookups, export_rows
+        from vigil.places.spec import COLUMNS
+
+        body = context.body
+        members = list(Body.objects.filter(coordinator_id=body.pk))
+        by_key = {}
+        for member in members:
+            by_key[_key(member.name)] = member
+            by_key[_key(member.slug)] = member
+        lookups = build_lookups([body.pk, *(member.pk for member in members)])
+        fields = [column.field for column in COLUMNS]
+        rows = {}
+        queryset = Place.objects.filter(
+            body_id__in=[member.pk for member in members],
+            deleted_at__isnull=True,
+            is_confidential=False,
+        ).order_by("pk")
+        for row in export_rows(queryset, lookups):
+            # Each value as the CSV writes it, which is what the file read back holds.
+            texts = {name: neutralise_cell(value) for name, value in zip(fields, row, strict=True)}
+            rows[int(texts["vigil_id"])] = texts
+        data["member_exports"] = {"bodies": by_key, "rows": rows}
+    return data["member_exports"]
+
+
+def _export_columns(
+    context: ImportContext,
+    values: dict[str, str],
+    cleaned: dict[str, Any],
+    errors: list[tuple[str, str]],
+) -> dict[str, Any] | None:
+    """Read the Vigil ID and body columns. A row of a place of the body goes on to the usual
+    checks, matched by its Vigil ID; a row of a place of a body it coordinates is compared with
+    that place as exported and returned as unchanged (its changes are that body's to import)."""
+    body = context.body
+    body_text = values.get("body", "").strip()
+    id_text = values.get("vigil_id", "").strip()
+    pk = None
+    if id_text:
+        if not id_text.isdigit():
+            errors.append(
+                (
+                    "vigil_id",
+                    _("“%(value)s” is not a Vigil ID (a whole number)") % {"value": id_text},
+                )
+            )
+            return None
+        pk = int(id_text)
+    if body_text and _key(body_text) not in {_key(body.name), _key(body.slug)}:
+        member = _member_exports(context)["bodies"].get(_key(body_text))
+        if member is None:
+            errors.append(
+                (
+                    "body",
+                    _("“%(value)s” is not your body nor one it coordinates") % {"value": body_text},
+                )
+            )
+            return None
+        exported = _member_exports(context)["rows"].get(pk) if pk is not None else None
+        if exported is None or exported["body"] != member.name:
+            errors.append(
+                (
+                    "vigil_id",
+                    _("“%(value)s” is not the Vigil ID of a place of %(body)s")
+                    % {"value": id_text, "body": member.name},
+                )
+            )
+            return None
+        for name, text in values.items():
+            if name in exported and text.strip() != exported[name].strip():
+                errors.append(
+                    (
+                        name,
+                        _(
+                            "“%(value)s” differs from the place of %(body)s; that body imports "
+                            "its own changes"
+                        )
+                        % {"value": text.strip(), "body": member.name},
+                    )
+                )
+        if errors:
+            return None
+        shown: dict[str, Any] = {name: text.strip() for name, text in values.items()}
+        if shown.get("status"):
+            shown["status"] = context.data["status"].get(_key(shown["status"]))
+        if shown.get("operator_kind"):
+            shown["operator_kind"] = context.data["operator_kind"].get(_key(shown["operator_kind"]))
+        return {**shown, ACTION_KEY: UNCHANGED}
+    if pk is not None:
+        if context.data["existing"].by_pk(pk) is None:
+            errors.append(
+                (
+                    "vigil_id",
+                    _(
+                        "“%(value)s” is not the Vigil ID of a place of your body; leave the "
+                        "column unmapped to add the rows as new places"
+                    )
+                    % {"value": id_text},
+                )
+            )
+            return None
+        cleaned["vigil_id"] = pk
+    if body_text:
+        cleaned["body"] = body.name
+    return None
 
 
 def _snapshot_value(value: Any, labels: dict[int, str]) -> Any:

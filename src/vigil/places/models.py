@@ -37,6 +37,22 @@ class Region(models.Model):
         return self.name
 
 
+def _live_sort_indexes() -> list[models.Index]:
+    live = models.Q(deleted_at__isnull=True)
+    indexes = [
+        models.Index(fields=[column, "id"], name=f"place_live_{short}", condition=live)
+        for column, short in (
+            ("name", "name"),
+            ("status", "status"),
+            ("authority_name", "authority"),
+            ("updated_at", "updated"),
+            ("official_capacity", "capacity"),
+            ("population", "population"),
+        )
+    ]
+    return indexes
+
+
 class PlaceStatus(models.TextChoices):
     OPEN = "open", _("Open")
     TEMPORARY = "temporary", _("Temporary")
@@ -189,6 +205,12 @@ class Place(models.Model):
         indexes = [
             models.Index(fields=["body", "deleted_at", "name"]),
             models.Index(fields=["body", "external_id"]),
+            # One per sort the list offers (places.filters.SORTS), in that sort's exact order,
+            # over live places only: a page walks the index and stops after its rows, instead
+            # of sorting the whole table. The descending orders of the columns that may be
+            # empty (empty values last) are in migration 0004, on PostgreSQL only: SQLite
+            # cannot write NULLS LAST in an index.
+            *_live_sort_indexes(),
         ]
         verbose_name = _("place")
         verbose_name_plural = _("places")

@@ -558,9 +558,11 @@ def region_create(
 def places_export(
     *, membership: Membership, queryset: Any, fmt: str, filters: str, api: bool = False
 ) -> Any:
-    """Stream the places of `queryset` (already visible to the member) as CSV or XLSX, and
-    record the export once, whichever way it was asked for."""
-    from vigil.places.exports import export_response
+    """Export the places of `queryset` (already visible to the member) and record the export
+    once, whichever way it was asked for: CSV streamed at once; Excel (minutes for a national
+    registry) written by the task worker, which returns the job."""
+    from vigil.places.exports import csv_response
+    from vigil.places.tasks import start_xlsx_export
 
     _require(membership, "export")
     changes: dict[str, Any] = {"format": fmt, "filters": filters}
@@ -573,7 +575,9 @@ def places_export(
             body=membership.body,
             changes=changes,
         )
-    return export_response(queryset, fmt)
+        if fmt == "xlsx":
+            return start_xlsx_export(membership=membership, filters=filters)
+    return csv_response(queryset, membership)
 
 
 def bulk_audit(entries: list[AuditEntry]) -> None:

@@ -9,7 +9,7 @@ value, whichever way it came in.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,62 +140,54 @@ def place_errors(
 
 @dataclass(frozen=True)
 class Column:
-    """One export column: the value it reads (a `values_list` path), its header, and how a
-    value is shown (given the export's per-run lookups)."""
+    """One export column: the import field it is read back into (its header is that field's
+    label, so an unchanged export imports as "unchanged"), the place's column it reads, and how
+    its value is written. Both writers (vigil.places.exports: Python's and PostgreSQL's COPY)
+    follow `kind`:
 
-    name: str
-    header: Any
-    render: Callable[[Any, dict[str, Any]], Any] | None = None
+    - "text": as stored; "number": a whole number; "decimal": without trailing zeros;
+      "date": ISO; "lines": one name per line, written separated by "; ";
+    - "lookup": through a per-export table of labels (`lookup` names it: the type's translated
+      label, the region's path, the body's name, the status's and the operator kind's labels);
+    - "groups": the population groups' labels, sorted, separated by "; ";
+    - "identifiers": the place's identifiers under the body's schemes, as "scheme: value",
+      sorted, separated by "; " (the importer's "Identifiers" field reads them back)."""
 
-
-def _names(value: Any, _lookups: dict[str, Any]) -> str:
-    # Most places have no other or former names.
-    if not value:
-        return ""
-    return "; ".join(line.strip() for line in value.splitlines() if line.strip())
-
-
-def _status(value: Any, lookups: dict[str, Any]) -> str:
-    return lookups["statuses"].get(value, value)
-
-
-def _operator(value: Any, _lookups: dict[str, Any]) -> str:
-    return str(OperatorKind(value).label) if value else ""
+    field: str
+    source: str
+    kind: str = "text"
+    lookup: str = ""
 
 
-def _term(value: Any, lookups: dict[str, Any]) -> str:
-    return lookups["label"](value) if value else ""
-
-
+# In the import's field order (vigil.places.importer.PlaceImporter.fields); a test holds the two
+# lists equal, so a new field of a place is exported as soon as it can be imported.
 COLUMNS = [
-    Column("id", gettext_lazy("Vigil ID")),
-    Column("external_id", gettext_lazy("External identifier")),
-    Column("name", gettext_lazy("Name")),
-    Column("place_type__label", gettext_lazy("Type"), _term),
-    Column("subtype", gettext_lazy("Sub-type")),
-    Column("authority_name", gettext_lazy("Responsible authority")),
-    Column("region__name", gettext_lazy("Region")),
-    Column("address", gettext_lazy("Address")),
-    Column("locality", gettext_lazy("Locality")),
-    Column("postal_code", gettext_lazy("Postal code")),
-    Column("country", gettext_lazy("Country")),
-    Column("operator_kind", gettext_lazy("Operated by"), _operator),
-    Column("operator_name", gettext_lazy("Operator")),
-    Column("latitude", gettext_lazy("Latitude")),
-    Column("longitude", gettext_lazy("Longitude")),
-    Column("official_capacity", gettext_lazy("Official capacity")),
-    Column("population", gettext_lazy("Current population")),
-    Column("population_date", gettext_lazy("Population counted on")),
-    Column("status", gettext_lazy("Status"), _status),
-    Column("opened_on", gettext_lazy("Opened on")),
-    Column("closed_on", gettext_lazy("Closed on")),
-    Column("aliases", gettext_lazy("Other names"), _names),
-    Column("former_names", gettext_lazy("Former names"), _names),
-    Column("notes", gettext_lazy("Notes")),
-    Column("source", gettext_lazy("Source")),
+    Column("vigil_id", "id", "number"),
+    Column("body", "body_id", "lookup", "bodies"),
+    Column("external_id", "external_id"),
+    Column("name", "name"),
+    Column("place_type", "place_type_id", "lookup", "types"),
+    Column("subtype", "subtype"),
+    Column("authority_name", "authority_name"),
+    Column("region", "region_id", "lookup", "regions"),
+    Column("address", "address"),
+    Column("locality", "locality"),
+    Column("postal_code", "postal_code"),
+    Column("country", "country"),
+    Column("operator_kind", "operator_kind", "lookup", "operators"),
+    Column("operator_name", "operator_name"),
+    Column("source", "source"),
+    Column("latitude", "latitude", "decimal"),
+    Column("longitude", "longitude", "decimal"),
+    Column("official_capacity", "official_capacity", "number"),
+    Column("population", "population", "number"),
+    Column("population_date", "population_date", "date"),
+    Column("status", "status", "lookup", "statuses"),
+    Column("opened_on", "opened_on", "date"),
+    Column("closed_on", "closed_on", "date"),
+    Column("aliases", "aliases", "lines"),
+    Column("former_names", "former_names", "lines"),
+    Column("notes", "notes"),
+    Column("population_groups", "id", "groups"),
+    Column("identifiers", "id", "identifiers"),
 ]
-# Written after the columns above, from the population groups fetched per chunk.
-GROUPS_HEADER = gettext_lazy("Population groups held")
-# Then the identifiers under the body's schemes, as "scheme: value; scheme: value" (the importer's
-# "Identifiers" field reads the same).
-IDENTIFIERS_HEADER = gettext_lazy("Identifiers")

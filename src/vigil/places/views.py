@@ -10,23 +10,24 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
+from vigil.core import tasks
 from vigil.core.access import get_or_404, get_visible_or_404, visible
 from vigil.core.concurrency import StaleVersion, form_after_conflict
 from vigil.core.dossier import build_sections
 from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
-from vigil.core.models import Membership, TaxonomyTerm
+from vigil.core.models import Job, JobStatus, Membership, StoredFile, TaxonomyTerm
 from vigil.places import permissions, services
 from vigil.places.countries import COUNTRIES
-from vigil.places.filters import PlaceFilter
+from vigil.places.filters import PlaceFilter, filtered_places, region_options
 from vigil.places.forms import (
     DocumentForm,
     DuplicateDismissForm,
@@ -41,7 +42,9 @@ from vigil.places.models import (
     PlaceIdentifier,
     PlaceStatus,
     PossibleDuplicate,
+    Region,
 )
+from vigil.places.pagination import CappedPaginator
 from vigil.places.permissions import PLACES
 from vigil.places.queries import (
     region_descendant_ids,
@@ -49,6 +52,7 @@ from vigil.places.queries import (
     visible_places,
     visible_regions,
 )
+from vigil.places.tasks import EXPORT_JOB_KIND
 
 PAGE_SIZE = 50
 JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0026"}
@@ -63,19 +67,7 @@ def _place(membership: Membership, pk: int) -> Place:
 
 
 def _filtered(request: HttpRequest, membership: Membership) -> tuple[PlaceFilter, QuerySet[Place]]:
-    place_filter = PlaceFilter(
-        request.GET or None,
-        queryset=visible_places(membership).select_related("place_type", "region"),
-        membership=membership,
-    )
-    queryset = (
-        place_filter.qs
-        if place_filter.is_bound and place_filter.is_valid()
-        else (place_filter.queryset)
-    )
-    if "sort" not in request.GET:
-        queryset = queryset.order_by("name", "id")
-    return place_filter, queryset
+    return filtered_places(membership, request.GET)
 
 
 def _query_without(request: HttpRequest, *keys: str) -> str:
@@ -92,7 +84,7 @@ def _is_filtered(request: HttpRequest, place_filter: PlaceFilter) -> bool:
 @member_required(PLACES)
 def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     place_filter, queryset = _filtered(request, membership)
-    paginator = Paginator(queryset, PAGE_SIZE)
+    paginator = CappedPaginator(queryset, PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     context = {
         "filter": place_filter,
@@ -106,6 +98,19 @@ def place_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
     }
     template = "places/_results.html" if request.headers.get("HX-Request") else "places/list.html"
     return render(request, template, context)
+
+
+@member_required(PLACES)
+def region_choices(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """The region filter's options (htmx): the open branch of the tree down to the chosen
+    region, or the regions a search finds; "Any" first, so nothing is chosen unasked."""
+    regions = visible_regions(membership)
+    selected: Region | None = None
+    chosen = request.GET.get("region", "")
+    if chosen.isdigit():
+        selected = regions.filter(pk=int(chosen)).first()
+    search = request.GET.get("region_q", "").strip()[:100]
+    return HttpResponse(region_options(regions, selected, search=search))
 
 
 @member_required(PLACES)
@@ -153,9 +158,42 @@ def place_map(request: HttpRequest, *, membership: Membership) -> HttpResponse:
 @member_required(PLACES, "export")
 def place_export(request: HttpRequest, fmt: str, *, membership: Membership) -> HttpResponseBase:
     _, queryset = _filtered(request, membership)
-    return services.places_export(
+    result = services.places_export(
         membership=membership, queryset=queryset, fmt=fmt, filters=_query_without(request)
     )
+    if fmt == "xlsx":
+        # Written in the background: the job's page shows the progress, then the file.
+        return redirect("places:export_job", result.pk)
+    return result
+
+
+def _export_job(membership: Membership, pk: int) -> Job:
+    """An export job of the person who started it; anyone else's answers 404."""
+    return get_visible_or_404(membership, Job.objects.filter(kind=EXPORT_JOB_KIND), pk)
+
+
+@member_required(PLACES, "export")
+def export_job(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    job = _export_job(membership, pk)
+    if job.status == JobStatus.RUNNING and tasks.is_abandoned(job):
+        tasks.fail_abandoned(job.pk)
+        job.refresh_from_db()
+    template = (
+        "places/_export_progress.html"
+        if request.headers.get("HX-Request")
+        else "places/export_job.html"
+    )
+    return render(request, template, {"job": job})
+
+
+@member_required(PLACES, "export")
+def export_download(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    job = _export_job(membership, pk)
+    file_id = (job.result or {}).get("file")
+    if job.status != JobStatus.SUCCEEDED or not file_id:
+        raise Http404
+    stored = get_visible_or_404(membership, StoredFile, file_id)
+    return download_response(stored, actor=request.user)
 
 
 @member_required(PLACES, "create")

@@ -6,7 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+    inline_serializer,
+)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
@@ -14,18 +22,30 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from vigil.core.access import get_visible_or_404, visible
-from vigil.core.api import DefaultCursorPagination, VigilSerializerMixin
+from vigil.core.api import (
+    DefaultCursorPagination,
+    VersionedViewSetMixin,
+    VigilSerializerMixin,
+    conditional_responses,
+    etag_header,
+    if_match_parameter,
+)
+from vigil.core.files import MEDIA_TYPES, download_response
 from vigil.core.guard import MemberViewSetMixin
 from vigil.core.models import TaxonomyTerm
 from vigil.core.text import validate_visible_text
 from vigil.places.models import Place
 from vigil.visits import questionnaires, services
+from vigil.visits.filters import ObservationApiFilters
 from vigil.visits.models import (
     OTHER_SOURCES,
     Answer,
     Commitment,
+    ConsentUse,
     Debriefing,
     Discrepancy,
+    Evidence,
+    EvidenceKind,
     Interview,
     InterviewCategory,
     InterviewKind,
@@ -70,6 +90,7 @@ class VisitOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
             "summary",
             "created_at",
             "updated_at",
+            "version",
         ]
         read_only_fields = fields
 
@@ -96,12 +117,33 @@ class StatusSerializer(VigilSerializerMixin, serializers.Serializer):
     status = serializers.ChoiceField(choices=VisitStatus.choices)
 
 
+CONDITIONAL = "Needs If-Match with the ETag of the version the change is based on."
+
+
+def _conditional_update(request: Any, output: Any) -> Any:
+    return extend_schema(
+        description=CONDITIONAL,
+        request=request,
+        parameters=[if_match_parameter(required=True), etag_header(200, 412)],
+        responses=conditional_responses(output),
+    )
+
+
 @extend_schema_view(
-    create=extend_schema(request=VisitInputSerializer, responses=VisitOutputSerializer),
-    update=extend_schema(request=VisitInputSerializer, responses=VisitOutputSerializer),
-    partial_update=extend_schema(request=VisitInputSerializer, responses=VisitOutputSerializer),
+    retrieve=extend_schema(
+        description="The ETag header names the visit's version; send it back in If-Match.",
+        parameters=[etag_header(200)],
+    ),
+    create=extend_schema(
+        request=VisitInputSerializer,
+        responses={201: VisitOutputSerializer},
+        parameters=[etag_header(201)],
+    ),
+    update=_conditional_update(VisitInputSerializer, VisitOutputSerializer),
+    partial_update=_conditional_update(VisitInputSerializer, VisitOutputSerializer),
 )
 class VisitViewSet(
+    VersionedViewSetMixin,
     MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -123,21 +165,32 @@ class VisitViewSet(
         serializer = VisitInputSerializer(data=request.data, membership=self.membership)
         serializer.is_valid(raise_exception=True)
         visit = services.visit_create(membership=self.membership, data=serializer.validated_data)
+        self.written(visit)
         return Response(VisitOutputSerializer(visit).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         visit = self.get_object()
         self.require("edit", visit)
+        expected_version = self.expected_version(visit)
         serializer = VisitInputSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
         visit = services.visit_update(
-            membership=self.membership, visit=visit, data=serializer.validated_data
+            membership=self.membership,
+            visit=visit,
+            data=serializer.validated_data,
+            expected_version=expected_version,
         )
-        return Response(VisitOutputSerializer(visit).data)
+        saved = self.get_queryset().get(pk=visit.pk)
+        self.written(saved)
+        return Response(VisitOutputSerializer(saved).data)
 
-    @extend_schema(request=StatusSerializer, responses=VisitOutputSerializer)
+    @extend_schema(
+        request=StatusSerializer,
+        responses=VisitOutputSerializer,
+        parameters=[etag_header(200)],
+    )
     @action(detail=True, methods=["post"])
     def status(self, request: Request, pk: Any = None) -> Response:
         visit = self.get_object()
@@ -147,6 +200,7 @@ class VisitViewSet(
         visit = services.visit_set_status(
             membership=self.membership, visit=visit, status=serializer.validated_data["status"]
         )
+        self.written(visit)
         return Response(VisitOutputSerializer(visit).data)
 
 
@@ -172,6 +226,7 @@ class InterviewOutputSerializer(VigilSerializerMixin, serializers.ModelSerialize
             "consent_use",
             "consent_referral",
             "created_at",
+            "version",
         ]
         read_only_fields = fields
 
@@ -188,7 +243,7 @@ class InterviewInputSerializer(VigilSerializerMixin, serializers.Serializer):
     )
     language = serializers.CharField(required=False, allow_blank=True, max_length=100)
     interpreter_used = serializers.BooleanField(required=False)
-    consent_use = serializers.ChoiceField(choices=["none", "anonymous"], required=False)
+    consent_use = serializers.ChoiceField(choices=ConsentUse.choices, required=False)
     consent_referral = serializers.BooleanField(required=False)
     notes = serializers.CharField(required=False, allow_blank=True, write_only=True)
     identity = serializers.CharField(required=False, allow_blank=True, write_only=True)
@@ -206,14 +261,54 @@ class InterviewInputSerializer(VigilSerializerMixin, serializers.Serializer):
             )
 
 
+class InterviewUpdateSerializer(VigilSerializerMixin, serializers.Serializer):
+    """A correction of an interview: any of these fields (not its kind, never its visit)."""
+
+    storage_model = Interview
+
+    category = serializers.ChoiceField(choices=InterviewCategory.choices, required=False)
+    unit = serializers.CharField(required=False, allow_blank=True, max_length=200)
+    group_size = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=1000
+    )
+    language = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    interpreter_used = serializers.BooleanField(required=False)
+    consent_use = serializers.ChoiceField(choices=ConsentUse.choices, required=False)
+    consent_referral = serializers.BooleanField(required=False)
+    notes = serializers.CharField(required=False, allow_blank=True, write_only=True)
+    vulnerable_groups = serializers.SlugRelatedField(
+        slug_field="code", many=True, queryset=TaxonomyTerm.objects.none(), required=False
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if membership is not None:
+            fields: Any = self.fields
+            fields["vulnerable_groups"].child_relation.queryset = TaxonomyTerm.objects.filter(
+                body_id=membership.body_id, kind="vulnerable_group"
+            )
+
+
 @extend_schema_view(
-    create=extend_schema(request=InterviewInputSerializer, responses=InterviewOutputSerializer)
+    retrieve=extend_schema(
+        description="The ETag header names the interview's version; send it back in If-Match.",
+        parameters=[etag_header(200)],
+    ),
+    create=extend_schema(
+        request=InterviewInputSerializer,
+        responses={201: InterviewOutputSerializer},
+        parameters=[etag_header(201)],
+    ),
+    update=_conditional_update(InterviewUpdateSerializer, InterviewOutputSerializer),
+    partial_update=_conditional_update(InterviewUpdateSerializer, InterviewOutputSerializer),
 )
 class InterviewViewSet(
+    VersionedViewSetMixin,
     MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     permissions = VISITS
@@ -234,7 +329,35 @@ class InterviewViewSet(
         interview = services.interview_create(
             membership=self.membership, visit=visit, data=data, vulnerable_groups=groups
         )
+        self.written(interview)
         return Response(InterviewOutputSerializer(interview).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        interview = self.get_object()
+        try:
+            # Correcting what was said needs the right to read it: those who only know the
+            # interview took place get 404, as for a missing one.
+            interview = get_visible_or_404(self.membership, Interview, interview.pk, content=True)
+        except DjangoPermissionDenied as exc:
+            raise NotFound from exc
+        self.require("record", interview.visit)
+        expected_version = self.expected_version(interview)
+        serializer = InterviewUpdateSerializer(
+            data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        groups = data.pop("vulnerable_groups", None)
+        interview = services.interview_update(
+            membership=self.membership,
+            interview=interview,
+            data=data,
+            vulnerable_groups=groups,
+            expected_version=expected_version,
+        )
+        saved = self.get_queryset().get(pk=interview.pk)
+        self.written(saved)
+        return Response(InterviewOutputSerializer(saved).data)
 
     @extend_schema(
         request=None,
@@ -287,8 +410,15 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
             "corroboration_reason",
             "cleared_for_use",
             "created_at",
+            "version",
         ]
-        read_only_fields = ["id", "corroboration_reason", "cleared_for_use", "created_at"]
+        read_only_fields = [
+            "id",
+            "corroboration_reason",
+            "cleared_for_use",
+            "created_at",
+            "version",
+        ]
 
     def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -305,18 +435,54 @@ class ObservationSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         return services.observation_clearance(observation).allowed
 
 
+class FindingFilterBackend(DjangoFilterBackend):
+    """Hands the caller's membership to the filter set, so its choices are the body's own."""
+
+    def get_filterset_kwargs(self, request: Request, queryset: Any, view: Any) -> dict[str, Any]:
+        kwargs: dict[str, Any] = super().get_filterset_kwargs(request, queryset, view)
+        kwargs["membership"] = view.membership
+        return kwargs
+
+
+class ObservationUpdateSerializer(ObservationSerializer):
+    """A correction of a finding: its visit and whether it is held back do not change here."""
+
+    class Meta(ObservationSerializer.Meta):
+        read_only_fields = [
+            "id",
+            "visit",
+            "held_back",
+            "corroboration_reason",
+            "cleared_for_use",
+            "created_at",
+            "version",
+        ]
+
+
+@extend_schema_view(
+    retrieve=extend_schema(
+        description="The ETag header names the finding's version; send it back in If-Match.",
+        parameters=[etag_header(200)],
+    ),
+    create=extend_schema(responses={201: ObservationSerializer}, parameters=[etag_header(201)]),
+    update=_conditional_update(ObservationUpdateSerializer, ObservationSerializer),
+    partial_update=_conditional_update(ObservationUpdateSerializer, ObservationSerializer),
+)
 class ObservationViewSet(
+    VersionedViewSetMixin,
     MemberViewSetMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
     viewsets.GenericViewSet,
 ):
     permissions = VISITS
     model = Observation
     serializer_class = ObservationSerializer
     pagination_class = DefaultCursorPagination
-    filterset_fields = ["visit", "severity", "is_good_practice"]
+    filter_backends = [FindingFilterBackend]
+    filterset_class = ObservationApiFilters
 
     def scope_queryset(self, queryset: Any) -> Any:
         return queryset.select_related("theme", "visit").prefetch_related("interviews", "standards")
@@ -335,7 +501,162 @@ class ObservationViewSet(
             interviews=interviews,
             standards=standards,
         )
+        self.written(observation)
         return Response(ObservationSerializer(observation).data, status=status.HTTP_201_CREATED)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        observation = self.get_object()
+        self.require("record", observation.visit)
+        expected_version = self.expected_version(observation)
+        serializer = ObservationUpdateSerializer(
+            data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
+        )
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        interviews = data.pop("interviews", None)
+        standards = data.pop("standards", None)
+        observation = services.observation_update(
+            membership=self.membership,
+            observation=observation,
+            data=data,
+            interviews=interviews,
+            standards=standards,
+            expected_version=expected_version,
+        )
+        saved = self.get_queryset().get(pk=observation.pk)
+        self.written(saved)
+        return Response(ObservationSerializer(saved, membership=self.membership).data)
+
+
+# ---------- Evidence files ----------
+
+
+class EvidenceSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    file_name = serializers.CharField(source="file.original_name", read_only=True)
+    content_type = serializers.CharField(source="file.content_type", read_only=True)
+    size = serializers.IntegerField(source="file.size", read_only=True)
+    kind = serializers.ChoiceField(choices=EvidenceKind.choices, read_only=True)
+
+    class Meta:
+        model = Evidence
+        fields = [
+            "id",
+            "visit",
+            "observation",
+            "interview",
+            "kind",
+            "title",
+            "file_name",
+            "content_type",
+            "size",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class EvidenceUploadSerializer(VigilSerializerMixin, serializers.Serializer):
+    storage_model = Evidence
+
+    file = serializers.FileField(
+        help_text="A photo (JPEG, PNG, WebP), a PDF scan or a recording (MP3, M4A, Ogg, WAV); "
+        "checked by its content. A photo's EXIF (GPS position, camera) and a recording's tags "
+        "are removed before it is stored."
+    )
+    title = serializers.CharField(required=False, allow_blank=True, max_length=300)
+    observation = serializers.PrimaryKeyRelatedField(
+        queryset=Observation.objects.none(), required=False, allow_null=True
+    )
+    interview = serializers.PrimaryKeyRelatedField(
+        queryset=Interview.objects.none(), required=False, allow_null=True
+    )
+
+    def __init__(self, *args: Any, membership: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["observation"].queryset = visible(membership, Observation)
+        fields["interview"].queryset = visible(membership, Interview, content=True)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("observation") is None) == (attrs.get("interview") is None):
+            raise ValidationError(
+                {"non_field_errors": ["Attach the file to one finding or to one interview."]}
+            )
+        return attrs
+
+
+MEDIA_RESPONSES = {
+    (200, content_type): OpenApiTypes.BINARY
+    for content_type in sorted({content_type for content_type, _magic in MEDIA_TYPES.values()})
+}
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Evidence files the caller may see"),
+    retrieve=extend_schema(summary="One evidence file's description (not its content)"),
+    create=extend_schema(
+        summary="Attach a photo, scan or recording to a finding or an interview",
+        request={"multipart/form-data": EvidenceUploadSerializer},
+        responses={201: EvidenceSerializer},
+    ),
+    destroy=extend_schema(summary="Remove an evidence file", responses={204: None}),
+)
+class EvidenceViewSet(
+    MemberViewSetMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Evidence files: an interview's are listed and served only to those who may read the
+    interview; every upload, download and removal is in the audit trail."""
+
+    permissions = VISITS
+    model = Evidence
+    serializer_class = EvidenceSerializer
+    pagination_class = DefaultCursorPagination
+    filterset_fields = ["visit", "observation", "interview", "kind"]
+
+    def scope_queryset(self, queryset: Any) -> Any:
+        return queryset.select_related("file", "visit")
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        serializer = EvidenceUploadSerializer(data=request.data, membership=self.membership)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            evidence = services.evidence_upload(
+                membership=self.membership,
+                upload=data["file"],
+                title=data.get("title", ""),
+                observation=data.get("observation"),
+                interview=data.get("interview"),
+            )
+        except DjangoValidationError as exc:
+            raise ValidationError({"file": exc.messages}) from exc
+        return Response(EvidenceSerializer(evidence).data, status=status.HTTP_201_CREATED)
+
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        evidence = self.get_object()
+        self.require("record", evidence.visit)
+        services.evidence_delete(membership=self.membership, evidence=evidence)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Download an evidence file (recorded in the audit trail)",
+        responses={
+            **MEDIA_RESPONSES,
+            406: OpenApiResponse(description="The Accept header refuses the file's type."),
+        },
+    )
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def download(self, request: Request, pk: Any = None) -> Any:
+        evidence = self.get_object()
+        try:
+            stored = services.evidence_open(membership=self.membership, evidence=evidence)
+        except DjangoPermissionDenied as exc:
+            raise NotFound from exc
+        return download_response(stored, actor=request.user)
 
 
 # ---------- Questionnaires and answers ----------

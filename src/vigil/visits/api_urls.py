@@ -4,6 +4,7 @@ from vigil.visits.api import (
     AnswerViewSet,
     DebriefingViewSet,
     DiscrepancyViewSet,
+    EvidenceViewSet,
     InterviewViewSet,
     ObservationViewSet,
     ObstructionViewSet,
@@ -22,4 +23,5 @@ router.register("register-checks", RegisterCheckViewSet, basename="registercheck
 router.register("discrepancies", DiscrepancyViewSet, basename="discrepancy")
 router.register("debriefings", DebriefingViewSet, basename="debriefing")
 router.register("obstructions", ObstructionViewSet, basename="obstruction")
+router.register("evidence", EvidenceViewSet, basename="evidence")
 urlpatterns = router.urls

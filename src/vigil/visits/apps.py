@@ -33,6 +33,8 @@ class VisitsConfig(AppConfig):
             Debriefing,
             DebriefingFinding,
             Discrepancy,
+            Draft,
+            Evidence,
             Interview,
             Observation,
             Obstruction,
@@ -61,6 +63,8 @@ class VisitsConfig(AppConfig):
         register_visibility(DebriefingFinding, queries.rule_through("debriefing__visit_id"))
         register_visibility(Commitment, queries.rule_through("debriefing__visit_id"))
         register_visibility(Obstruction, queries.child_rule)
+        register_visibility(Evidence, queries.evidence_rule)
+        register_visibility(Draft, queries.draft_rule)
 
         register_action_labels(
             {
@@ -94,6 +98,8 @@ class VisitsConfig(AppConfig):
                 "visits.debriefing.create": _("recorded the debriefing"),
                 "visits.debriefing.update": _("changed the debriefing"),
                 "visits.debriefing.export": _("printed the debriefing note"),
+                "visits.observation.export": _("exported findings"),
+                "visits.visit.print_preparation": _("printed the preparation pack"),
                 "visits.commitment.create": _("recorded a commitment of the management"),
                 "visits.obstruction.create": _("recorded an obstruction or difficulty"),
                 "visits.obstruction.escalate": _("told the heads of a serious obstruction"),
@@ -104,6 +110,14 @@ class VisitsConfig(AppConfig):
                     "read a large page of discrepancies through the API"
                 ),
                 "visits.debriefing.list_api": _("read a large page of debriefings through the API"),
+                "visits.interview.update": _("corrected an interview"),
+                "visits.observation.update": _("corrected a finding"),
+                "visits.evidence.upload": _("attached an evidence file"),
+                "visits.evidence.download": _("downloaded an evidence file"),
+                "visits.evidence.delete": _("removed an evidence file"),
+                "visits.evidence.list_api": _(
+                    "read a large page of evidence files through the API"
+                ),
                 "visits.obstruction.list_api": _(
                     "read a large page of obstructions through the API"
                 ),
@@ -122,6 +136,10 @@ class VisitsConfig(AppConfig):
             "visits.debriefing", labels={"withheld": _("findings the guard now withholds")}
         )
         register_audit_fields("visits.obstruction", labels={"heads": _("heads told")})
+        register_audit_fields(
+            "visits.evidence",
+            labels={"size": _("size in bytes"), "attached_to": _("attached to")},
+        )
         register_notification_kind(
             NotificationKind(
                 key="visits.obstruction.serious",

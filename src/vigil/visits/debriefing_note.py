@@ -22,7 +22,7 @@ def _refuse_fetching() -> Any:
         """Every resource of the note is inline: a URL in a record's text fetches nothing."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
-            raise ValueError(f"The debriefing note loads no resource ({url[:60]}).")
+            raise ValueError(f"A printout of Vigil loads no resource ({url[:60]}).")
 
     return NoFetching()
 
@@ -51,13 +51,19 @@ def note_context(debriefing: Debriefing, findings: list[Observation]) -> dict[st
     }
 
 
-def render_debriefing_note(debriefing: Debriefing, findings: list[Observation]) -> bytes:
-    """The PDF of the note, in the active language."""
+def render_pdf(template: str, context: dict[str, Any], stylesheet: Path) -> bytes:
+    """A PDF drawn by WeasyPrint from `template` and a print stylesheet shipped with Vigil,
+    fetching nothing."""
     from weasyprint import CSS, HTML
 
     fetcher = _refuse_fetching()
-    html = render_to_string("visits/debriefing_note.html", note_context(debriefing, findings))
-    stylesheet = CSS(string=STYLESHEET.read_text(encoding="utf-8"), url_fetcher=fetcher)
+    html = render_to_string(template, context)
+    css = CSS(string=stylesheet.read_text(encoding="utf-8"), url_fetcher=fetcher)
     document = HTML(string=html, url_fetcher=fetcher)
-    pdf: bytes = document.write_pdf(stylesheets=[stylesheet])
+    pdf: bytes = document.write_pdf(stylesheets=[css])
     return pdf
+
+
+def render_debriefing_note(debriefing: Debriefing, findings: list[Observation]) -> bytes:
+    """The PDF of the note, in the active language."""
+    return render_pdf("visits/debriefing_note.html", note_context(debriefing, findings), STYLESHEET)

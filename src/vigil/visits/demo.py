@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.utils import timezone
 
@@ -40,11 +41,14 @@ def visits_demo(ctx: DemoContext) -> None:
     body = ctx.bodies[NATIONAL]
     if Visit.objects.filter(body=body).exists():
         return
+    if ctx.scale == "national":
+        national_visits(ctx, body, visits=NATIONAL_VISITS, observations=NATIONAL_OBSERVATIONS)
     leader = Membership.objects.get(user=ctx.users["leader"], body=body)
     monitor = Membership.objects.get(user=ctx.users["monitor"], body=body)
     themes = {term.code: term for term in TaxonomyTerm.objects.filter(body=body, kind="theme")}
     places = list(Place.objects.filter(body=body, deleted_at__isnull=True).order_by("pk"))
-    count = 12 if ctx.scale == "small" else len(places)
+    # At national scale the bulk visits above carry the volume; a dozen stay rich examples.
+    count = 12
     today = timezone.localdate()
     for index, place in enumerate(places[:count]):
         start = today - datetime.timedelta(days=30 * (index + 1) - 15 * (index % 3))
@@ -100,6 +104,250 @@ def visits_demo(ctx: DemoContext) -> None:
             )
             observation.interviews.set([i for i in interviews if i.unit == "Unit A"][:2])
     ctx.log(f"Visits: {Visit.objects.filter(body=body).count()} for {body}.")
+
+
+# ---------- National scale: ten years of a mechanism's work, written in bulk ----------
+
+NATIONAL_VISITS = 50_000
+NATIONAL_OBSERVATIONS = 500_000
+YEARS = 10
+CHUNK = 50_000
+
+# How often each theme comes up in findings (relative weights), from the share of themes in
+# published NPM annual reports: material conditions, health care and safeguards dominate; ill-
+# treatment is rarer but weighs heavier.
+THEME_WEIGHTS = {
+    "accommodation": 9,
+    "overcrowding": 8,
+    "hygiene": 7,
+    "health-care": 10,
+    "access-to-doctor": 5,
+    "registers": 7,
+    "information-on-rights": 5,
+    "access-to-lawyer": 4,
+    "contact-with-family": 4,
+    "complaints": 3,
+    "food": 5,
+    "water": 2,
+    "time-outdoors": 5,
+    "work": 2,
+    "education": 2,
+    "contact-outside-world": 3,
+    "staffing": 5,
+    "training": 3,
+    "recruitment": 1,
+    "discipline": 3,
+    "solitary-confinement": 3,
+    "use-of-force": 3,
+    "torture-ill-treatment": 2,
+}
+SEVERITY_WEIGHTS = {
+    # information, concern, serious, urgent
+    "default": (30, 45, 21, 4),
+    "use-of-force": (8, 32, 42, 18),
+    "torture-ill-treatment": (4, 26, 45, 25),
+    "solitary-confinement": (10, 40, 38, 12),
+    "overcrowding": (12, 43, 36, 9),
+}
+SEVERITIES = tuple(severity.value for severity in Severity)
+KIND_WEIGHTS = {
+    VisitKind.REGULAR.value: 62,
+    VisitKind.FOLLOW_UP.value: 22,
+    VisitKind.URGENT.value: 6,
+    VisitKind.THEMATIC.value: 9,
+    VisitKind.JOINT_SPT.value: 1,
+}
+UNITS = ("Reception", "Unit A", "Unit B", "Unit C", "Yard", "Kitchen", "Health unit", "Cells")
+PHRASES = (
+    "The team found {topic} below the standard in {unit}.",
+    "Detainees in {unit} raised {topic} with the team.",
+    "Staff acknowledged problems of {topic} in {unit}.",
+    "Documents checked in {unit} confirm shortcomings of {topic}.",
+    "Good arrangements for {topic} were seen in {unit}.",
+)
+
+
+def _weighted(rng: Any, weights: dict[Any, int], k: int) -> list[Any]:
+    return rng.choices(list(weights), weights=list(weights.values()), k=k)
+
+
+def national_visits(ctx: DemoContext, body: Any, *, visits: int, observations: int) -> None:
+    """`visits` visits to the body's places over ten years and `observations` findings, with
+    the kinds, themes and severities distributed as a national mechanism's are. Written with
+    core/bulk.py (COPY on PostgreSQL), in chunks so memory stays flat."""
+    from vigil.core import bulk
+
+    rng = ctx.rng
+    leader = Membership.objects.get(user=ctx.users["leader"], body=body)
+    monitor = Membership.objects.get(user=ctx.users["monitor"], body=body)
+    themes = {
+        term.code: term.pk
+        for term in TaxonomyTerm.objects.filter(body=body, kind="theme", code__in=THEME_WEIGHTS)
+    }
+    theme_weights = {code: weight for code, weight in THEME_WEIGHTS.items() if code in themes}
+    labels = dict(TaxonomyTerm.objects.filter(body=body, kind="theme").values_list("code", "label"))
+    place_ids = list(
+        Place.objects.filter(body=body, deleted_at__isnull=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if not place_ids:
+        return
+    now = timezone.now()
+    today = timezone.localdate()
+    first_day = today - datetime.timedelta(days=365 * YEARS)
+    span = (today - first_day).days
+    eight = datetime.time(8)
+    rows = []
+    # (started_at, ended_at) of each finished visit, by its position in `rows`.
+    finished: list[tuple[int, datetime.datetime]] = []
+    kinds = _weighted(rng, KIND_WEIGHTS, visits)
+    for index in range(visits):
+        # A few visits still to come (the last 2%), the rest done.
+        if index >= visits * 0.98:
+            start = today + datetime.timedelta(days=rng.randint(1, 120))
+        else:
+            start = first_day + datetime.timedelta(days=rng.randint(0, span - 1))
+        days = rng.choice((1, 1, 1, 2, 2, 3))
+        end = start + datetime.timedelta(days=days - 1)
+        done = start < today
+        announced = rng.random() < 0.3
+        started_at = ended_at = None
+        if done:
+            started_at = timezone.make_aware(datetime.datetime.combine(start, eight))
+            ended_at = started_at + datetime.timedelta(days=days - 1, hours=9)
+            recent = start >= today - datetime.timedelta(days=180)
+            status = (VisitStatus.REPORTING if recent else VisitStatus.CLOSED).value
+        else:
+            status = rng.choice((VisitStatus.PLANNED.value, VisitStatus.PREPARING.value))
+        created = timezone.make_aware(
+            datetime.datetime.combine(start - datetime.timedelta(days=30), eight)
+        )
+        rows.append(
+            (
+                body.pk,
+                rng.choice(place_ids),
+                kinds[index],
+                announced,
+                start,
+                end,
+                started_at,
+                ended_at,
+                "Reception, Unit A, Unit B, yard, kitchen" if done else "",
+                status,
+                "",
+                leader.user_id,
+                created,
+                min(ended_at or created, now),
+            )
+        )
+        if started_at is not None:
+            finished.append((index, started_at))
+    visit_fields = [
+        "body",
+        "place",
+        "kind",
+        "is_announced",
+        "planned_start",
+        "planned_end",
+        "started_at",
+        "ended_at",
+        "areas_visited",
+        "status",
+        "summary",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    visit_ids: list[int] = []
+    for offset in range(0, len(rows), CHUNK):
+        visit_ids.extend(
+            bulk.bulk_insert(
+                Visit, rows[offset : offset + CHUNK], fields=visit_fields, return_ids=True
+            )
+            or []
+        )
+    team = []
+    for position, visit_id in enumerate(visit_ids):
+        confirmed = rows[position][6]
+        team.append((visit_id, leader.pk, TeamRole.LEADER.value, "female", confirmed))
+        if position % 2 == 0:
+            team.append((visit_id, monitor.pk, TeamRole.MEMBER.value, "male", confirmed))
+    bulk.bulk_insert(
+        TeamMember,
+        team,
+        fields=["visit", "membership", "team_role", "gender", "conduct_confirmed_at"],
+    )
+    del rows, team
+    _national_observations(ctx, finished, visit_ids, themes, theme_weights, labels, observations)
+    ctx.log(f"  {body}: {visits:,} visits, {observations:,} findings")
+
+
+def _national_observations(
+    ctx: DemoContext,
+    finished: list[tuple[int, datetime.datetime]],
+    visit_ids: list[int],
+    themes: dict[str, int],
+    theme_weights: dict[str, int],
+    labels: dict[str, str],
+    total: int,
+) -> None:
+    from vigil.core import bulk
+
+    rng = ctx.rng
+    if not finished or not themes:
+        return
+    leader_user = ctx.users["leader"].pk
+    severity_weights = {
+        code: SEVERITY_WEIGHTS.get(code, SEVERITY_WEIGHTS["default"]) for code in theme_weights
+    }
+    sources = [
+        [SourceKind.DIRECT_OBSERVATION.value],
+        [SourceKind.DOCUMENTS.value],
+        [SourceKind.STAFF.value],
+        [SourceKind.DIRECT_OBSERVATION.value, SourceKind.DOCUMENTS.value],
+    ]
+    fields = [
+        "visit",
+        "theme",
+        "unit",
+        "description",
+        "severity",
+        "is_good_practice",
+        "is_systemic",
+        "other_sources",
+        "held_back",
+        "recorded_by",
+        "created_at",
+    ]
+    written = 0
+    while written < total:
+        size = min(CHUNK, total - written)
+        codes = _weighted(rng, theme_weights, size)
+        chosen = rng.choices(finished, k=size)
+        chunk = []
+        for code, (position, started_at) in zip(codes, chosen, strict=True):
+            severity = rng.choices(SEVERITIES, weights=severity_weights[code])[0]
+            good = severity == Severity.INFORMATION.value and rng.random() < 0.25
+            unit = rng.choice(UNITS)
+            phrase = PHRASES[4] if good else rng.choice(PHRASES[:4])
+            chunk.append(
+                (
+                    visit_ids[position],
+                    themes[code],
+                    unit,
+                    phrase.format(topic=labels[code].lower(), unit=unit),
+                    severity,
+                    good,
+                    rng.random() < 0.15,
+                    rng.choice(sources),
+                    False,
+                    leader_user,
+                    started_at + datetime.timedelta(minutes=rng.randint(0, 600)),
+                )
+            )
+        bulk.bulk_insert(Observation, chunk, fields=fields)
+        written += size
 
 
 # A short checklist for places of detention, as an XLSForm would give it (synthetic).

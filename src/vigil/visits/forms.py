@@ -44,6 +44,10 @@ XLSX_INPUT = forms.ClearableFileInput(attrs={"accept": ".xlsx"})
 
 
 class VisitForm(VigilFormMixin, forms.ModelForm):
+    # The version the person opened: a save based on an older one is refused, not applied over
+    # someone else's change (vigil.core.concurrency).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
     class Meta:
         model = Visit
         fields = [
@@ -66,13 +70,19 @@ class VisitForm(VigilFormMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         fields: Any = self.fields
         fields["place"].queryset = visible(membership, Place).filter(body_id=membership.body_id)
+        if self.instance.pk is not None:
+            self.initial["version"] = self.instance.version
+        else:
+            del fields["version"]
 
     def _post_clean(self) -> None:
         # Model validation runs in the service.
         pass
 
     def service_data(self) -> dict[str, Any]:
-        return dict(self.cleaned_data)
+        data = dict(self.cleaned_data)
+        data.pop("version", None)
+        return data
 
 
 class StatusForm(VigilFormMixin, forms.Form):
@@ -206,6 +216,84 @@ class ObservationForm(VigilFormMixin, forms.ModelForm):
 
     def _post_clean(self) -> None:
         pass
+
+
+class InterviewEditForm(VigilFormMixin, forms.ModelForm):
+    """Correcting an interview: not its kind (a private interview stays one), and not the
+    identity (seeing it is an act of its own, on the interview's page)."""
+
+    # The version the person opened: a save based on an older one is refused, not applied over
+    # someone else's change (vigil.core.concurrency).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    class Meta:
+        model = Interview
+        fields = [
+            "category",
+            "unit",
+            "group_size",
+            "language",
+            "interpreter_used",
+            "vulnerable_groups",
+            "consent_use",
+            "consent_referral",
+            "notes",
+        ]
+        widgets = {
+            "vulnerable_groups": forms.CheckboxSelectMultiple,
+            "notes": forms.Textarea(attrs={"rows": 8, "autocomplete": "off"}),
+        }
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        fields: Any = self.fields
+        fields["category"].choices = InterviewCategory.choices
+        fields["vulnerable_groups"].queryset = TaxonomyTerm.objects.filter(
+            body_id=visit.body_id, kind="vulnerable_group", is_active=True
+        )
+        self.initial["version"] = self.instance.version
+
+    def _post_clean(self) -> None:
+        pass
+
+    def service_data(self) -> tuple[dict[str, Any], list[TaxonomyTerm], int | None]:
+        data = dict(self.cleaned_data)
+        groups = list(data.pop("vulnerable_groups", []))
+        return data, groups, data.pop("version", None)
+
+
+class ObservationEditForm(ObservationForm):
+    """Correcting a finding (holding it back is an act of its own, on the visit's page)."""
+
+    # The version the person opened: a save based on an older one is refused, not applied over
+    # someone else's change (vigil.core.concurrency).
+    version = forms.IntegerField(widget=forms.HiddenInput, required=False, min_value=1)
+
+    def __init__(self, *args: Any, visit: Visit, **kwargs: Any) -> None:
+        super().__init__(*args, visit=visit, **kwargs)
+        del self.fields["held_back"]
+        self.initial["version"] = self.instance.version
+        self.initial.setdefault("other_sources", list(self.instance.other_sources or []))
+
+    def service_data(self) -> tuple[dict[str, Any], list[Any], list[Any], int | None]:
+        data = dict(self.cleaned_data)
+        interviews = list(data.pop("interviews", []))
+        standards = list(data.pop("standards", []))
+        return data, interviews, standards, data.pop("version", None)
+
+
+class EvidenceForm(VigilFormMixin, forms.Form):
+    file = forms.FileField(
+        label=_("Photo, scan or recording"),
+        help_text=_(
+            "JPEG, PNG or WebP photos, PDF scans, MP3, M4A, Ogg or WAV recordings. A photo's "
+            "location and camera details are removed before it is stored."
+        ),
+        widget=forms.ClearableFileInput(
+            attrs={"accept": ".jpg,.jpeg,.png,.webp,.pdf,.mp3,.m4a,.ogg,.oga,.wav"}
+        ),
+    )
+    title = forms.CharField(label=_("Title"), max_length=300, required=False)
 
 
 class CorroborateForm(VigilFormMixin, forms.Form):

@@ -12,8 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from vigil.core.crypto import EncryptedTextField
-from vigil.core.models import Body, Membership, TaxonomyTerm
+from vigil.core.crypto import EncryptedJSONField, EncryptedTextField
+from vigil.core.models import Body, Membership, StoredFile, TaxonomyTerm
 from vigil.places.models import Place
 
 
@@ -85,6 +85,9 @@ class Visit(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # Raised by every write (vigil.core.concurrency): a save based on an older version is refused
+    # instead of silently overwriting someone else's.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     class Meta:
         ordering = ["-planned_start", "-id"]
@@ -234,6 +237,9 @@ class Interview(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Raised by every write (vigil.core.concurrency): a save based on an older version is refused
+    # instead of silently overwriting someone else's.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     class Meta:
         ordering = ["created_at", "id"]
@@ -318,10 +324,20 @@ class Observation(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
+    # Raised by every write (vigil.core.concurrency): a save based on an older version is refused
+    # instead of silently overwriting someone else's.
+    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["visit", "theme"])]
+        indexes = [
+            models.Index(fields=["visit", "theme"]),
+            # The findings list's sorts (newest or oldest first, read backwards), alone or
+            # within a theme or a severity, and the year filter's range.
+            models.Index(fields=["-created_at", "-id"], name="visits_obs_created_idx"),
+            models.Index(fields=["theme", "-created_at", "-id"], name="visits_obs_theme_idx"),
+            models.Index(fields=["severity", "-created_at", "-id"], name="visits_obs_severity_idx"),
+        ]
         verbose_name = _("observation")
 
     def __str__(self) -> str:
@@ -765,3 +781,97 @@ class Obstruction(models.Model):
     @property
     def body(self) -> Body:
         return self.visit.body
+
+
+# ---------- Evidence files ----------
+
+
+class EvidenceKind(models.TextChoices):
+    PHOTO = "photo", _("Photo")
+    DOCUMENT = "document", _("Document or scan")
+    AUDIO = "audio", _("Audio recording")
+
+
+class Evidence(models.Model):
+    """A photo, scan or recording that supports a finding or belongs to an interview (exactly
+    one of the two). The file is checked by its content, stripped of its metadata (a photo's
+    GPS position, a recording's tags) and stored encrypted (vigil.core.files); an interview's
+    evidence is read only by those who may read the interview."""
+
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="evidence")
+    observation = models.ForeignKey(
+        Observation,
+        verbose_name=_("finding"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="evidence",
+    )
+    interview = models.ForeignKey(
+        Interview,
+        verbose_name=_("interview"),
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="evidence",
+    )
+    file = models.ForeignKey(StoredFile, on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(_("kind"), max_length=16, choices=EvidenceKind.choices)
+    title = models.CharField(_("title"), max_length=300, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [models.Index(fields=["visit", "created_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(observation__isnull=False, interview__isnull=True)
+                    | models.Q(observation__isnull=True, interview__isnull=False)
+                ),
+                name="evidence_of_one_record",
+            )
+        ]
+        verbose_name = _("evidence file")
+
+    def __str__(self) -> str:
+        return self.title or f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def body(self) -> Body:
+        return self.visit.body
+
+
+# ---------- Drafts of long forms ----------
+
+
+class Draft(models.Model):
+    """What a person has typed into a long form and not yet saved (an interview's notes, a
+    finding, the debriefing), kept on the server as well as in the browser so that a dropped
+    connection or a closed tab loses nothing. Encrypted: it may hold what an interview said.
+    Only its author reads it; saving the form deletes it."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="+")
+    # Which form of the visit: "interview", "observation", "debriefing", "visit",
+    # "interview-12" (the edit of one interview).
+    key = models.CharField(max_length=60)
+    data = EncryptedJSONField(default=dict)
+    saved_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "visit", "key"], name="one_draft_per_form")
+        ]
+        verbose_name = _("draft")
+
+    def __str__(self) -> str:
+        return f"{self.key} #{self.pk}"

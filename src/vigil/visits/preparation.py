@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from django.db.models import Prefetch
@@ -58,6 +59,33 @@ def build_preparation(
         if context is not None:
             built.append((section, context))
     return built
+
+
+PACK_STYLESHEET = Path(__file__).resolve().parent / "static" / "visits" / "preparation_pack.css"
+
+
+def render_preparation_pack(
+    request: HttpRequest | None, membership: Membership, visit: Visit
+) -> bytes:
+    """The pack as a PDF for the team to take along: the same sections as the page, each
+    scoped to what the member may see, in the active language."""
+    from django.utils import timezone, translation
+
+    from vigil.visits.debriefing_note import render_pdf
+
+    return render_pdf(
+        "visits/preparation_pack.html",
+        {
+            "visit": visit,
+            "place": visit.place,
+            "team": [str(member) for member in visit.team.select_related("membership__user")],
+            "sections": build_preparation(request, membership, visit),  # type: ignore[arg-type]
+            "generated_at": timezone.now(),
+            "language": translation.get_language() or "en",
+            "printing": True,
+        },
+        PACK_STYLESHEET,
+    )
 
 
 def earlier_visits(membership: Membership, visit: Visit) -> list[Visit]:

@@ -4,11 +4,13 @@ notification. Pages, the API and the demo all call these functions."""
 from __future__ import annotations
 
 import datetime
+import re
 import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -16,7 +18,9 @@ from django.utils.translation import gettext as _
 
 from vigil.core.access import can_see
 from vigil.core.audit import audit, audit_read, diff, snapshot
-from vigil.core.models import Membership, Role, TaxonomyTerm
+from vigil.core.concurrency import bump_version, check_version
+from vigil.core.files import MEDIA_TYPES, store_file
+from vigil.core.models import Membership, Role, StoredFile, TaxonomyTerm
 from vigil.core.notify import notify
 from vigil.visits import rules
 from vigil.visits.models import (
@@ -25,6 +29,9 @@ from vigil.visits.models import (
     Debriefing,
     DebriefingFinding,
     Discrepancy,
+    Draft,
+    Evidence,
+    EvidenceKind,
     Expertise,
     Gender,
     Interview,
@@ -120,9 +127,18 @@ def visit_create(*, membership: Membership, data: Mapping[str, Any], lead: bool 
 
 
 @transaction.atomic
-def visit_update(*, membership: Membership, visit: Visit, data: Mapping[str, Any]) -> Visit:
+def visit_update(
+    *,
+    membership: Membership,
+    visit: Visit,
+    data: Mapping[str, Any],
+    expected_version: int | None = None,
+) -> Visit:
+    """Change a visit; `expected_version` is the version the person saw (their form, their
+    If-Match): a change based on an older one is refused with StaleVersion."""
     VISITS.require(membership, "edit", visit)
     visit = Visit.objects.select_for_update().get(pk=visit.pk)
+    check_version(visit, expected_version)
     before = snapshot(visit, VISIT_FIELDS)
     for name, value in data.items():
         if name in VISIT_FIELDS:
@@ -130,9 +146,12 @@ def visit_update(*, membership: Membership, visit: Visit, data: Mapping[str, Any
     errors = _visit_errors(visit)
     if errors:
         raise ValidationError(errors)
+    changes = diff(before, snapshot(visit, VISIT_FIELDS))
+    if changes:
+        # A save that changes nothing is no new version: nobody else's form goes stale.
+        bump_version(visit, changes)
     visit.updated_at = timezone.now()
     visit.save()
-    changes = diff(before, snapshot(visit, VISIT_FIELDS))
     if changes:
         audit(actor=membership.user, action="visits.visit.update", obj=visit, changes=changes)
     return visit
@@ -172,14 +191,12 @@ def visit_set_status(
     errors = _visit_errors(visit)
     if errors:
         raise ValidationError(errors)
+    changes = bump_version(
+        visit, diff(before, snapshot(visit, ["status", "started_at", "ended_at"]))
+    )
     visit.updated_at = timezone.now()
     visit.save()
-    audit(
-        actor=membership.user,
-        action="visits.visit.set_status",
-        obj=visit,
-        changes=diff(before, snapshot(visit, ["status", "started_at", "ended_at"])),
-    )
+    audit(actor=membership.user, action="visits.visit.set_status", obj=visit, changes=changes)
     return visit
 
 
@@ -366,6 +383,91 @@ def interview_create(
     return interview
 
 
+INTERVIEW_FIELDS = [
+    "category",
+    "unit",
+    "group_size",
+    "language",
+    "interpreter_used",
+    "consent_use",
+    "consent_referral",
+]
+
+
+@transaction.atomic
+def interview_update(
+    *,
+    membership: Membership,
+    interview: Interview,
+    data: Mapping[str, Any],
+    vulnerable_groups: Iterable[TaxonomyTerm] | None = None,
+    expected_version: int | None = None,
+) -> Interview:
+    """Correct an interview (not its kind: a private interview stays one). `notes` and
+    `identity` change only when given; the trail says they changed, never what they say."""
+    _require_team(membership, interview.visit)
+    if not can_see(membership, interview, content=True):
+        raise PermissionDenied(_("Only the visit's team and the heads read interviews."))
+    interview = Interview.objects.select_for_update().select_related("visit").get(pk=interview.pk)
+    check_version(interview, expected_version)
+    visit = interview.visit
+    before = snapshot(interview, INTERVIEW_FIELDS)
+    before_groups = sorted(str(group) for group in interview.vulnerable_groups.all())
+    for name in INTERVIEW_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        if name in {"unit", "language"}:
+            value = (value or "").strip()
+        elif name in {"interpreter_used", "consent_referral"}:
+            value = bool(value)
+        elif name == "consent_use":
+            value = value or "anonymous"
+        setattr(interview, name, value)
+    errors: dict[str, list[str]] = {}
+    notes_changed = "notes" in data and (data["notes"] or "") != interview.notes
+    identity = (data.get("identity") or "").strip() if "identity" in data else None
+    identity_changed = identity is not None and identity != interview.identity
+    if interview.kind == InterviewKind.GROUP:
+        if interview.group_size is not None and interview.group_size < 2:
+            errors["group_size"] = [_("A group interview has at least two people.")]
+        if identity:
+            errors["identity"] = [_("A group interview records no identity.")]
+    elif interview.group_size:
+        errors["group_size"] = [_("A private interview is with one person.")]
+    groups = None if vulnerable_groups is None else list(vulnerable_groups)
+    if groups is not None and any(
+        g.body_id != visit.body_id or g.kind != "vulnerable_group" for g in groups
+    ):
+        errors["vulnerable_groups"] = [_("Choose groups of this body.")]
+    if errors:
+        raise ValidationError(errors)
+    if notes_changed:
+        interview.notes = data["notes"] or ""
+    if identity_changed:
+        interview.identity = identity or ""
+    interview.full_clean(exclude=["visit", "notes", "identity", "pseudonym"])
+    changes = diff(before, snapshot(interview, INTERVIEW_FIELDS))
+    if groups is not None:
+        after_groups = sorted(str(group) for group in groups)
+        if after_groups != before_groups:
+            changes["vulnerable_groups"] = [before_groups, after_groups]
+    if notes_changed:
+        changes["notes"] = ["(encrypted)", "(encrypted)"]
+    if identity_changed:
+        changes["identity"] = ["(encrypted)", "(encrypted)"]
+    if changes:
+        bump_version(interview, changes)
+    interview.save()
+    if groups is not None:
+        interview.vulnerable_groups.set(groups)
+    if changes:
+        audit(
+            actor=membership.user, action="visits.interview.update", obj=interview, changes=changes
+        )
+    return interview
+
+
 def interview_read_notes(*, membership: Membership, interview: Interview) -> str:
     """The notes of an interview, for someone who may read them; every read is recorded."""
     if not can_see(membership, interview, content=True):
@@ -400,15 +502,20 @@ def observation_kinds(observation: Observation) -> set[str]:
     )
 
 
-def observation_clearance(observation: Observation) -> rules.Clearance:
+def observation_clearance(
+    observation: Observation, *, counts: dict[str, int] | None = None, k: int | None = None
+) -> rules.Clearance:
+    """What the guard says of the finding. A page judging all of a visit's findings passes the
+    visit's private interviews by unit and k, read once, instead of twice per finding."""
     visit = observation.visit
-    counts = private_interviews_by_unit(visit)
+    if counts is None:
+        counts = private_interviews_by_unit(visit)
     return rules.clearance(
         kinds=observation_kinds(observation),
         held_back=observation.held_back,
         unit=observation.unit,
         private_in_unit=counts.get(rules.normalise_unit(observation.unit), 0),
-        k=anonymity_k(visit.body_id),
+        k=anonymity_k(visit.body_id) if k is None else k,
     )
 
 
@@ -420,12 +527,13 @@ def require_cleared(observation: Observation) -> None:
 
 
 def cleared_observations(visit: Visit) -> list[Observation]:
+    counts, k = private_interviews_by_unit(visit), anonymity_k(visit.body_id)
     return [
         observation
         for observation in visit.observations.prefetch_related("interviews").select_related(
             "visit", "theme"
         )
-        if observation_clearance(observation).allowed
+        if observation_clearance(observation, counts=counts, k=k).allowed
     ]
 
 
@@ -492,6 +600,98 @@ def observation_create(
     return observation
 
 
+OBSERVATION_FIELDS = [
+    "theme",
+    "unit",
+    "description",
+    "severity",
+    "is_good_practice",
+    "is_systemic",
+    "other_sources",
+]
+
+
+@transaction.atomic
+def observation_update(
+    *,
+    membership: Membership,
+    observation: Observation,
+    data: Mapping[str, Any],
+    interviews: Iterable[Interview] | None = None,
+    standards: Iterable[Standard] | None = None,
+    expected_version: int | None = None,
+) -> Observation:
+    """Correct a finding; one that becomes urgent starts the urgent-action procedure."""
+    _require_team(membership, observation.visit)
+    observation = (
+        Observation.objects.select_for_update().select_related("visit").get(pk=observation.pk)
+    )
+    check_version(observation, expected_version)
+    visit = observation.visit
+    before = snapshot(observation, OBSERVATION_FIELDS)
+    before["sources"] = sorted(observation_kinds(observation))
+    before_standards = sorted(observation.standards.values_list("code", flat=True))
+    was_urgent = observation.severity == Severity.URGENT
+    for name in OBSERVATION_FIELDS:
+        if name not in data:
+            continue
+        value = data[name]
+        if name in {"unit", "description"}:
+            value = (value or "").strip()
+        elif name in {"is_good_practice", "is_systemic"}:
+            value = bool(value)
+        elif name == "other_sources":
+            value = sorted({str(source) for source in value or []})
+        elif name == "severity":
+            value = value or Severity.CONCERN
+        setattr(observation, name, value)
+    errors: dict[str, list[str]] = {}
+    if observation.theme_id is None or observation.theme.body_id != visit.body_id:
+        errors["theme"] = [_("Choose a theme of this body.")]
+    if not observation.description:
+        errors["description"] = [_("Describe what was found.")]
+    if observation.severity not in Severity.values:
+        errors["severity"] = [_("Choose a severity.")]
+    if set(observation.other_sources) - {str(s) for s in OTHER_SOURCES}:
+        errors["other_sources"] = [_("Choose sources from the list.")]
+    linked = list(observation.interviews.all()) if interviews is None else list(interviews)
+    if any(interview.visit_id != visit.pk for interview in linked):
+        errors["interviews"] = [_("Choose interviews of this visit.")]
+    cited = None if standards is None else list(standards)
+    if cited is not None and any(standard.body_id != visit.body_id for standard in cited):
+        errors["standards"] = [_("Choose standards of this body's library.")]
+    if not linked and not observation.other_sources:
+        errors["other_sources"] = [_("Say what supports this finding: an interview or a source.")]
+    if errors:
+        raise ValidationError(errors)
+    if interviews is not None:
+        observation.interviews.set(linked)
+    if cited is not None:
+        observation.standards.set(cited)
+    after = snapshot(observation, OBSERVATION_FIELDS)
+    after["sources"] = sorted(
+        rules.source_kinds((i.kind for i in linked), observation.other_sources)
+    )
+    changes = diff(before, after)
+    if cited is not None:
+        after_standards = sorted(standard.code for standard in cited)
+        if after_standards != before_standards:
+            changes["standards"] = [before_standards, after_standards]
+    if changes:
+        bump_version(observation, changes)
+    observation.save()
+    if changes:
+        audit(
+            actor=membership.user,
+            action="visits.observation.update",
+            obj=observation,
+            changes=changes,
+        )
+    if observation.severity == Severity.URGENT and not was_urgent:
+        _urgent_alert(observation)
+    return observation
+
+
 def _urgent_alert(observation: Observation) -> None:
     """The urgent-action procedure starts at once: the heads and the visit's leaders know."""
     visit = observation.visit
@@ -512,14 +712,17 @@ def observation_corroborate(
     if not reason:
         raise ValidationError({"reason": [_("Say why the finding stands.")]})
     observation = Observation.objects.select_for_update().get(pk=observation.pk)
+    changes = bump_version(
+        observation, {"corroboration_reason": [observation.corroboration_reason or None, reason]}
+    )
     observation.corroborated_by = membership.user
     observation.corroboration_reason = reason
-    observation.save(update_fields=["corroborated_by", "corroboration_reason"])
+    observation.save(update_fields=["corroborated_by", "corroboration_reason", "version"])
     audit(
         actor=membership.user,
         action="visits.observation.corroborate",
         obj=observation,
-        changes={"corroboration_reason": [None, reason]},
+        changes=changes,
     )
     return observation
 
@@ -531,13 +734,14 @@ def observation_hold_back(
     _require_team(membership, observation.visit)
     observation = Observation.objects.select_for_update().get(pk=observation.pk)
     if observation.held_back != held_back:
+        changes = bump_version(observation, {"held_back": [not held_back, held_back]})
         observation.held_back = held_back
-        observation.save(update_fields=["held_back"])
+        observation.save(update_fields=["held_back", "version"])
         audit(
             actor=membership.user,
             action="visits.observation.hold_back",
             obj=observation,
-            changes={"held_back": [not held_back, held_back]},
+            changes=changes,
         )
     return observation
 
@@ -978,3 +1182,185 @@ def _escalate(membership: Membership, obstruction: Obstruction) -> None:
         obj=obstruction,
         changes={"escalated_at": [None, obstruction.escalated_at], "heads": len(told)},
     )
+
+
+# ---------- The preparation pack ----------
+
+
+def preparation_pack_pdf(*, membership: Membership, visit: Visit, request: Any = None) -> bytes:
+    """The preparation pack as a PDF; printing it is recorded, as what is printed leaves Vigil
+    (the pack holds the findings of earlier visits)."""
+    from vigil.visits.preparation import render_preparation_pack
+
+    if not can_see(membership, visit):
+        raise PermissionDenied
+    pdf = render_preparation_pack(request, membership, visit)
+    with transaction.atomic():
+        audit(actor=membership.user, action="visits.visit.print_preparation", obj=visit)
+    return pdf
+
+
+# ---------- Findings across visits ----------
+
+
+def observations_export(
+    *, membership: Membership, queryset: Any, fmt: str, filters: str, api: bool = False
+) -> Any:
+    """Stream the findings of `queryset` (already scoped to what the member may see) as CSV or
+    XLSX, and record the export once: findings leaving Vigil leave a trace."""
+    from vigil.visits.exports import export_response
+
+    VISITS.require(membership, "export")
+    changes: dict[str, Any] = {"format": fmt, "filters": filters}
+    if api:
+        changes["api"] = True
+    with transaction.atomic():
+        audit(
+            actor=membership.user,
+            action="visits.observation.export",
+            body=membership.body,
+            changes=changes,
+        )
+    return export_response(queryset, fmt)
+
+
+# ---------- Evidence files ----------
+
+EVIDENCE_KIND_BY_TYPE = {
+    "image/jpeg": EvidenceKind.PHOTO,
+    "image/png": EvidenceKind.PHOTO,
+    "image/webp": EvidenceKind.PHOTO,
+    "application/pdf": EvidenceKind.DOCUMENT,
+}
+
+
+@transaction.atomic
+def evidence_upload(
+    *,
+    membership: Membership,
+    upload: UploadedFile,
+    title: str = "",
+    observation: Observation | None = None,
+    interview: Interview | None = None,
+) -> Evidence:
+    """Attach a photo, scan or recording to a finding or an interview (exactly one). The file
+    is checked by its content, loses its metadata (GPS position, camera, recorder tags) and is
+    stored encrypted; a file refused stores nothing."""
+    if (observation is None) == (interview is None):
+        raise ValidationError(_("Attach the file to one finding or to one interview."))
+    record: Observation | Interview = observation or interview  # type: ignore[assignment]
+    visit = record.visit
+    _require_team(membership, visit)
+    if interview is not None and not can_see(membership, interview, content=True):
+        raise PermissionDenied(_("Only the visit's team and the heads read interviews."))
+    title = " ".join((title or "").split())[:300]
+    stored = store_file(actor=membership.user, body=visit.body, upload=upload, types=MEDIA_TYPES)
+    evidence = Evidence.objects.create(
+        visit=visit,
+        observation=observation,
+        interview=interview,
+        file=stored,
+        kind=EVIDENCE_KIND_BY_TYPE.get(stored.content_type, EvidenceKind.AUDIO),
+        title=title,
+        uploaded_by=membership.user,
+    )
+    audit(
+        actor=membership.user,
+        action="visits.evidence.upload",
+        obj=evidence,
+        changes={
+            "kind": [None, evidence.kind],
+            "title": [None, evidence.title],
+            "size": [None, stored.size],
+            "attached_to": [None, interview.pseudonym if interview else str(observation)],
+        },
+    )
+    return evidence
+
+
+def evidence_open(*, membership: Membership, evidence: Evidence) -> StoredFile:
+    """The stored file of an evidence file, for someone who may see it; every download is
+    recorded."""
+    if evidence.deleted_at is not None or not can_see(membership, evidence):
+        raise PermissionDenied(_("This file is not yours to see."))
+    with transaction.atomic():
+        audit(actor=membership.user, action="visits.evidence.download", obj=evidence)
+    return evidence.file
+
+
+@transaction.atomic
+def evidence_delete(*, membership: Membership, evidence: Evidence) -> None:
+    """Take an evidence file off its record (kept for the trail: a head can still see what was
+    removed in the history)."""
+    _require_team(membership, evidence.visit)
+    evidence = Evidence.objects.select_for_update().get(pk=evidence.pk)
+    if evidence.deleted_at is not None:
+        return
+    evidence.deleted_at = timezone.now()
+    evidence.deleted_by = membership.user
+    evidence.save(update_fields=["deleted_at", "deleted_by"])
+    audit(
+        actor=membership.user,
+        action="visits.evidence.delete",
+        obj=evidence,
+        changes={"trash": [False, True]},
+    )
+
+
+# ---------- Drafts of long forms ----------
+
+DRAFT_KEY = re.compile(r"^(visit|interview|observation|debriefing)(-[0-9]{1,12})?$")
+# A draft is what a person typed into one form: far below the request limit, and a bound on
+# what one person can store.
+DRAFT_MAX_FIELDS = 100
+DRAFT_MAX_CHARS = 200_000
+
+
+def _draft_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    clean: dict[str, Any] = {}
+    total = 0
+    for name, value in data.items():
+        if name in {"csrfmiddlewaretoken", "version", "identity"} or not isinstance(name, str):
+            # Never the CSRF token; never an identity (it has no place outside its field).
+            continue
+        values = value if isinstance(value, list) else [value]
+        texts = [str(item) for item in values if isinstance(item, str | int | float | bool)]
+        total += len(name) + sum(len(text) for text in texts)
+        clean[name[:100]] = texts if isinstance(value, list) else (texts[0] if texts else "")
+    if len(clean) > DRAFT_MAX_FIELDS or total > DRAFT_MAX_CHARS:
+        raise ValidationError(_("This draft is too long to keep."))
+    return clean
+
+
+def _draft_visit(membership: Membership, visit: Visit, key: str) -> None:
+    if not DRAFT_KEY.match(key or ""):
+        raise ValidationError(_("Unknown form."))
+    if not is_on_team(membership, visit) and not VISITS.can(membership, "edit", visit):
+        raise PermissionDenied(_("Only the visit's team keeps drafts of its forms."))
+
+
+def draft_save(*, membership: Membership, visit: Visit, key: str, data: Mapping[str, Any]) -> Draft:
+    """Keep what the person typed into form `key` of `visit` (encrypted; theirs alone)."""
+    _draft_visit(membership, visit, key)
+    clean = _draft_data(data)
+    with transaction.atomic():
+        draft, _created = Draft.objects.update_or_create(
+            user=membership.user,
+            visit=visit,
+            key=key,
+            defaults={"body": membership.body, "data": clean, "saved_at": timezone.now()},
+        )
+    return draft
+
+
+def draft_get(*, membership: Membership, visit: Visit, key: str) -> Draft | None:
+    if not DRAFT_KEY.match(key or ""):
+        return None
+    return Draft.objects.filter(
+        user=membership.user, body=membership.body, visit=visit, key=key
+    ).first()
+
+
+def draft_discard(*, membership: Membership, visit: Visit, key: str) -> None:
+    """The form was saved (or the person threw the draft away)."""
+    Draft.objects.filter(user=membership.user, visit=visit, key=key).delete()

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from vigil.visits import views
 
@@ -6,6 +6,12 @@ app_name = "visits"
 urlpatterns = [
     path("", views.visit_list, name="list"),
     path("new/", views.visit_create, name="create"),
+    path("observations/", views.observation_list, name="observations"),
+    re_path(
+        r"^observations/export\.(?P<fmt>csv|xlsx)$",
+        views.observation_export,
+        name="observations_export",
+    ),
     path("<int:pk>/", views.visit_detail, name="detail"),
     path("<int:pk>/edit/", views.visit_edit, name="edit"),
     path("<int:pk>/status/", views.visit_status, name="status"),
@@ -18,6 +24,33 @@ urlpatterns = [
         views.interview_detail,
         name="interview_detail",
     ),
+    path(
+        "<int:pk>/interviews/<int:interview_pk>/edit/",
+        views.interview_edit,
+        name="interview_edit",
+    ),
+    path(
+        "<int:pk>/interviews/<int:interview_pk>/evidence/",
+        views.interview_evidence_upload,
+        name="interview_evidence_upload",
+    ),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/",
+        views.observation_edit,
+        name="observation_edit",
+    ),
+    path(
+        "<int:pk>/observations/<int:observation_pk>/evidence/",
+        views.observation_evidence_upload,
+        name="observation_evidence_upload",
+    ),
+    path("<int:pk>/evidence/<int:evidence_pk>/", views.evidence_download, name="evidence_download"),
+    path(
+        "<int:pk>/evidence/<int:evidence_pk>/delete/",
+        views.evidence_delete,
+        name="evidence_delete",
+    ),
+    path("<int:pk>/draft/", views.draft, name="draft"),
     path("<int:pk>/answers/", views.answers_list, name="answers"),
     path(
         "<int:pk>/questionnaires/<int:questionnaire_pk>/answer/",
@@ -37,6 +70,7 @@ urlpatterns = [
         name="observation_hold_back",
     ),
     path("<int:pk>/preparation/", views.visit_preparation, name="preparation"),
+    path("<int:pk>/preparation.pdf", views.visit_preparation_pdf, name="preparation_pdf"),
     path("<int:pk>/registers/new/", views.register_check_create, name="register_check_create"),
     path(
         "<int:pk>/registers/<int:check_pk>/discrepancies/",

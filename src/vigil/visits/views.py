@@ -7,8 +7,8 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Prefetch, QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Count, Prefetch, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -17,17 +17,24 @@ from django.views.decorators.http import require_GET, require_POST
 
 from vigil.core import imports
 from vigil.core.access import get_visible_or_404, visible
+from vigil.core.concurrency import StaleVersion, form_after_conflict
+from vigil.core.files import download_response
 from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
 from vigil.core.models import Membership
 from vigil.visits import questionnaires, services
+from vigil.visits.filters import SORTS as FINDING_SORTS
+from vigil.visits.filters import ObservationFilters
 from vigil.visits.forms import (
     AnswersForm,
     CommitmentForm,
     CorroborateForm,
     DebriefingForm,
     DiscrepancyForm,
+    EvidenceForm,
+    InterviewEditForm,
     InterviewForm,
+    ObservationEditForm,
     ObservationForm,
     ObstructionForm,
     RegisterCheckForm,
@@ -38,10 +45,12 @@ from vigil.visits.forms import (
     VisitFilterForm,
     VisitForm,
 )
+from vigil.visits.links import interview_links
 from vigil.visits.models import (
     Answer,
     Debriefing,
     Discrepancy,
+    Evidence,
     Interview,
     Observation,
     Obstruction,
@@ -53,7 +62,13 @@ from vigil.visits.models import (
 )
 from vigil.visits.permissions import VISITS
 from vigil.visits.preparation import build_preparation
-from vigil.visits.queries import is_on_team, questionnaires_for
+from vigil.visits.queries import (
+    anonymity_k,
+    is_on_team,
+    private_interviews_by_unit,
+    questionnaires_for,
+    visible_observations,
+)
 from vigil.visits.rules import is_corroborated
 from vigil.visits.submissions import KIND as SUBMISSIONS_KIND
 
@@ -129,17 +144,38 @@ def visit_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
     if not VISITS.can(membership, "edit", visit):
         raise PermissionDenied
     form = VisitForm(request.POST or None, instance=visit, membership=membership)
+    conflict = None
     if request.method == "POST" and form.is_valid():
         try:
             visit = services.visit_update(
-                membership=membership, visit=visit, data=form.service_data()
+                membership=membership,
+                visit=visit,
+                data=form.service_data(),
+                expected_version=form.cleaned_data.get("version"),
             )
+        except StaleVersion as stale:
+            # Someone saved since this form was opened: nothing is saved; the form shows their
+            # changes beside what this person typed, and now carries the new version.
+            current = stale.current
+            assert isinstance(current, Visit)
+
+            def make_form(data: Any = None) -> VisitForm:
+                return VisitForm(data, instance=current, membership=membership)
+
+            form, conflict = form_after_conflict(form, stale, make_form)
+            visit = current
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
+            services.draft_discard(membership=membership, visit=visit, key="visit")
             messages.success(request, _("The changes were saved."))
             return redirect(visit)
-    return render(request, "visits/form.html", {"form": form, "visit": visit})
+    return render(
+        request,
+        "visits/form.html",
+        {"form": form, "visit": visit, "conflict": conflict, "draft_key": "visit"},
+        status=409 if conflict else 400 if form.errors else 200,
+    )
 
 
 @member_required(VISITS)
@@ -158,7 +194,14 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         .filter(visit=visit)
         .select_related("theme", "visit")
         .prefetch_related("interviews", "standards")
+        .annotate(
+            evidence_count=Count(
+                "evidence", filter=Q(evidence__deleted_at__isnull=True), distinct=True
+            )
+        )
     )
+    # The guard's inputs are the visit's, read once for all its findings.
+    private_by_unit, k = private_interviews_by_unit(visit), anonymity_k(visit.body_id)
     for observation in observations:
         observation.cited_standards = list(observation.standards.all())  # type: ignore[attr-defined]
         kinds = services.observation_kinds(observation)
@@ -168,7 +211,9 @@ def visit_detail(request: HttpRequest, pk: int, *, membership: Membership) -> Ht
         observation.corroborated = is_corroborated(  # type: ignore[attr-defined]
             kinds, confirmed=bool(observation.corroboration_reason)
         )
-        observation.clearance = services.observation_clearance(observation)  # type: ignore[attr-defined]
+        observation.clearance = services.observation_clearance(  # type: ignore[attr-defined]
+            observation, counts=private_by_unit, k=k
+        )
     may_record = (
         me is not None
         and me.conduct_confirmed_at is not None
@@ -303,13 +348,18 @@ def interview_create(request: HttpRequest, pk: int, *, membership: Membership) -
             else:
                 apply_service_errors(form, error)
         else:
+            services.draft_discard(membership=membership, visit=visit, key="interview")
             messages.success(
                 request,
                 _("The interview is recorded as %(pseudonym)s.")
                 % {"pseudonym": interview.pseudonym},
             )
             return redirect(f"{visit.get_absolute_url()}#interviews")
-    return render(request, "visits/interview_form.html", {"form": form, "visit": visit})
+    return render(
+        request,
+        "visits/interview_form.html",
+        {"form": form, "visit": visit, "draft_key": "interview"},
+    )
 
 
 @member_required(VISITS)
@@ -354,6 +404,13 @@ def interview_detail(
             "reveal_form": form,
             "groups": list(interview.vulnerable_groups.all()),
             "answers": answers,
+            "evidence": list(
+                visible(membership, Evidence).filter(interview=interview).select_related("file")
+            ),
+            "may_record": is_on_team(membership, visit, confirmed=True)
+            and VISITS.can(membership, "record", visit),
+            "evidence_form": EvidenceForm(),
+            "links": interview_links(membership, interview),
         },
     )
 
@@ -381,9 +438,14 @@ def observation_create(request: HttpRequest, pk: int, *, membership: Membership)
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
+            services.draft_discard(membership=membership, visit=visit, key="observation")
             messages.success(request, _("The finding is recorded."))
             return redirect(f"{visit.get_absolute_url()}#observations")
-    return render(request, "visits/observation_form.html", {"form": form, "visit": visit})
+    return render(
+        request,
+        "visits/observation_form.html",
+        {"form": form, "visit": visit, "draft_key": "observation"},
+    )
 
 
 @require_POST
@@ -700,6 +762,7 @@ def debriefing_edit(request: HttpRequest, pk: int, *, membership: Membership) ->
         except PermissionDenied as error:
             form.add_error(None, str(error))
         else:
+            services.draft_discard(membership=membership, visit=visit, key="debriefing")
             messages.success(request, _("The debriefing is recorded."))
             return redirect("visits:debriefing", pk=visit.pk)
     # Each finding with the guard's verdict: a blocked one shows its reason and no checkbox.
@@ -721,7 +784,13 @@ def debriefing_edit(request: HttpRequest, pk: int, *, membership: Membership) ->
     return render(
         request,
         "visits/debriefing_form.html",
-        {"form": form, "visit": visit, "debriefing": debriefing, "choices": choices},
+        {
+            "form": form,
+            "visit": visit,
+            "debriefing": debriefing,
+            "choices": choices,
+            "draft_key": "debriefing",
+        },
     )
 
 
@@ -840,4 +909,353 @@ def visit_preparation(request: HttpRequest, pk: int, *, membership: Membership) 
         request,
         "visits/preparation.html",
         {"visit": visit, "sections": build_preparation(request, membership, visit)},
+    )
+
+
+@member_required(VISITS)
+def visit_preparation_pdf(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    visit = _visit(membership, pk)
+    pdf = services.preparation_pack_pdf(membership=membership, visit=visit, request=request)
+    response = HttpResponse(pdf, content_type="application/pdf")
+    filename = f"preparation-pack-{visit.pk}-{visit.planned_start:%Y-%m-%d}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# ---------- Findings across visits ----------
+
+FINDINGS_PAGE_SIZE = 50
+# Past this many findings the list says "more than" instead of counting them all, and pages
+# stop: a national mechanism's ten years of findings are narrowed with filters, not paged.
+FINDINGS_COUNT_CAP = 1000
+FINDINGS_MAX_PAGE = FINDINGS_COUNT_CAP // FINDINGS_PAGE_SIZE
+
+
+def _filtered_observations(
+    request: HttpRequest, membership: Membership
+) -> tuple[ObservationFilters, QuerySet[Observation]]:
+    filters = ObservationFilters(
+        request.GET or None, queryset=visible_observations(membership), membership=membership
+    )
+    if filters.is_bound and filters.is_valid():
+        return filters, filters.qs
+    return filters, filters.queryset.order_by(*FINDING_SORTS["-created"])
+
+
+def _page_number(raw: str | None) -> int:
+    try:
+        number = int(raw or 1)
+    except ValueError:
+        return 1
+    return min(max(number, 1), FINDINGS_MAX_PAGE)
+
+
+@member_required(VISITS)
+def observation_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    filters, observations = _filtered_observations(request, membership)
+    number = _page_number(request.GET.get("page"))
+    offset = (number - 1) * FINDINGS_PAGE_SIZE
+    # One row more than the page tells whether there is a next one; the count stops at the cap.
+    rows = list(observations[offset : offset + FINDINGS_PAGE_SIZE + 1])
+    counted = observations.order_by().values("pk")[: FINDINGS_COUNT_CAP + 1].count()
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "visits/observation_list.html",
+        {
+            "filter": filters,
+            "observations": rows[:FINDINGS_PAGE_SIZE],
+            "number": number,
+            "has_previous": number > 1,
+            "has_next": len(rows) > FINDINGS_PAGE_SIZE and number < FINDINGS_MAX_PAGE,
+            "count": min(counted, FINDINGS_COUNT_CAP),
+            "count_capped": counted > FINDINGS_COUNT_CAP,
+            "query": query.urlencode(),
+            "filtered": any(request.GET.get(key) for key in filters.filters if key != "sort"),
+            "can_export": VISITS.can(membership, "export"),
+        },
+    )
+
+
+@member_required(VISITS, "export")
+def observation_export(
+    request: HttpRequest, fmt: str, *, membership: Membership
+) -> HttpResponseBase:
+    _, observations = _filtered_observations(request, membership)
+    query = request.GET.copy()
+    query.pop("page", None)
+    return services.observations_export(
+        membership=membership, queryset=observations, fmt=fmt, filters=query.urlencode()
+    )
+
+
+# ---------- Correcting interviews and findings ----------
+
+
+@member_required(VISITS)
+def interview_edit(
+    request: HttpRequest, pk: int, interview_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    interview = get_visible_or_404(
+        membership, Interview.objects.filter(visit=visit), interview_pk, content=True
+    )
+    if not is_on_team(membership, visit):
+        raise PermissionDenied
+    # The form shows the notes: opening it is a read of them, recorded like any other.
+    services.interview_read_notes(membership=membership, interview=interview)
+    key = f"interview-{interview.pk}"
+    form = InterviewEditForm(request.POST or None, instance=interview, visit=visit)
+    conflict = None
+    if request.method == "POST" and form.is_valid():
+        data, groups, version = form.service_data()
+        try:
+            services.interview_update(
+                membership=membership,
+                interview=interview,
+                data=data,
+                vulnerable_groups=groups,
+                expected_version=version,
+            )
+        except StaleVersion as stale:
+            current = stale.current
+            assert isinstance(current, Interview)
+
+            def make_form(data: Any = None) -> InterviewEditForm:
+                return InterviewEditForm(data, instance=current, visit=visit)
+
+            form, conflict = form_after_conflict(form, stale, make_form, secret_fields=["notes"])
+            interview = current
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        except PermissionDenied as error:
+            form.add_error(None, str(error))
+        else:
+            services.draft_discard(membership=membership, visit=visit, key=key)
+            messages.success(request, _("The interview is corrected."))
+            return redirect("visits:interview_detail", pk=visit.pk, interview_pk=interview.pk)
+    return render(
+        request,
+        "visits/interview_form.html",
+        {
+            "form": form,
+            "visit": visit,
+            "interview": interview,
+            "conflict": conflict,
+            "draft_key": key,
+        },
+        status=409 if conflict else 400 if form.errors else 200,
+    )
+
+
+@member_required(VISITS)
+def observation_edit(
+    request: HttpRequest, pk: int, observation_pk: int, *, membership: Membership
+) -> HttpResponse:
+    """A finding: its correction form for the team, and its evidence files."""
+    visit = _visit(membership, pk)
+    observation = get_visible_or_404(
+        membership, Observation.objects.filter(visit=visit), observation_pk
+    )
+    may_record = is_on_team(membership, visit, confirmed=True) and VISITS.can(
+        membership, "record", visit
+    )
+    key = f"observation-{observation.pk}"
+    form = ObservationEditForm(request.POST or None, instance=observation, visit=visit)
+    conflict = None
+    if request.method == "POST":
+        if not may_record:
+            raise PermissionDenied
+        if form.is_valid():
+            data, interviews, standards, version = form.service_data()
+            try:
+                services.observation_update(
+                    membership=membership,
+                    observation=observation,
+                    data=data,
+                    interviews=interviews,
+                    standards=standards,
+                    expected_version=version,
+                )
+            except StaleVersion as stale:
+                current = stale.current
+                assert isinstance(current, Observation)
+
+                def make_form(data: Any = None) -> ObservationEditForm:
+                    return ObservationEditForm(data, instance=current, visit=visit)
+
+                form, conflict = form_after_conflict(form, stale, make_form)
+                observation = current
+            except ValidationError as error:
+                apply_service_errors(form, error)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            else:
+                services.draft_discard(membership=membership, visit=visit, key=key)
+                messages.success(request, _("The finding is corrected."))
+                return redirect(f"{visit.get_absolute_url()}#observation-{observation.pk}")
+    return render(
+        request,
+        "visits/observation_form.html",
+        {
+            "form": form,
+            "visit": visit,
+            "observation": observation,
+            "conflict": conflict,
+            "may_record": may_record,
+            "draft_key": key,
+            "evidence": list(
+                visible(membership, Evidence).filter(observation=observation).select_related("file")
+            ),
+            "evidence_form": EvidenceForm(),
+        },
+        status=409 if conflict else 400 if form.errors else 200,
+    )
+
+
+# ---------- Evidence files ----------
+
+
+def _evidence_upload(
+    request: HttpRequest,
+    membership: Membership,
+    back: str,
+    *,
+    observation: Observation | None = None,
+    interview: Interview | None = None,
+) -> HttpResponse:
+    form = EvidenceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.evidence_upload(
+                membership=membership,
+                upload=form.cleaned_data["file"],
+                title=form.cleaned_data["title"],
+                observation=observation,
+                interview=interview,
+            )
+        except ValidationError as error:
+            form.add_error("file", error.messages)
+        except PermissionDenied as error:
+            form.add_error("file", str(error))
+        else:
+            messages.success(request, _("The file is attached."))
+            return redirect(back)
+    for problem in form.errors.get("file", []) + form.errors.get("title", []):
+        messages.error(request, _("The file was not attached: %(reason)s") % {"reason": problem})
+    return redirect(back)
+
+
+@require_POST
+@member_required(VISITS)
+def observation_evidence_upload(
+    request: HttpRequest, pk: int, observation_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    observation = get_visible_or_404(
+        membership, Observation.objects.filter(visit=visit), observation_pk
+    )
+    back = reverse("visits:observation_edit", args=[visit.pk, observation.pk]) + "#evidence"
+    return _evidence_upload(request, membership, back, observation=observation)
+
+
+@require_POST
+@member_required(VISITS)
+def interview_evidence_upload(
+    request: HttpRequest, pk: int, interview_pk: int, *, membership: Membership
+) -> HttpResponse:
+    visit = _visit(membership, pk)
+    interview = get_visible_or_404(
+        membership, Interview.objects.filter(visit=visit), interview_pk, content=True
+    )
+    back = reverse("visits:interview_detail", args=[visit.pk, interview.pk]) + "#evidence"
+    return _evidence_upload(request, membership, back, interview=interview)
+
+
+def _evidence(membership: Membership, pk: int, evidence_pk: int) -> Evidence:
+    visit = _visit(membership, pk)
+    return get_visible_or_404(
+        membership,
+        Evidence.objects.filter(visit=visit).select_related("file", "visit"),
+        evidence_pk,
+    )
+
+
+@require_GET
+@member_required(VISITS)
+def evidence_download(
+    request: HttpRequest, pk: int, evidence_pk: int, *, membership: Membership
+) -> HttpResponse:
+    evidence = _evidence(membership, pk, evidence_pk)
+    try:
+        stored = services.evidence_open(membership=membership, evidence=evidence)
+    except PermissionDenied as error:
+        raise Http404 from error
+    return download_response(stored, actor=request.user)
+
+
+@require_POST
+@member_required(VISITS)
+def evidence_delete(
+    request: HttpRequest, pk: int, evidence_pk: int, *, membership: Membership
+) -> HttpResponse:
+    evidence = _evidence(membership, pk, evidence_pk)
+    if evidence.observation_id:
+        back = reverse("visits:observation_edit", args=[pk, evidence.observation_id])
+    else:
+        back = reverse("visits:interview_detail", args=[pk, evidence.interview_id])
+    try:
+        services.evidence_delete(membership=membership, evidence=evidence)
+    except PermissionDenied as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The file is removed."))
+    return redirect(back + "#evidence")
+
+
+# ---------- Drafts of long forms ----------
+
+
+@member_required(VISITS)
+def draft(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
+    """The person's draft of one form of the visit (`form`: "interview", "observation-12"…):
+    GET reads it, POST keeps the form's fields (what the page's script sends as the person
+    types), DELETE throws it away. JSON; nothing here is ever someone else's."""
+    visit = _visit(membership, pk)
+    key = request.GET.get("form") or request.POST.get("form") or ""
+    if not services.DRAFT_KEY.match(key):
+        return JsonResponse({"detail": _("Unknown form.")}, status=400)
+    if request.method == "GET":
+        found = services.draft_get(membership=membership, visit=visit, key=key)
+        if found is None:
+            return JsonResponse({"draft": None})
+        return JsonResponse(
+            {
+                "draft": found.data,
+                "saved_at": found.saved_at.isoformat(),
+                "saved_at_display": timezone.localtime(found.saved_at).strftime("%H:%M"),
+            }
+        )
+    if request.method == "DELETE":
+        services.draft_discard(membership=membership, visit=visit, key=key)
+        return JsonResponse({"draft": None})
+    if request.method != "POST":
+        return JsonResponse({"detail": _("Method not allowed.")}, status=405)
+    data: dict[str, list[str] | str] = {}
+    for name in request.POST:
+        if name != "form":
+            values = request.POST.getlist(name)
+            data[name] = values if len(values) != 1 else values[0]
+    try:
+        saved = services.draft_save(membership=membership, visit=visit, key=key, data=data)
+    except PermissionDenied as error:
+        return JsonResponse({"detail": str(error)}, status=403)
+    except ValidationError as error:
+        return JsonResponse({"detail": " ".join(error.messages)}, status=400)
+    return JsonResponse(
+        {
+            "saved_at": saved.saved_at.isoformat(),
+            "saved_at_display": timezone.localtime(saved.saved_at).strftime("%H:%M"),
+        }
     )

@@ -51,7 +51,7 @@ def drop_index(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("core", "0008_job_heartbeat"),
-        ("places", "0003_place_version"),
+        ("places", "0004_list_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
