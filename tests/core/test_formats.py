@@ -15,7 +15,14 @@ from vigil.core.audit import audit
 from vigil.core.models import AuditEntry
 
 SOURCE = Path(vigil.__file__).resolve().parent
-ALLOWED = {"'c'", '"DATE_FORMAT"', '"DATETIME_FORMAT"'}
+# The language's own formats (Django's locale formats), or ISO for machines.
+ALLOWED = {
+    "'c'",
+    '"DATE_FORMAT"',
+    '"DATETIME_FORMAT"',
+    '"SHORT_DATETIME_FORMAT"',
+    '"YEAR_MONTH_FORMAT"',
+}
 
 
 def test_templates_format_dates_only_with_the_languages_own_formats():
