@@ -87,8 +87,8 @@ class PlaceFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def search(self, create: bool, extracted: object, **kwargs: object) -> None:
-        from vigil.places.services import compute_search_text
+        from vigil.places.services import index_place
 
-        self.search_text = compute_search_text(self)
+        index_place(self)
         if create:
-            self.save(update_fields=["search_text"])
+            self.save(update_fields=["search_text", "match_name"])

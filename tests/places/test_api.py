@@ -86,7 +86,19 @@ def test_create_update_and_delete_go_through_the_services(body, head):
         ({"name": "X", "place_type": "prison", "latitude": 95}, "latitude"),
         ({"name": "X", "place_type": "prison", "latitude": 10}, "longitude"),
         ({"name": "X", "place_type": "prison", "official_capacity": -1}, "official_capacity"),
-        ({"name": "X", "place_type": "prison", "status": "closed"}, "closed_on"),
+        (
+            {"name": "X", "place_type": "prison", "opened_on": "2020-02", "closed_on": "2020-01"},
+            "opened_on",
+        ),
+        (
+            {
+                "name": "X",
+                "place_type": "prison",
+                "opened_on": "2020-01-02",
+                "closed_on": "2020-01-01",
+            },
+            "closed_on",
+        ),
         ({"name": "X", "place_type": "prison", "population_date": "yesterday"}, "population_date"),
     ],
 )

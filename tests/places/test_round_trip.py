@@ -54,6 +54,11 @@ def test_an_unchanged_export_imports_as_unchanged(demo_data, client_for, coordin
     data = _export(client_for(membership.user))
     places_before = Place.objects.count()
     rows = data.count(b"\r\n") - 1
+    # The identifiers under the body's schemes and the registry's columns go round too.
+    header = data.split(b"\r\n", 1)[0].decode("utf-8-sig")
+    for label in ("Identifiers", "Locality", "Country", "Operated by", "Source"):
+        assert label in header
+    assert b"statistics office code: " in data
     if coordinating:
         # Its export holds member bodies' places too.
         assert Place.objects.filter(body__coordinator=body, is_confidential=False).exists()

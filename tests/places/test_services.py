@@ -12,7 +12,7 @@ from django.db import connection
 from tests.factories import PlaceFactory, RegionFactory, place_type
 from vigil.core.models import AuditEntry, Membership, Role, TaxonomyTerm
 from vigil.places import services
-from vigil.places.models import Place, PlaceStatus, PossibleDuplicate
+from vigil.places.models import Place, PossibleDuplicate
 
 
 @pytest.fixture
@@ -102,7 +102,7 @@ def test_update_with_no_change_writes_no_entry(body, head, head_membership):
             {"opened_on": datetime.date(2020, 1, 1), "closed_on": datetime.date(2019, 1, 1)},
             "closed_on",
         ),
-        ({"status": PlaceStatus.CLOSED}, "closed_on"),
+        ({"country": "ZZ"}, "country"),
         ({"population": 12}, "population_date"),
         ({"population": 12, "population_date": datetime.date(2999, 1, 1)}, "population_date"),
     ],
@@ -280,30 +280,33 @@ def test_a_new_place_close_to_another_in_its_region_is_flagged(body, head, head_
 def test_form_api_and_import_say_the_same_about_the_same_bad_value(
     body, head, head_membership, client_for
 ):
-    """One rule, one message: a closed place without a closing date, three ways in."""
+    """One rule, one message: a place closed before it opened, three ways in."""
     from rest_framework.test import APIClient
 
     from tests.places.test_import import run_import
     from vigil.core.imports import format_error
 
-    expected = "Give the date the place closed."
+    expected = "The closing date is before the opening date."
+    dates = {"opened_on": "2020-01-02", "closed_on": "2020-01-01"}
     page = client_for(head).post(
         "/places/new/",
-        {"name": "Old Fort", "place_type": place_type(body).pk, "status": "closed"},
+        {"name": "Old Fort", "place_type": place_type(body).pk, "status": "closed", **dates},
     )
     assert expected in page.content.decode()
     api = APIClient()
     api.force_authenticate(head)
     response = api.post(
-        "/api/v1/places/", {"name": "Old Fort", "place_type": "prison", "status": "closed"}
+        "/api/v1/places/", {"name": "Old Fort", "place_type": "prison", "status": "closed", **dates}
     )
     assert response.status_code == 400
     assert response.json()["closed_on"] == [expected]
     imp = run_import(
         head_membership,
-        b"Name,Type,Status\r\nOld Fort,prison,closed\r\n",
-        mapping={"0": "name", "1": "place_type", "2": "status"},
+        b"Name,Type,Status,Opened,Closed\r\nOld Fort,prison,closed,2020-01-02,2020-01-01\r\n",
+        mapping={"0": "name", "1": "place_type", "2": "status", "3": "opened_on", "4": "closed_on"},
     )
-    # The import names the column the rule is about, too.
-    assert [format_error(error) for error in imp.errors] == [f"Row 2, column ‘Status’: {expected}"]
+    # The import names the columns the rule is about, too.
+    assert [format_error(error) for error in imp.errors] == [
+        f"Row 2, columns ‘Closed’, ‘Opened’: {expected} (“2020-01-01”)"
+    ]
     assert not Place.objects.filter(name="Old Fort").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -11,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
     inline_serializer,
 )
@@ -34,10 +36,12 @@ from vigil.core.models import Membership, TaxonomyTerm
 from vigil.core.text import validate_visible_text
 from vigil.places import services
 from vigil.places.filters import PlaceFilter
-from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.models import OperatorKind, Place, PlaceIdentifier, PlaceStatus, Region
 from vigil.places.permissions import PLACES
 from vigil.places.queries import visible_places
 from vigil.places.spec import API_FIELDS, COORDINATE_LIMITS, COORDINATE_RANGE_MESSAGES
+
+_SIX_PLACES = Decimal("0.000001")
 
 
 def _range_messages(name: str) -> dict[str, Any]:
@@ -58,6 +62,112 @@ class LinesField(serializers.ListField):
         return "\n".join(name.strip() for name in super().to_internal_value(data) if name.strip())
 
 
+@extend_schema_field(OpenApiTypes.STR)
+class TermField(serializers.RelatedField):
+    """A type of place by its code or its label (in any of Vigil's languages, any case), as the
+    import wizard reads it."""
+
+    default_error_messages = {
+        "unknown": "“{value}” is not a type of place of your body; give its code or its label.",
+        "ambiguous": "“{value}” matches several types; give the code.",
+        "invalid": "Give the type's code or label as text.",
+    }
+
+    def to_internal_value(self, data: Any) -> TaxonomyTerm:
+        from vigil.places.importer import comparison_key, term_lookup
+
+        if not isinstance(data, str) or not data.strip():
+            self.fail("invalid")
+        terms = list(self.get_queryset() or [])
+        exact = [term for term in terms if term.code == data.strip()]
+        if len(exact) == 1:
+            return exact[0]
+        found = term_lookup(terms).get(comparison_key(data), [])
+        if len(found) == 1:
+            return found[0]
+        self.fail("ambiguous" if found else "unknown", value=data)
+        raise AssertionError  # fail() raises
+
+    def to_representation(self, value: Any) -> str:
+        return value.code
+
+
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string"}], "nullable": True})
+class RegionField(serializers.RelatedField):
+    """A region by its id, its code, its name or its path (“Region > District”)."""
+
+    default_error_messages = {
+        "invalid": "Give the region's id, code, name or path.",
+        "unknown": "{message}",
+    }
+
+    def to_internal_value(self, data: Any) -> Region:
+        from vigil.places.importer import PlaceImporter, region_lookups
+
+        if isinstance(data, bool) or not isinstance(data, int | str):
+            self.fail("invalid")
+        regions = list(self.get_queryset() or [])
+        if isinstance(data, int) or data.strip().isdigit():
+            by_id = [region for region in regions if str(region.pk) == str(data).strip()]
+            if by_id:
+                return by_id[0]
+            if isinstance(data, int):
+                self.fail("unknown", message=f"There is no region {data} in your body.")
+        errors: list[tuple[str, str]] = []
+        region = PlaceImporter().find_region(str(data), region_lookups(regions), errors)
+        if region is None:
+            self.fail(
+                "unknown", message=errors[0][1] if errors else str(self.error_messages["invalid"])
+            )
+        return region  # type: ignore[return-value]
+
+    def to_representation(self, value: Any) -> int:
+        return value.pk
+
+
+class StatusField(serializers.ChoiceField):
+    """A status by its value or label, in any case (“Closed”, “fermé”)."""
+
+    def to_internal_value(self, data: Any) -> str:
+        from vigil.places.importer import comparison_key, status_lookup
+
+        if isinstance(data, str):
+            status_value = status_lookup().get(comparison_key(data))
+            if status_value is not None:
+                return status_value
+        return super().to_internal_value(data)
+
+
+class CoordinateField(serializers.DecimalField):
+    """Decimal degrees, rounded to six places (about 11 cm) as the importer rounds them."""
+
+    def __init__(self, limit: int, name: str, **kwargs: Any) -> None:
+        super().__init__(
+            max_digits=None,
+            decimal_places=None,
+            min_value=-limit,
+            max_value=limit,
+            error_messages=_range_messages(name),
+            **kwargs,
+        )
+
+    def to_internal_value(self, data: Any) -> Decimal:
+        value = super().to_internal_value(data)
+        # The range is checked before rounding, as the importer does: 90.0000001 is refused.
+        if self.max_value is not None and value > self.max_value:
+            self.fail("max_value", max_value=self.max_value)
+        if self.min_value is not None and value < self.min_value:
+            self.fail("min_value", min_value=self.min_value)
+        return value.quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
+
+
+class PlaceIdentifierSerializer(VigilSerializerMixin, serializers.ModelSerializer):
+    class Meta:
+        model = PlaceIdentifier
+        fields = ["scheme", "value"]
+        read_only_fields = fields
+
+
 class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     body: serializers.SlugRelatedField = serializers.SlugRelatedField(
         slug_field="slug", read_only=True
@@ -74,6 +184,7 @@ class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
     )
     aliases = LinesField(read_only=True)
     former_names = LinesField(read_only=True)
+    identifiers = PlaceIdentifierSerializer(many=True, read_only=True)
 
     class Meta:
         model = Place
@@ -87,36 +198,66 @@ class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
 
     external_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
     name = serializers.CharField(max_length=300, validators=[validate_visible_text])
-    place_type = serializers.SlugRelatedField(
-        slug_field="code",
+    place_type = TermField(
         queryset=TaxonomyTerm.objects.none(),
-        help_text="Code of one of the body's types of place, e.g. `prison`.",
+        help_text=(
+            "One of the body's types of place, by code (e.g. `prison`) or by label in any of "
+            "Vigil's languages, in any case (e.g. `Prison`)."
+        ),
     )
     subtype = serializers.CharField(max_length=200, required=False, allow_blank=True)
     authority_name = serializers.CharField(
         max_length=300, required=False, allow_blank=True, validators=[validate_visible_text]
     )
-    region = serializers.PrimaryKeyRelatedField(
-        queryset=Region.objects.none(), required=False, allow_null=True
+    region = RegionField(
+        queryset=Region.objects.none(),
+        required=False,
+        allow_null=True,
+        help_text=(
+            "One of the body's regions: its id, its code, its name, or its path as "
+            "`Region > District` when a name is used twice."
+        ),
     )
     address = serializers.CharField(required=False, allow_blank=True)
-    latitude = serializers.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        min_value=-COORDINATE_LIMITS["latitude"],
-        max_value=COORDINATE_LIMITS["latitude"],
+    locality = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    postal_code = serializers.CharField(max_length=20, required=False, allow_blank=True)
+    country = serializers.CharField(
+        max_length=2,
         required=False,
-        allow_null=True,
-        error_messages=_range_messages("latitude"),
+        allow_blank=True,
+        help_text="ISO 3166-1 alpha-2 code, e.g. `FR` (any case).",
     )
-    longitude = serializers.DecimalField(
-        max_digits=9,
-        decimal_places=6,
-        min_value=-COORDINATE_LIMITS["longitude"],
-        max_value=COORDINATE_LIMITS["longitude"],
+    operator_kind = serializers.ChoiceField(
+        choices=[("", "Unknown"), *OperatorKind.choices], required=False, allow_blank=True
+    )
+    operator_name = serializers.CharField(
+        max_length=300, required=False, allow_blank=True, validators=[validate_visible_text]
+    )
+    # DRF's metaclass takes declared fields off the class, so this does not shadow Field.source.
+    source = serializers.CharField(  # type: ignore[assignment]
+        max_length=300, required=False, allow_blank=True
+    )
+    identifiers = serializers.DictField(
+        child=serializers.CharField(max_length=100, allow_blank=True),
+        required=False,
+        help_text=(
+            "The place's identifiers under the body's schemes, as {scheme: value}, e.g. "
+            '`{"national code": "PR-0042"}`; the whole set is replaced.'
+        ),
+    )
+    latitude = CoordinateField(
+        COORDINATE_LIMITS["latitude"],
+        "latitude",
         required=False,
         allow_null=True,
-        error_messages=_range_messages("longitude"),
+        help_text="Decimal degrees; rounded to 6 decimals.",
+    )
+    longitude = CoordinateField(
+        COORDINATE_LIMITS["longitude"],
+        "longitude",
+        required=False,
+        allow_null=True,
+        help_text="Decimal degrees; rounded to 6 decimals.",
     )
     official_capacity = serializers.IntegerField(min_value=0, required=False, allow_null=True)
     population = serializers.IntegerField(min_value=0, required=False, allow_null=True)
@@ -124,7 +265,11 @@ class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
     population_groups = serializers.SlugRelatedField(
         slug_field="code", many=True, queryset=TaxonomyTerm.objects.none(), required=False
     )
-    status = serializers.ChoiceField(choices=PlaceStatus.choices, required=False)
+    status = StatusField(
+        choices=PlaceStatus.choices,
+        required=False,
+        help_text="The value or its label, in any case (`closed`, `Closed`, `Fermé`).",
+    )
     opened_on = serializers.DateField(required=False, allow_null=True)
     closed_on = serializers.DateField(required=False, allow_null=True)
     aliases = LinesField(required=False)
@@ -148,6 +293,9 @@ class PlaceInputSerializer(VigilSerializerMixin, serializers.Serializer):
                 kind="vulnerable_group"
             )
             fields["region"].queryset = Region.objects.filter(body_id=membership.body_id)
+
+    def validate_country(self, value: str) -> str:
+        return value.strip().upper()
 
 
 class RegionSerializer(VigilSerializerMixin, serializers.ModelSerializer):
@@ -231,7 +379,7 @@ class PlaceViewSet(
 
     def scope_queryset(self, queryset: QuerySet[Place]) -> QuerySet[Place]:
         return queryset.select_related("place_type", "region", "body").prefetch_related(
-            "population_groups"
+            "population_groups", "identifiers"
         )
 
     def _input(self, partial: bool = False) -> PlaceInputSerializer:
@@ -244,8 +392,12 @@ class PlaceViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         data = dict(self._input().validated_data)
         groups = data.pop("population_groups", [])
+        identifiers = data.pop("identifiers", None)
         place = services.place_create(
-            membership=self.membership, data=data, population_groups=groups
+            membership=self.membership,
+            data=data,
+            population_groups=groups,
+            identifiers=identifiers,
         )
         self.written(place)
         return Response(PlaceOutputSerializer(place).data, status=status.HTTP_201_CREATED)
@@ -256,11 +408,13 @@ class PlaceViewSet(
         expected_version = self.expected_version(place)
         data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
         groups = data.pop("population_groups", None)
+        identifiers = data.pop("identifiers", None)
         place = services.place_update(
             membership=self.membership,
             place=place,
             data=data,
             population_groups=groups,
+            identifiers=identifiers,
             expected_version=expected_version,
         )
         saved = self.get_queryset().get(pk=place.pk)

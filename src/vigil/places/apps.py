@@ -68,6 +68,7 @@ class PlacesConfig(AppConfig):
                 "trash": _("in the trash"),
                 "document": _("document"),
                 "other": _("other place"),
+                "identifiers": _("identifiers"),
             },
             choices={"status": PlaceStatus},
             lines=("aliases", "former_names"),

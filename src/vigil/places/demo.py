@@ -12,7 +12,8 @@ from vigil.core.audit import build_entry
 from vigil.core.demo import DemoContext, register_demo
 from vigil.core.models import AuditEntry, Body, TaxonomyTerm
 from vigil.core.personas import MEMBER, NATIONAL, OTHER
-from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.duplicates import match_text
+from vigil.places.models import OperatorKind, Place, PlaceIdentifier, PlaceStatus, Region
 from vigil.places.queries import normalise_text
 
 SYLLABLES = [
@@ -119,7 +120,9 @@ def _regions(ctx: DemoContext, body: Body, counts: tuple[int, int, int]) -> list
     return leaves
 
 
-def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> list[Place]:
+def _places(
+    ctx: DemoContext, body: Body, leaves: list[Region], count: int, prefix: str
+) -> list[Place]:
     types = {term.code: term for term in TaxonomyTerm.objects.filter(body=body, kind="place_type")}
     codes = [code for code, _ in TYPE_WEIGHTS]
     weights = [weight for _, weight in TYPE_WEIGHTS]
@@ -147,13 +150,22 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
         opened = datetime.date(ctx.rng.randint(1950, 2022), ctx.rng.randint(1, 12), 1)
         place = Place(
             body=body,
-            # Unique across bodies: a coordinating body's export mixes its members' places.
-            external_id=f"{body.slug.upper()}-{index + 1:05d}",
+            # Unique across the bodies too: a coordinating body's export lists its members'.
+            external_id=f"{prefix}-{index + 1:05d}",
             name=name,
             place_type=types[code],
             authority_name=AUTHORITIES[code],
             region=leaf,
             address=f"{ctx.rng.randint(1, 220)} {ctx.rng.choice(STREETS)}, {leaf.name}",
+            locality=leaf.name,
+            postal_code=f"{ctx.rng.randint(10000, 99999)}",
+            operator_kind=OperatorKind.PRIVATE
+            if code == "social-care-home" and index % 3 == 0
+            else OperatorKind.PUBLIC,
+            operator_name="Carewell Services Ltd"
+            if code == "social-care-home" and index % 3 == 0
+            else "",
+            source="Ministry register (demo)",
             latitude=Decimal(f"{ctx.rng.uniform(10.0, 14.0):.6f}"),
             longitude=Decimal(f"{ctx.rng.uniform(20.0, 26.0):.6f}"),
             official_capacity=capacity,
@@ -170,8 +182,19 @@ def _places(ctx: DemoContext, body: Body, leaves: list[Region], count: int) -> l
         place.search_text = normalise_text(
             " ".join([place.name, place.aliases, place.address, place.external_id])
         )
+        place.match_name = match_text(place.name)
         places.append(place)
     bulk.bulk_insert(Place, places)
+    # Half the places also carry the statistics office's code: one scheme, unique per body.
+    bulk.bulk_insert(
+        PlaceIdentifier,
+        [
+            (body.pk, place.pk, "statistics office code", f"{prefix}-S{index + 1:05d}")
+            for index, place in enumerate(places)
+            if index % 2 == 0
+        ],
+        fields=["body", "place", "scheme", "value"],
+    )
     return places
 
 
@@ -207,7 +230,7 @@ def places_demo(ctx: DemoContext) -> None:
                 municipalities_n,
             ),
         )
-        places = _places(ctx, body, leaves, max(10, int(count * share)))
+        places = _places(ctx, body, leaves, max(10, int(count * share)), key.upper())
         _groups(body, places, ctx)
         bulk.bulk_insert(
             AuditEntry,
@@ -239,5 +262,7 @@ def places_demo(ctx: DemoContext) -> None:
             address=original.address,
             authority_name=original.authority_name,
             search_text=normalise_text(f"{original.name}s {original.address}"),
+            match_name=match_text(f"{original.name}s"),
+            source="Second register (demo)",
         )
         flag_possible_duplicates([twin])

@@ -23,7 +23,7 @@ from django.utils.translation import gettext as _
 
 from vigil.core.models import Body, Membership, TaxonomyTerm
 from vigil.core.tabular import CSV_CHUNK_SIZE, FORMULA_PREFIXES, stream_csv
-from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.models import OperatorKind, Place, PlaceIdentifier, PlaceStatus, Region
 from vigil.places.spec import COLUMNS
 
 CHUNK = 2000
@@ -46,6 +46,7 @@ class Lookups:
     types: dict[int, str]
     regions: dict[int, str]
     statuses: dict[str, str]
+    operators: dict[str, str]
     groups: dict[int, str]
 
     def table(self, name: str) -> dict[Any, str]:
@@ -103,6 +104,7 @@ def build_lookups(body_ids: list[int]) -> Lookups:
         types=types,
         regions=region_paths(body_ids),
         statuses={value: str(text) for value, text in PlaceStatus.choices},
+        operators={value: str(text) for value, text in OperatorKind.choices},
         groups=groups,
     )
 
@@ -117,7 +119,8 @@ def _lines(value: str | None) -> str:
 
 
 def export_rows(queryset: QuerySet[Place], lookups: Lookups) -> Iterator[list[object]]:
-    """One list per place, in COLUMNS' order; population groups are read per chunk."""
+    """One list per place, in COLUMNS' order; population groups and identifiers are read per
+    chunk."""
     sources = list(dict.fromkeys(column.source for column in COLUMNS))
     position = {source: index for index, source in enumerate(sources)}
     plan = [(column, position[column.source]) for column in COLUMNS]
@@ -128,12 +131,18 @@ def export_rows(queryset: QuerySet[Place], lookups: Lookups) -> Iterator[list[ob
         chunk = list(islice(rows, CHUNK))
         if not chunk:
             return
+        place_ids = [row[position["id"]] for row in chunk]
         groups: dict[int, list[str]] = defaultdict(list)
-        for place_id, term_id in through.objects.filter(
-            place_id__in=[row[position["id"]] for row in chunk]
-        ).values_list("place_id", "taxonomyterm_id"):
+        for place_id, term_id in through.objects.filter(place_id__in=place_ids).values_list(
+            "place_id", "taxonomyterm_id"
+        ):
             if term_id in lookups.groups:
                 groups[place_id].append(lookups.groups[term_id])
+        identifiers: dict[int, list[str]] = defaultdict(list)
+        for place_id, scheme, text in PlaceIdentifier.objects.filter(
+            place_id__in=place_ids
+        ).values_list("place_id", "scheme", "value"):
+            identifiers[place_id].append(f"{scheme}: {text}")
         for row in chunk:
             values: list[object] = []
             for column, index in plan:
@@ -144,6 +153,8 @@ def export_rows(queryset: QuerySet[Place], lookups: Lookups) -> Iterator[list[ob
                     value = _lines(value)
                 elif column.kind == "groups":
                     value = "; ".join(sorted(groups.get(value, [])))
+                elif column.kind == "identifiers":
+                    value = "; ".join(sorted(identifiers.get(value, [])))
                 values.append(value)
             yield values
 
@@ -201,6 +212,13 @@ def _column_sql(column: Any) -> tuple[str, str]:
             "JOIN l_groups g ON g.k = t.taxonomyterm_id WHERE t.place_id = p.id)"
         )
         return _neutralised(groups), ""
+    if column.kind == "identifiers":
+        identifiers = (
+            "(SELECT string_agg(i.scheme || ': ' || i.value, '; ' "  # noqa: S608
+            "ORDER BY (i.scheme || ': ' || i.value) COLLATE \"C\") "
+            f"FROM {PlaceIdentifier._meta.db_table} i WHERE i.place_id = p.id)"
+        )
+        return _neutralised(identifiers), ""
     raise ValueError(f"Unknown export column kind {column.kind!r}")
 
 
@@ -213,6 +231,7 @@ def copy_sql(queryset: QuerySet[Place], lookups: Lookups) -> tuple[str, list[Any
         ("types", "bigint"),
         ("regions", "bigint"),
         ("statuses", "text"),
+        ("operators", "text"),
         ("groups", "bigint"),
     ):
         cte, cte_params = _lookup_cte(name, lookups.table(name), key_type)

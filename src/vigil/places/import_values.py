@@ -93,12 +93,12 @@ class PlaceImportWizard:
             errors: list[tuple[str, str]] = []
             label: str | None = None
             if field_name == "place_type":
-                term = importer._one_term(
+                term = importer.find_term(
                     text, data["place_types"], "place_type", errors, required=False
                 )
                 label = str(term) if term is not None else None
             elif field_name == "region":
-                matched = importer._region(text, data, errors)
+                matched = importer.find_region(text, data, errors)
                 label = matched.name if matched is not None else None
             elif field_name == "status":
                 status = data["status"].get(_key(text))

@@ -34,10 +34,17 @@ from vigil.core.imports import (
 )
 from vigil.core.models import AuditEntry, Body, Membership, TabularImport, TaxonomyTerm
 from vigil.places import permissions
+from vigil.places.countries import COUNTRIES
+from vigil.places.duplicates import haversine_m, match_text
 from vigil.places.import_values import PlaceImportWizard
-from vigil.places.models import Place, PlaceStatus, Region
+from vigil.places.models import OperatorKind, Place, PlaceIdentifier, PlaceStatus, Region
 from vigil.places.queries import normalise_text
-from vigil.places.services import compute_search_text, flag_possible_duplicates
+from vigil.places.services import (
+    IDENTIFIER_MAX_LENGTH,
+    flag_possible_duplicates,
+    identifier_lines,
+    index_place,
+)
 from vigil.places.spec import EDITABLE_FIELDS, TEXT_LIMITS, place_errors
 
 MAX_POSITIVE_INT = 2_147_483_647
@@ -46,6 +53,18 @@ _DMY = re.compile(r"^(\d{1,2})[/.](\d{1,2})[/.](\d{4})$")
 _SIX_PLACES = Decimal("0.000001")
 # Places locked per query before an update (SQLite takes a limited number of parameters).
 _LOCK_BATCH = 5000
+# A row without an identifier is the place of the same name this close to its coordinates.
+MATCH_DISTANCE_M = 250.0
+# The identifier columns a file may map, each with its scheme (a column or, in the wizard, a
+# constant such as "national code"); "identifiers" reads "scheme: value; scheme: value".
+IDENTIFIER_SLOTS = [
+    ("identifier_scheme", "identifier"),
+    ("identifier_scheme_2", "identifier_2"),
+    ("identifier_scheme_3", "identifier_3"),
+]
+# Import-only: a file's own identifier columns. The export writes every identifier in the one
+# "identifiers" column instead, so these are the fields the export has no column for.
+IMPORT_ONLY_FIELDS = [name for slot in IDENTIFIER_SLOTS for name in slot]
 
 
 def _key(text: str) -> str:
@@ -76,7 +95,41 @@ def _term_lookup(terms: list[TaxonomyTerm]) -> dict[str, list[TaxonomyTerm]]:
 
 
 def _place_key(name: str, address: str) -> tuple[str, str]:
-    return (_key(name), _key(address))
+    # Without punctuation too: "St. Mary's Prison, 1 High St." is "st marys prison 1 high st".
+    return (match_text(name), match_text(address))
+
+
+def _identifier_key(scheme: str, value: str) -> tuple[str, str]:
+    return (scheme.strip().casefold(), value.strip().casefold())
+
+
+def region_lookups(regions: list[Region]) -> dict[str, Any]:
+    """What `PlaceImporter.find_region` reads: the regions by name or code, and by parent."""
+    regions_by_key: dict[str, list[Region]] = {}
+    children: dict[tuple[int | None, str], list[Region]] = {}
+    for region in regions:
+        for key in {_key(region.name), _key(region.code)} - {""}:
+            regions_by_key.setdefault(key, []).append(region)
+            children.setdefault((region.parent_id, key), []).append(region)
+    return {"regions_by_key": regions_by_key, "region_children": children}
+
+
+def status_lookup() -> dict[str, str]:
+    """A status by its value or its label in any of Vigil's languages, in any case."""
+    lookup: dict[str, str] = {}
+    for value, label in PlaceStatus.choices:
+        lookup[_key(value)] = value
+        for code, _name in settings.LANGUAGES:
+            with translation.override(code):
+                lookup[_key(str(label))] = value
+    return lookup
+
+
+def term_lookup(terms: list[TaxonomyTerm]) -> dict[str, list[TaxonomyTerm]]:
+    return _term_lookup(terms)
+
+
+comparison_key = _key
 
 
 class _ExistingPlaces:
@@ -101,16 +154,34 @@ class _ExistingPlaces:
         pk, external_id, name, address = (
             position[key] for key in ("id", "external_id", "name", "address")
         )
+        latitude, longitude = position["latitude"], position["longitude"]
         self.rows: dict[int, tuple[Any, ...]] = {}
         self.by_id: dict[str, int] = {}
         self.by_key: dict[tuple[str, str], int] = {}
+        # Located places by name, for rows matched on name and coordinates.
+        self.by_name: dict[str, list[tuple[int, float, float]]] = {}
         queryset = Place.objects.filter(body=body, deleted_at__isnull=True).order_by("pk")
         self.db = queryset.db
         for row in queryset.values_list(*self.field_names):
             self.rows[row[pk]] = row
             if row[external_id]:
                 self.by_id.setdefault(row[external_id].strip().casefold(), row[pk])
-            self.by_key.setdefault(_place_key(row[name], row[address]), row[pk])
+            place_key = _place_key(row[name], row[address])
+            self.by_key.setdefault(place_key, row[pk])
+            if row[latitude] is not None and row[longitude] is not None:
+                self.by_name.setdefault(place_key[0], []).append(
+                    (row[pk], float(row[latitude]), float(row[longitude]))
+                )
+        # Every identifier of the body, trashed places' too: a value names one place.
+        self.identifiers: dict[int, dict[str, str]] = {}
+        self.by_identifier: dict[tuple[str, str], int] = {}
+        self.schemes: dict[str, str] = {}
+        for place_id, scheme, value in PlaceIdentifier.objects.filter(body=body).values_list(
+            "place_id", "scheme", "value"
+        ):
+            self.identifiers.setdefault(place_id, {})[scheme] = value
+            self.by_identifier[_identifier_key(scheme, value)] = place_id
+            self.schemes.setdefault(scheme.casefold(), scheme)
         self.instances: dict[int, Place] = {}
 
     def place(self, pk: int) -> Place:
@@ -136,6 +207,22 @@ class _ExistingPlaces:
     def by_name_address(self, name: str, address: str) -> Place | None:
         pk = self.by_key.get(_place_key(name, address))
         return None if pk is None else self.place(pk)
+
+    def by_name_near(self, name: str, latitude: Decimal, longitude: Decimal) -> Place | None:
+        """The one live place of this name within MATCH_DISTANCE_M (none if two are)."""
+        near = [
+            pk
+            for pk, other_latitude, other_longitude in self.by_name.get(match_text(name), [])
+            if haversine_m(float(latitude), float(longitude), other_latitude, other_longitude)
+            <= MATCH_DISTANCE_M
+        ]
+        return self.place(near[0]) if len(near) == 1 else None
+
+    def identifier_owner(self, scheme: str, value: str) -> int | None:
+        return self.by_identifier.get(_identifier_key(scheme, value))
+
+    def identifiers_of(self, place: Place | None) -> dict[str, str]:
+        return {} if place is None else dict(self.identifiers.get(place.pk, {}))
 
 
 class PlaceImporter(PlaceImportWizard, Importer):
@@ -182,7 +269,37 @@ class PlaceImporter(PlaceImportWizard, Importer):
             ("region", "district", "province", "state", "departement", "municipality"),
             help=gettext_lazy("A region by name or code, or a path such as “Region > District”."),
         ),
-        "address": ImportField(gettext_lazy("Address"), ("adresse", "direccion", "location")),
+        "address": ImportField(
+            gettext_lazy("Address"), ("adresse", "direccion", "location", "street", "rue", "calle")
+        ),
+        "locality": ImportField(
+            gettext_lazy("Locality"),
+            ("city", "town", "village", "commune", "ville", "localite", "localidad", "ciudad"),
+        ),
+        "postal_code": ImportField(
+            gettext_lazy("Postal code"),
+            ("zip", "zip code", "postcode", "code postal", "codigo postal", "cp"),
+        ),
+        "country": ImportField(
+            gettext_lazy("Country"),
+            ("country code", "pays", "pais", "iso"),
+            help=gettext_lazy("An ISO 3166 code such as FR, or the country's English name."),
+        ),
+        "operator_kind": ImportField(
+            gettext_lazy("Operated by"),
+            ("operator type", "public or private", "management", "gestion", "gestion type"),
+            help=gettext_lazy("“public” or “private”."),
+        ),
+        "operator_name": ImportField(
+            gettext_lazy("Operator"),
+            ("operator", "company", "contractor", "operateur", "operador", "empresa"),
+            help=gettext_lazy("The company that runs a privately run place."),
+        ),
+        "source": ImportField(
+            gettext_lazy("Source"),
+            ("source", "data source", "fuente", "provenance"),
+            help=gettext_lazy("Where the record comes from; the file's name when not mapped."),
+        ),
         "latitude": ImportField(gettext_lazy("Latitude"), ("lat",)),
         "longitude": ImportField(gettext_lazy("Longitude"), ("lon", "lng", "long")),
         "official_capacity": ImportField(
@@ -219,6 +336,25 @@ class PlaceImporter(PlaceImportWizard, Importer):
             ("groups", "population groups", "vulnerable groups", "groupes", "grupos"),
             help=gettext_lazy("Groups in situations of vulnerability, separated by “;”."),
         ),
+        "identifier_scheme": ImportField(
+            gettext_lazy("Scheme of identifier 1"),
+            ("identifier scheme", "scheme"),
+            help=gettext_lazy("What the identifier is, such as “national code”."),
+        ),
+        "identifier": ImportField(
+            gettext_lazy("Identifier 1"),
+            ("national code", "national id", "code national"),
+            help=gettext_lazy("An identifier under the scheme of identifier 1."),
+        ),
+        "identifier_scheme_2": ImportField(gettext_lazy("Scheme of identifier 2")),
+        "identifier_2": ImportField(gettext_lazy("Identifier 2")),
+        "identifier_scheme_3": ImportField(gettext_lazy("Scheme of identifier 3")),
+        "identifier_3": ImportField(gettext_lazy("Identifier 3")),
+        "identifiers": ImportField(
+            gettext_lazy("Identifiers"),
+            ("other identifiers",),
+            help=gettext_lazy("As the export writes them: “scheme: value; scheme: value”."),
+        ),
     }
 
     def can_view(self, membership: Membership | None) -> bool:
@@ -240,6 +376,8 @@ class PlaceImporter(PlaceImportWizard, Importer):
             return str(PlaceStatus(value).label)
         if field_name in {"aliases", "former_names"} and value:
             return "; ".join(value.splitlines())
+        if field_name == "operator_kind" and value:
+            return str(OperatorKind(value).label)
         return super().display(value, field_name)
 
     def state_token(self, body: Any) -> Any:
@@ -254,7 +392,10 @@ class PlaceImporter(PlaceImportWizard, Importer):
         )
         regions = Region.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
         terms = TaxonomyTerm.objects.filter(body=body).aggregate(count=Count("pk"), last=Max("pk"))
-        return (places, regions, terms)
+        identifiers = PlaceIdentifier.objects.filter(body=body).aggregate(
+            count=Count("pk"), last=Max("pk")
+        )
+        return (places, regions, terms, identifiers)
 
     def result_links(self, imp: TabularImport) -> list[tuple[str, str]]:
         result = (imp.summary or {}).get("result", {})
@@ -282,30 +423,35 @@ class PlaceImporter(PlaceImportWizard, Importer):
                 groups_of_place.setdefault(place_id, []).append(terms_by_id[term_id])
         existing = _ExistingPlaces(body, terms_by_id, regions_by_id)
 
-        regions_by_key: dict[str, list[Region]] = {}
-        children: dict[tuple[int | None, str], list[Region]] = {}
-        for region in regions:
-            for key in {_key(region.name), _key(region.code)} - {""}:
-                regions_by_key.setdefault(key, []).append(region)
-                children.setdefault((region.parent_id, key), []).append(region)
+        lookups = region_lookups(regions)
 
-        status_lookup: dict[str, str] = {}
-        for value, label in PlaceStatus.choices:
-            status_lookup[_key(value)] = value
-            for code, _name in settings.LANGUAGES:
-                with translation.override(code):
-                    status_lookup[_key(str(label))] = value
+        operator_lookup: dict[str, str] = {
+            _key(word): OperatorKind.PUBLIC
+            for word in ("public", "publique", "publico", "state", "government", "governmental")
+        }
+        operator_lookup.update(
+            {
+                _key(word): OperatorKind.PRIVATE
+                for word in ("private", "prive", "privee", "privado", "privada", "contracted")
+            }
+        )
+        for value, label in OperatorKind.choices:
+            operator_lookup[_key(value)] = value
+            operator_lookup.update(dict.fromkeys(_translations(str(label)), value))
+        countries = {_key(name): code for code, name in COUNTRIES.items()}
+        countries.update({code.casefold(): code for code in COUNTRIES})
 
         return ImportContext(
             body=body,
             data={
+                "operator_kind": operator_lookup,
+                "countries": countries,
                 "place_types": _term_lookup([t for t in terms if t.kind == "place_type"]),
                 "groups": _term_lookup([t for t in terms if t.kind == "vulnerable_group"]),
-                "regions_by_key": regions_by_key,
-                "region_children": children,
+                **lookups,
                 "existing": existing,
                 "groups_of_place": groups_of_place,
-                "status": status_lookup,
+                "status": status_lookup(),
                 # Which row of this file claimed which place or key, to catch repeated rows.
                 "seen_places": {},
                 "seen_keys": {},
@@ -339,11 +485,11 @@ class PlaceImporter(PlaceImportWizard, Importer):
             errors.append(("name", _("is empty; every place needs a name")))
 
         if "place_type" in values:
-            cleaned["place_type"] = self._one_term(
+            cleaned["place_type"] = self.find_term(
                 values["place_type"], data["place_types"], "place_type", errors, required=True
             )
         if "region" in values:
-            cleaned["region"] = self._region(values["region"], data, errors)
+            cleaned["region"] = self.find_region(values["region"], data, errors)
         for name in ("latitude", "longitude"):
             if name in values:
                 limit = 90 if name == "latitude" else 180
@@ -380,14 +526,47 @@ class PlaceImporter(PlaceImportWizard, Importer):
             groups = []
             for part in _LIST_SEPARATOR.split(values["population_groups"]):
                 if part.strip():
-                    term = self._one_term(
+                    term = self.find_term(
                         part, data["groups"], "population_groups", errors, required=False
                     )
                     if term is not None and term not in groups:
                         groups.append(term)
             cleaned["population_groups"] = groups
 
-        place = self._match(cleaned, values, data)
+        if "country" in values:
+            text = values["country"].strip()
+            cleaned["country"] = data["countries"].get(_key(text), "") if text else ""
+            if text and not cleaned["country"]:
+                errors.append(
+                    (
+                        "country",
+                        _("“%(value)s” is not a country; use an ISO 3166 code such as FR")
+                        % {"value": text},
+                    )
+                )
+        if "operator_kind" in values:
+            text = values["operator_kind"].strip()
+            cleaned["operator_kind"] = data["operator_kind"].get(_key(text), "") if text else ""
+            if text and not cleaned["operator_kind"]:
+                errors.append(
+                    (
+                        "operator_kind",
+                        _("“%(value)s” is not a kind of operator; use “public” or “private”")
+                        % {"value": text},
+                    )
+                )
+        identifiers = self._identifiers(values, data, errors)
+        for scheme_field, value_field in IDENTIFIER_SLOTS:
+            for name in (scheme_field, value_field):
+                if name in values:
+                    cleaned[name] = values[name].strip()
+        if "identifiers" in values:
+            cleaned["identifiers"] = values["identifiers"].strip()
+
+        place = self._match(cleaned, identifiers, values, data, errors)
+        if identifiers:
+            cleaned["_identifiers"] = identifiers
+            self._check_identifier_owners(identifiers, place, data, errors)
         self._check_rules(cleaned, place, data, errors)
         self._check_repeats(context, cleaned, place, errors)
         if errors:
@@ -403,7 +582,7 @@ class PlaceImporter(PlaceImportWizard, Importer):
             cleaned[ACTION_KEY] = UPDATE if cleaned["_changes"] else UNCHANGED
         return cleaned, []
 
-    def _one_term(
+    def find_term(
         self,
         text: str,
         lookup: dict[str, list[TaxonomyTerm]],
@@ -432,7 +611,7 @@ class PlaceImporter(PlaceImportWizard, Importer):
         errors.append((name, message % {"value": text}))
         return None
 
-    def _region(
+    def find_region(
         self, text: str, data: dict[str, Any], errors: list[tuple[str, str]]
     ) -> Region | None:
         text = text.strip()
@@ -521,30 +700,151 @@ class PlaceImporter(PlaceImportWizard, Importer):
             errors.append((name, _("must be a date such as 2024-03-31 or 31/03/2024")))
             return None
 
+    def _identifiers(
+        self, values: dict[str, str], data: dict[str, Any], errors: list[tuple[str, str]]
+    ) -> dict[str, str]:
+        """The row's identifiers, {scheme: value}, each scheme as the body first wrote it."""
+        found: list[tuple[str, str, str]] = []  # (field, scheme, value)
+        for scheme_field, value_field in IDENTIFIER_SLOTS:
+            value = values.get(value_field, "").strip()
+            if not value:
+                continue
+            scheme = values.get(scheme_field, "").strip()
+            if not scheme:
+                errors.append(
+                    (
+                        value_field,
+                        _("“%(value)s” has no scheme: give one in “%(field)s”")
+                        % {"value": value, "field": self.fields[scheme_field].label},
+                    )
+                )
+                continue
+            found.append((value_field, scheme, value))
+        for part in _LIST_SEPARATOR.split(values.get("identifiers", "")):
+            if not part.strip():
+                continue
+            scheme, colon, value = part.partition(":")
+            if not colon or not scheme.strip() or not value.strip():
+                errors.append(
+                    (
+                        "identifiers",
+                        _("“%(value)s” is not “scheme: identifier”") % {"value": part.strip()},
+                    )
+                )
+                continue
+            found.append(("identifiers", scheme.strip(), value.strip()))
+        identifiers: dict[str, str] = {}
+        for field_name, scheme, value in found:
+            if len(scheme) > IDENTIFIER_MAX_LENGTH or len(value) > IDENTIFIER_MAX_LENGTH:
+                errors.append(
+                    (
+                        field_name,
+                        _("“%(value)s” is longer than %(limit)d characters")
+                        % {"value": value, "limit": IDENTIFIER_MAX_LENGTH},
+                    )
+                )
+                continue
+            scheme = data["existing"].schemes.get(scheme.casefold(), scheme)
+            known = identifiers.get(scheme)
+            if known is not None and known.casefold() != value.casefold():
+                errors.append(
+                    (
+                        field_name,
+                        _("gives two identifiers under “%(scheme)s”: %(first)s and %(second)s")
+                        % {"scheme": scheme, "first": known, "second": value},
+                    )
+                )
+                continue
+            identifiers[scheme] = value
+        return identifiers
+
     def _match(
-        self, cleaned: dict[str, Any], values: dict[str, str], data: dict[str, Any]
+        self,
+        cleaned: dict[str, Any],
+        identifiers: dict[str, str],
+        values: dict[str, str],
+        data: dict[str, Any],
+        errors: list[tuple[str, str]],
     ) -> Place | None:
+        """The existing place this row describes: by its Vigil ID (an export read back), by
+        external identifier, then by an identifier under any scheme, then by name and address,
+        then by name and coordinates."""
+        existing = data["existing"]
         if cleaned.get("vigil_id") is not None:
-            return data["existing"].by_pk(cleaned["vigil_id"])
+            return existing.by_pk(cleaned["vigil_id"])
         external_id = cleaned.get("external_id", "")
         if external_id:
-            place = data["existing"].by_external_id(external_id)
+            place = existing.by_external_id(external_id)
             if place is not None:
                 return place
+        owners = {
+            owner
+            for scheme, value in identifiers.items()
+            if (owner := existing.identifier_owner(scheme, value)) in existing.rows
+        }
+        if len(owners) == 1:
+            return existing.place(owners.pop())
+        if len(owners) > 1:
+            names = sorted(existing.place(pk).name for pk in owners)
+            errors.append(
+                (
+                    "identifiers" if "identifiers" in values else "identifier",
+                    _("the identifiers name different places: %(places)s")
+                    % {"places": ", ".join(f"“{name}”" for name in names)},
+                )
+            )
+            return None
         if not cleaned.get("name"):
             return None
-        place = data["existing"].by_name_address(cleaned["name"], cleaned.get("address", ""))
+        place = existing.by_name_address(cleaned["name"], cleaned.get("address", ""))
+        if place is not None and "address" not in values and place.address:
+            place = None
+        latitude, longitude = cleaned.get("latitude"), cleaned.get("longitude")
+        if place is None and latitude is not None and longitude is not None:
+            place = existing.by_name_near(cleaned["name"], latitude, longitude)
+        if place is None:
+            return None
         # A place that already has another identifier is another place with the same name.
         if (
-            place is not None
-            and external_id
+            external_id
             and place.external_id
             and place.external_id.casefold() != external_id.casefold()
         ):
             return None
-        if place is not None and "address" not in values and place.address:
-            return None
+        known = {
+            scheme.casefold(): value for scheme, value in existing.identifiers_of(place).items()
+        }
+        for scheme, value in identifiers.items():
+            other = known.get(scheme.casefold())
+            if other is not None and other.casefold() != value.casefold():
+                return None
         return place
+
+    def _check_identifier_owners(
+        self,
+        identifiers: dict[str, str],
+        place: Place | None,
+        data: dict[str, Any],
+        errors: list[tuple[str, str]],
+    ) -> None:
+        """An identifier names one place: not one in the trash, not another live place."""
+        existing = data["existing"]
+        for scheme, value in identifiers.items():
+            owner = existing.identifier_owner(scheme, value)
+            if owner is None or (place is not None and owner == place.pk):
+                continue
+            if owner not in existing.rows:
+                message = _(
+                    "“%(scheme)s: %(value)s” is the identifier of a place in the trash; "
+                    "restore it, or remove the identifier there"
+                ) % {"scheme": scheme, "value": value}
+            else:
+                message = _("“%(scheme)s: %(value)s” is the identifier of “%(place)s”") % {
+                    "scheme": scheme,
+                    "value": value,
+                    "place": existing.place(owner).name,
+                }
+            errors.append(("identifiers", message))
 
     def _check_rules(
         self,
@@ -585,6 +885,8 @@ class PlaceImporter(PlaceImportWizard, Importer):
         keys: list[tuple[str, ...]] = []
         if cleaned.get("external_id"):
             keys.append(("id", cleaned["external_id"].casefold()))
+        for scheme, value in cleaned.get("_identifiers", {}).items():
+            keys.append(("scheme", *_identifier_key(scheme, value)))
         if cleaned.get("name"):
             keys.append(("name", *_place_key(cleaned["name"], cleaned.get("address", ""))))
         for key in keys:
@@ -617,6 +919,13 @@ class PlaceImporter(PlaceImportWizard, Importer):
             after["population_groups"] = sorted(
                 data["labels"][term.pk] for term in cleaned["population_groups"]
             )
+        known = data["existing"].identifiers_of(place)
+        before["identifiers"] = identifier_lines(known)
+        if cleaned.get("_identifiers"):
+            cleaned["_all_identifiers"] = {**known, **cleaned["_identifiers"]}
+            after["identifiers"] = identifier_lines(cleaned["_all_identifiers"])
+        else:
+            after["identifiers"] = before["identifiers"]
         return before, after
 
     def _field_values(self, cleaned: dict[str, Any], place: Place | None) -> dict[str, Any]:
@@ -671,6 +980,8 @@ class PlaceImporter(PlaceImportWizard, Importer):
         new_groups: list[list[TaxonomyTerm]] = []
         changed: list[tuple[Place, dict[str, Any]]] = []
         groups_to_set: dict[int, list[TaxonomyTerm]] = {}
+        new_identifiers: list[dict[str, str]] = []
+        identifiers_to_set: dict[int, dict[str, str]] = {}
         unchanged = 0
         for _row_number, cleaned in valid_rows:
             action = cleaned[ACTION_KEY]
@@ -678,17 +989,27 @@ class PlaceImporter(PlaceImportWizard, Importer):
                 unchanged += 1
                 continue
             if action == CREATE:
-                place = Place(body=body, created_at=now, updated_at=now)
+                place = Place(
+                    body=body,
+                    created_at=now,
+                    updated_at=now,
+                    source_import=imp,
+                    created_by=actor,
+                    source=imp.file_name[:300],
+                )
                 for name, value in self._field_values(cleaned, None).items():
                     setattr(place, name, value)
-                place.search_text = compute_search_text(place)
+                index_place(place)
                 new_places.append(place)
                 new_groups.append(cleaned.get("population_groups", []))
+                new_identifiers.append(cleaned.get("_identifiers", {}))
                 continue
             place = cleaned["_place"]
             for name, value in self._field_values(cleaned, place).items():
                 setattr(place, name, value)
-            place.search_text = compute_search_text(place)
+            if "identifiers" in cleaned["_changes"]:
+                identifiers_to_set[place.pk] = cleaned["_all_identifiers"]
+            index_place(place)
             place.updated_at = now
             # A new version, as any other write: a form opened before the import is stale.
             changed.append((place, bump_version(place, dict(cleaned["_changes"]))))
@@ -713,14 +1034,31 @@ class PlaceImporter(PlaceImportWizard, Importer):
         ]
         bulk.bulk_insert(through, links, fields=["place", "taxonomyterm"])
 
+        if identifiers_to_set:
+            PlaceIdentifier.objects.filter(place_id__in=list(identifiers_to_set)).delete()
+        identifier_rows = [
+            (body.pk, place_pk, scheme, value)
+            for place_pk, identifiers in identifiers_to_set.items()
+            for scheme, value in identifiers.items()
+        ]
+        identifier_rows += [
+            (body.pk, place.pk, scheme, value)
+            for place, identifiers in zip(new_places, new_identifiers, strict=True)
+            for scheme, value in identifiers.items()
+        ]
+        bulk.bulk_insert(
+            PlaceIdentifier, identifier_rows, fields=["body", "place", "scheme", "value"]
+        )
+
         # Labels are translated once per term, not once per row.
         used_terms = {place.place_type for place in new_places if place.place_type_id}
         used_terms.update(term for terms in new_groups for term in terms)
         labels = {term.pk: str(term) for term in used_terms}
         entries = []
-        for place, terms in zip(new_places, new_groups, strict=True):
+        for place, terms, identifiers in zip(new_places, new_groups, new_identifiers, strict=True):
             after = _snapshot(place, labels)
             after["population_groups"] = sorted(labels[term.pk] for term in terms)
+            after["identifiers"] = identifier_lines(identifiers)
             entries.append(
                 build_entry(
                     actor=actor,
@@ -740,7 +1078,11 @@ class PlaceImporter(PlaceImportWizard, Importer):
             entry.changes.setdefault("import", [None, imp.pk])
         bulk.bulk_insert(AuditEntry, entries)
 
-        duplicates = flag_possible_duplicates(new_places)
+        # New places, and places whose name, position or identifiers an update changed.
+        moved = {"name", "latitude", "longitude", "address", "identifiers"}
+        duplicates = flag_possible_duplicates(
+            [*new_places, *(place for place, changes in changed if moved & changes.keys())]
+        )
         return {
             "created": len(new_places),
             "updated": len(changed),
@@ -843,6 +1185,8 @@ def _export_columns(
         shown: dict[str, Any] = {name: text.strip() for name, text in values.items()}
         if shown.get("status"):
             shown["status"] = context.data["status"].get(_key(shown["status"]))
+        if shown.get("operator_kind"):
+            shown["operator_kind"] = context.data["operator_kind"].get(_key(shown["operator_kind"]))
         return {**shown, ACTION_KEY: UNCHANGED}
     if pk is not None:
         if context.data["existing"].by_pk(pk) is None:

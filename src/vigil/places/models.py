@@ -9,7 +9,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from vigil.core.crypto import EncryptedTextField
-from vigil.core.models import Body, StoredFile, TaxonomyTerm
+from vigil.core.models import Body, StoredFile, TabularImport, TaxonomyTerm
 
 
 class Region(models.Model):
@@ -59,6 +59,11 @@ class PlaceStatus(models.TextChoices):
     CLOSED = "closed", _("Closed")
 
 
+class OperatorKind(models.TextChoices):
+    PUBLIC = "public", _("Public")
+    PRIVATE = "private", _("Private company")
+
+
 class Place(models.Model):
     """A place where people are or may be deprived of their liberty."""
 
@@ -83,6 +88,36 @@ class Place(models.Model):
         Region, verbose_name=_("region"), null=True, blank=True, on_delete=models.PROTECT
     )
     address = models.TextField(_("address"), blank=True)
+    locality = models.CharField(
+        _("locality"), max_length=200, blank=True, default="", db_default=""
+    )
+    postal_code = models.CharField(
+        _("postal code"), max_length=20, blank=True, default="", db_default=""
+    )
+    country = models.CharField(
+        _("country"),
+        max_length=2,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("ISO 3166 code, e.g. FR."),
+    )
+    operator_kind = models.CharField(
+        _("operated by"),
+        max_length=16,
+        choices=OperatorKind.choices,
+        blank=True,
+        default="",
+        db_default="",
+    )
+    operator_name = models.CharField(
+        _("operator"),
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("The company that runs the place, when it is privately run."),
+    )
     latitude = models.DecimalField(
         _("latitude"),
         max_digits=9,
@@ -117,6 +152,21 @@ class Place(models.Model):
     aliases = models.TextField(_("other names"), blank=True, help_text=_("One per line."))
     former_names = models.TextField(_("former names"), blank=True, help_text=_("One per line."))
     notes = models.TextField(_("notes"), blank=True)
+    source = models.CharField(
+        _("source"),
+        max_length=300,
+        blank=True,
+        default="",
+        db_default="",
+        help_text=_("Where this record comes from: a list, a file, a visit."),
+    )
+    # The import that created the record, and who created it (a person or an import's starter).
+    source_import = models.ForeignKey(
+        TabularImport, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     confidential_notes = EncryptedTextField(
         _("confidential notes"),
         blank=True,
@@ -132,6 +182,11 @@ class Place(models.Model):
     )
     # Name, other names and address, lower-cased, for full-text search on both databases.
     search_text = models.TextField(editable=False, blank=True)
+    # The name as duplicates are compared (places.duplicates.match_text); PostgreSQL keeps a
+    # trigram index on it.
+    match_name = models.CharField(
+        max_length=300, editable=False, blank=True, default="", db_default=""
+    )
     merged_into = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="merged_places"
     )
@@ -183,6 +238,29 @@ class Place(models.Model):
         return round(100 * self.population / self.official_capacity)
 
 
+class PlaceIdentifier(models.Model):
+    """An identifier a list gives the place ("national code", "ministry list id"), under a
+    scheme the body names freely; one value per scheme per place, one place per value."""
+
+    body = models.ForeignKey(Body, on_delete=models.CASCADE, related_name="+")
+    place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="identifiers")
+    scheme = models.CharField(_("scheme"), max_length=100)
+    value = models.CharField(_("identifier"), max_length=100)
+
+    class Meta:
+        ordering = ["scheme", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["body", "scheme", "value"], name="one_place_per_identifier"
+            ),
+            models.UniqueConstraint(fields=["place", "scheme"], name="one_identifier_per_scheme"),
+        ]
+        verbose_name = _("identifier")
+
+    def __str__(self) -> str:
+        return f"{self.scheme}: {self.value}"
+
+
 class PlaceDocument(models.Model):
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="documents")
     file = models.ForeignKey(StoredFile, on_delete=models.PROTECT, related_name="+")
@@ -213,6 +291,11 @@ class PossibleDuplicate(models.Model):
     place = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="+")
     other = models.ForeignKey(Place, on_delete=models.CASCADE, related_name="+")
     score = models.FloatField()
+    # What the score was made of: the names' trigram similarity, the distance between the two
+    # places (None: one has no coordinates) and whether they share an identifier.
+    name_similarity = models.FloatField(null=True, blank=True)
+    distance_m = models.FloatField(null=True, blank=True)
+    shared_identifier = models.BooleanField(default=False, db_default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     resolved_by = models.ForeignKey(
@@ -221,6 +304,7 @@ class PossibleDuplicate(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["place", "other"], name="one_flag_per_pair")]
+        indexes = [models.Index(fields=["body", "status", "score"])]
 
     def __str__(self) -> str:
         return f"{self.place} ≈ {self.other}"

@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import difflib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from vigil.core.audit import audit, audit_read, diff, diff_new, snapshot
+from vigil.core.audit import audit, audit_read, build_entry, diff, diff_new, snapshot
 from vigil.core.concurrency import bump_version, check_version
 from vigil.core.files import store_file
 from vigil.core.models import AuditEntry, Body, Membership, TaxonomyTerm
+from vigil.core.text import hidden_characters
 from vigil.places import permissions
-from vigil.places.models import Place, PlaceDocument, PossibleDuplicate, Region
+from vigil.places.duplicates import FLAG_RADIUS_M, Candidate, find_pairs, match_text
+from vigil.places.models import Place, PlaceDocument, PlaceIdentifier, PossibleDuplicate, Region
 from vigil.places.queries import normalise_text
 from vigil.places.spec import EDITABLE_FIELDS, MERGE_FILL_FIELDS, TRACKED_FIELDS, place_errors
-
-DUPLICATE_THRESHOLD = 0.88
 
 
 def _require(membership: Membership, action: str, place: Place | None = None) -> None:
@@ -33,6 +35,93 @@ def compute_search_text(place: Place) -> str:
     return normalise_text(
         " ".join([place.name, place.aliases, place.former_names, place.address, place.external_id])
     )
+
+
+def index_place(place: Place) -> None:
+    """The derived texts search and duplicate matching read."""
+    place.search_text = compute_search_text(place)
+    place.match_name = match_text(place.name)[:300]
+
+
+IDENTIFIER_MAX_LENGTH = 100
+
+
+def clean_identifiers(identifiers: Mapping[str, str]) -> dict[str, str]:
+    """{scheme: value}, trimmed, without empty values; raises ValidationError on bad ones."""
+    cleaned: dict[str, str] = {}
+    errors = []
+    for scheme, value in identifiers.items():
+        scheme, value = (scheme or "").strip(), (value or "").strip()
+        if not value:
+            continue
+        hidden = [text for text in (scheme, value) if hidden_characters(text)]
+        if hidden:
+            errors.append(
+                _("Remove the invisible or control characters from “%(value)s”.")
+                % {"value": hidden[0].encode("unicode_escape").decode("ascii")}
+            )
+        elif not scheme:
+            errors.append(_("Name the scheme of the identifier “%(value)s”.") % {"value": value})
+        elif len(scheme) > IDENTIFIER_MAX_LENGTH or len(value) > IDENTIFIER_MAX_LENGTH:
+            errors.append(
+                _("An identifier and its scheme are at most %(limit)d characters.")
+                % {"limit": IDENTIFIER_MAX_LENGTH}
+            )
+        elif scheme.casefold() in {known.casefold() for known in cleaned}:
+            errors.append(
+                _("One identifier per scheme: “%(scheme)s” is given twice.") % {"scheme": scheme}
+            )
+        else:
+            cleaned[scheme] = value
+    if errors:
+        raise ValidationError({"identifiers": errors})
+    return cleaned
+
+
+def _set_identifiers(place: Place, identifiers: Mapping[str, str]) -> None:
+    """Make the place's identifiers exactly `identifiers` (already cleaned); an identifier of
+    another place of the body is refused, naming that place."""
+    schemes = {
+        scheme.casefold(): scheme
+        for scheme in PlaceIdentifier.objects.filter(body_id=place.body_id)
+        .values_list("scheme", flat=True)
+        .distinct()
+    }
+    # A scheme is written as the body first wrote it: "National code" and "national code" are one.
+    wanted = {
+        schemes.get(scheme.casefold(), scheme): value for scheme, value in identifiers.items()
+    }
+    clashes = PlaceIdentifier.objects.none()
+    if wanted:
+        condition = Q()
+        for scheme, value in wanted.items():
+            condition |= Q(scheme=scheme, value=value)
+        clashes = (
+            PlaceIdentifier.objects.filter(condition, body_id=place.body_id)
+            .exclude(place=place)
+            .select_related("place")
+        )
+    errors = [
+        _("“%(scheme)s: %(value)s” is already the identifier of “%(place)s”.")
+        % {"scheme": clash.scheme, "value": clash.value, "place": clash.place.name}
+        for clash in clashes
+    ]
+    if errors:
+        raise ValidationError({"identifiers": errors})
+    current = {item.scheme: item for item in PlaceIdentifier.objects.filter(place=place)}
+    for scheme, item in current.items():
+        if wanted.get(scheme) != item.value:
+            item.delete()
+    PlaceIdentifier.objects.bulk_create(
+        PlaceIdentifier(body_id=place.body_id, place=place, scheme=scheme, value=value)
+        for scheme, value in wanted.items()
+        if scheme not in current or current[scheme].value != value
+    )
+
+
+def identifier_lines(identifiers: Mapping[str, str]) -> list[str]:
+    """Identifiers as the history shows them."""
+    return sorted(f"{scheme}: {value}" for scheme, value in identifiers.items())
 
 
 def validate_place(place: Place) -> None:
@@ -71,16 +160,20 @@ def place_create(
     membership: Membership,
     data: Mapping[str, Any],
     population_groups: Iterable[TaxonomyTerm] = (),
+    identifiers: Mapping[str, str] | None = None,
 ) -> Place:
     _require(membership, "create")
     place = Place(body=membership.body, **{k: v for k, v in data.items() if k in EDITABLE_FIELDS})
+    place.created_by = membership.user
     if "confidential_notes" in data:
         place.confidential_notes = data["confidential_notes"] or ""
     validate_place(place)
+    wanted = clean_identifiers(identifiers or {})
     groups = _check_groups(membership.body, population_groups)
-    place.search_text = compute_search_text(place)
+    index_place(place)
     place.save()
     place.population_groups.set(groups)
+    _set_identifiers(place, wanted)
     changes = diff_new(snapshot(place, TRACKED_FIELDS))
     if place.confidential_notes:
         changes["confidential_notes"] = ["", "(encrypted)"]
@@ -96,6 +189,7 @@ def place_update(
     place: Place,
     data: Mapping[str, Any],
     population_groups: Iterable[TaxonomyTerm] | None = None,
+    identifiers: Mapping[str, str] | None = None,
     expected_version: int | None = None,
 ) -> Place:
     """Change a place; `expected_version` is the version the person saw (their form, their
@@ -113,10 +207,12 @@ def place_update(
         place.confidential_notes = data["confidential_notes"] or ""
     validate_place(place)
     groups = None if population_groups is None else _check_groups(place.body, population_groups)
+    wanted = None if identifiers is None else clean_identifiers(identifiers)
     after = snapshot(place, EDITABLE_FIELDS)
     after["population_groups"] = (
         before["population_groups"] if groups is None else sorted(str(group) for group in groups)
     )
+    after["identifiers"] = before["identifiers"] if wanted is None else identifier_lines(wanted)
     changes = diff(before, after)
     if notes_changed:
         # The history says that the notes changed, never what they say.
@@ -124,13 +220,17 @@ def place_update(
     if changes:
         # A save that changes nothing is no new version: nobody else's form goes stale.
         bump_version(place, changes)
-    place.search_text = compute_search_text(place)
+    index_place(place)
     place.updated_at = timezone.now()
     place.save()
     if groups is not None:
         place.population_groups.set(groups)
+    if wanted is not None:
+        _set_identifiers(place, wanted)
     if changes:
         audit(actor=membership.user, action="places.place.update", obj=place, changes=changes)
+    if {"name", "latitude", "longitude", "address", "identifiers"} & changes.keys():
+        flag_possible_duplicates([place])
     return place
 
 
@@ -214,6 +314,26 @@ def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
         raise ValidationError(_("A place cannot be merged with itself."))
     keep = Place.objects.select_for_update().get(pk=keep.pk)
     merge = Place.objects.select_for_update().get(pk=merge.pk)
+    kept_identifiers = {item.scheme: item.value for item in keep.identifiers.all()}
+    moved_identifiers = {item.scheme: item.value for item in merge.identifiers.all()}
+    conflicts = [
+        scheme
+        for scheme, value in moved_identifiers.items()
+        if scheme in kept_identifiers and kept_identifiers[scheme] != value
+    ]
+    if conflicts:
+        raise ValidationError(
+            _(
+                "Both places have an identifier under “%(scheme)s” (%(kept)s and %(merged)s): "
+                "the list that gave them says they are two places. Correct the identifier first "
+                "if one is wrong."
+            )
+            % {
+                "scheme": conflicts[0],
+                "kept": kept_identifiers[conflicts[0]],
+                "merged": moved_identifiers[conflicts[0]],
+            }
+        )
     before = snapshot(keep, TRACKED_FIELDS)
     for field in MERGE_FILL_FIELDS:
         if getattr(keep, field) in (None, "") and getattr(merge, field) not in (None, ""):
@@ -237,10 +357,15 @@ def place_merge(*, membership: Membership, keep: Place, merge: Place) -> Place:
     merge.deleted_by = membership.user
     merged_changes = bump_version(merge, {"merged_into": [None, keep.pk]})
     merge.save(update_fields=["external_id", "merged_into", "deleted_at", "deleted_by", "version"])
-    keep.search_text = compute_search_text(keep)
+    index_place(keep)
     keep.updated_at = timezone.now()
     kept_version = bump_version(keep)
     keep.save()
+    # The merged place's identifiers now name the kept one.
+    PlaceIdentifier.objects.filter(place=merge).exclude(scheme__in=list(kept_identifiers)).update(
+        place=keep
+    )
+    PlaceIdentifier.objects.filter(place=merge).delete()
     keep.population_groups.add(*merge.population_groups.all())
     PlaceDocument.objects.filter(place=merge).update(place=keep)
     PossibleDuplicate.objects.filter(
@@ -273,51 +398,130 @@ def duplicate_dismiss(*, membership: Membership, flag: PossibleDuplicate) -> Non
     )
 
 
-def flag_possible_duplicates(places: Iterable[Place]) -> int:
-    """Flag pairs of places with similar names in the same region; returns new flags.
-
-    Names are normalised once, and difflib's cheap upper bounds rule most pairs out before the
-    full ratio is computed: an import of thousands of places compares tens of thousands of pairs.
-    """
-    places = [place for place in places if place.region_id is not None]
-    if not places:
+@transaction.atomic
+def duplicates_dismiss(*, membership: Membership, flags: Iterable[PossibleDuplicate]) -> int:
+    """Mark many pairs as distinct places at once (a person ticked them on the review page);
+    each pair is recorded in the history of its first place."""
+    flags = [flag for flag in flags if flag.status == PossibleDuplicate.Status.OPEN]
+    for flag in flags:
+        _require(membership, "merge", flag.place)
+    if not flags:
         return 0
-    region_ids = {place.region_id for place in places}
-    by_region: dict[int, list[tuple[int, str]]] = defaultdict(list)
-    for pk, region_id, name in Place.objects.filter(
-        region_id__in=region_ids, deleted_at__isnull=True
-    ).values_list("pk", "region_id", "name"):
-        by_region[region_id].append((pk, normalise_text(name)))
-    existing = set(
-        PossibleDuplicate.objects.filter(place__region_id__in=region_ids).values_list(
-            "place_id", "other_id"
-        )
+    PossibleDuplicate.objects.filter(pk__in=[flag.pk for flag in flags]).update(
+        status=PossibleDuplicate.Status.DISMISSED, resolved_by=membership.user
     )
-    flags = []
-    for place in places:
-        # The new place is sequence b: difflib caches what it knows about b, and b is fixed here.
-        matcher = difflib.SequenceMatcher(None, b=normalise_text(place.name), autojunk=False)
-        for other_pk, other_name in by_region[place.region_id or 0]:
-            if other_pk == place.pk:
-                continue
-            pair = (min(place.pk, other_pk), max(place.pk, other_pk))
-            if pair in existing:
-                continue
-            matcher.set_seq1(other_name)
-            if matcher.real_quick_ratio() < DUPLICATE_THRESHOLD:
-                continue
-            if matcher.quick_ratio() < DUPLICATE_THRESHOLD:
-                continue
-            score = matcher.ratio()
-            if score >= DUPLICATE_THRESHOLD:
-                existing.add(pair)
-                flags.append(
-                    PossibleDuplicate(
-                        body_id=place.body_id, place_id=pair[0], other_id=pair[1], score=score
+    bulk_audit(
+        [
+            build_entry(
+                actor=membership.user,
+                action="places.place.dismiss_duplicate",
+                obj=flag.place,
+                changes={"other": [None, flag.other_id]},
+                body=flag.place.body,
+            )
+            for flag in flags
+        ]
+    )
+    return len(flags)
+
+
+def _candidates(body_id: int, near: list[Place] | None = None) -> list[Candidate]:
+    """The body's live places as duplicates compare them. With `near` (a few places written by
+    a person), only places that could pair with them are read: on PostgreSQL the trigram index
+    finds similar names; elsewhere every name is read."""
+    queryset = Place.objects.filter(body_id=body_id, deleted_at__isnull=True)
+    if near is not None and connection.vendor == "postgresql":
+        condition = Q(pk__in=[place.pk for place in near])
+        for place in near:
+            if place.match_name:
+                condition |= Q(
+                    pk__in=RawSQL(
+                        "SELECT id FROM places_place WHERE body_id = %s AND match_name %% %s "
+                        "AND deleted_at IS NULL",
+                        [body_id, place.match_name],
                     )
                 )
-    PossibleDuplicate.objects.bulk_create(flags)
-    return len(flags)
+            if place.latitude is not None and place.longitude is not None:
+                margin = Decimal(str(round(FLAG_RADIUS_M / 111_000 * 3, 6)))
+                condition |= Q(
+                    latitude__range=(place.latitude - margin, place.latitude + margin),
+                    longitude__range=(place.longitude - margin * 3, place.longitude + margin * 3),
+                )
+            if place.address:
+                condition |= Q(address=place.address)
+        queryset = queryset.filter(condition)
+    rows = list(
+        queryset.values_list(
+            "pk", "match_name", "latitude", "longitude", "region_id", "address", "external_id"
+        )
+    )
+    identifiers: dict[int, dict[str, str]] = defaultdict(dict)
+    identifier_rows = PlaceIdentifier.objects.filter(body_id=body_id)
+    if near is not None:
+        identifier_rows = identifier_rows.filter(place_id__in=[row[0] for row in rows])
+    for place_id, scheme, value in identifier_rows.values_list("place_id", "scheme", "value"):
+        identifiers[place_id][scheme.casefold()] = value.casefold()
+    candidates = []
+    for pk, name, latitude, longitude, region_id, address, external_id in rows:
+        schemes = identifiers.get(pk, {})
+        if external_id:
+            schemes[""] = external_id.strip().casefold()
+        candidates.append(
+            Candidate(
+                pk=pk,
+                name=name,
+                latitude=None if latitude is None else float(latitude),
+                longitude=None if longitude is None else float(longitude),
+                region_id=region_id,
+                address=match_text(address) if address else "",
+                identifiers=schemes,
+            )
+        )
+    return candidates
+
+
+# Up to this many places, a write reads only the places near or similar to them.
+_NARROW_LIMIT = 50
+
+
+def flag_possible_duplicates(places: Iterable[Place]) -> int:
+    """Flag the pairs of possible duplicates between `places` (just written) and their body's
+    places; returns the number of new flags. A pair already flagged, dismissed or merged is
+    not flagged again."""
+    by_body: dict[int, list[Place]] = defaultdict(list)
+    for place in places:
+        by_body[place.body_id].append(place)
+    created = 0
+    for body_id, written in by_body.items():
+        near = written if len(written) <= _NARROW_LIMIT else None
+        pairs = find_pairs(_candidates(body_id, near), [place.pk for place in written])
+        if not pairs:
+            continue
+        involved = {pk for first, second, _score in pairs for pk in (first, second)}
+        existing: set[tuple[int, int]] = set()
+        pks = sorted(involved)
+        for start in range(0, len(pks), 500):
+            existing.update(
+                PossibleDuplicate.objects.filter(place_id__in=pks[start : start + 500]).values_list(
+                    "place_id", "other_id"
+                )
+            )
+        flags = [
+            PossibleDuplicate(
+                body_id=body_id,
+                place_id=first,
+                other_id=second,
+                score=score.score,
+                name_similarity=score.name_similarity,
+                distance_m=score.distance_m,
+                shared_identifier=score.shared_identifier,
+            )
+            for first, second, score in pairs
+            if (first, second) not in existing and (second, first) not in existing
+        ]
+        PossibleDuplicate.objects.bulk_create(flags, batch_size=1000)
+        created += len(flags)
+    return created
 
 
 def region_path(region: Region) -> str:

@@ -16,7 +16,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from vigil.places.models import PlaceStatus
+from vigil.places.countries import COUNTRIES
+from vigil.places.models import OperatorKind
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ FIELDS = [
     PlaceField("authority_name", merge_fill=True, max_length=300, plain_text=True),
     PlaceField("region", merge_fill=True),
     PlaceField("address", merge_fill=True, plain_text=True),
+    PlaceField("locality", merge_fill=True, max_length=200, plain_text=True),
+    PlaceField("postal_code", merge_fill=True, max_length=20, plain_text=True),
+    PlaceField("country", merge_fill=True),
+    PlaceField("operator_kind", merge_fill=True),
+    PlaceField("operator_name", merge_fill=True, max_length=300, plain_text=True),
     PlaceField("latitude", merge_fill=True),
     PlaceField("longitude", merge_fill=True),
     PlaceField("official_capacity", merge_fill=True),
@@ -51,6 +57,7 @@ FIELDS = [
     PlaceField("aliases"),
     PlaceField("former_names"),
     PlaceField("notes", merge_fill=True, plain_text=True),
+    PlaceField("source", merge_fill=True, max_length=300, plain_text=True),
     PlaceField("is_confidential"),
 ]
 
@@ -64,7 +71,8 @@ COORDINATE_RANGE_MESSAGES = {
 }
 
 EDITABLE_FIELDS = [field.name for field in FIELDS if field.editable]
-TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups"]
+# The identifiers under the body's schemes are tracked as "scheme: value" lines.
+TRACKED_FIELDS = [*EDITABLE_FIELDS, "population_groups", "identifiers"]
 MERGE_FILL_FIELDS = [field.name for field in FIELDS if field.merge_fill]
 TEXT_LIMITS = {field.name: field.max_length for field in FIELDS if field.plain_text}
 # What the API returns beside the editable fields (and never the confidential notes).
@@ -74,6 +82,9 @@ API_FIELDS = [
     "body",
     *EDITABLE_FIELDS,
     "population_groups",
+    "identifiers",
+    "source_import",
+    "created_by",
     "created_at",
     "updated_at",
     "version",
@@ -107,8 +118,15 @@ def place_errors(
     opened_on, closed_on = values.get("opened_on"), values.get("closed_on")
     if opened_on and closed_on and closed_on < opened_on:
         add("closed_on", _("The closing date is before the opening date."))
-    if values.get("status", PlaceStatus.OPEN) == PlaceStatus.CLOSED and closed_on is None:
-        add("closed_on", _("Give the date the place closed."))
+    # A closed place may have no closing date: lists often say a place closed, not when.
+    country = values.get("country")
+    if country and country not in COUNTRIES:
+        add(
+            "country",
+            _("“%(value)s” is not an ISO 3166 country code, such as FR.") % {"value": country},
+        )
+    if values.get("operator_name") and values.get("operator_kind") == OperatorKind.PUBLIC:
+        add("operator_name", _("A company's name is given for a privately run place."))
     population_date = values.get("population_date")
     if values.get("population") is not None and population_date is None:
         add("population_date", _("Give the date the population was counted."))
@@ -130,8 +148,10 @@ class Column:
     - "text": as stored; "number": a whole number; "decimal": without trailing zeros;
       "date": ISO; "lines": one name per line, written separated by "; ";
     - "lookup": through a per-export table of labels (`lookup` names it: the type's translated
-      label, the region's path, the body's name, the status's label);
-    - "groups": the population groups' labels, sorted, separated by "; "."""
+      label, the region's path, the body's name, the status's and the operator kind's labels);
+    - "groups": the population groups' labels, sorted, separated by "; ";
+    - "identifiers": the place's identifiers under the body's schemes, as "scheme: value",
+      sorted, separated by "; " (the importer's "Identifiers" field reads them back)."""
 
     field: str
     source: str
@@ -151,6 +171,12 @@ COLUMNS = [
     Column("authority_name", "authority_name"),
     Column("region", "region_id", "lookup", "regions"),
     Column("address", "address"),
+    Column("locality", "locality"),
+    Column("postal_code", "postal_code"),
+    Column("country", "country"),
+    Column("operator_kind", "operator_kind", "lookup", "operators"),
+    Column("operator_name", "operator_name"),
+    Column("source", "source"),
     Column("latitude", "latitude", "decimal"),
     Column("longitude", "longitude", "decimal"),
     Column("official_capacity", "official_capacity", "number"),
@@ -163,4 +189,5 @@ COLUMNS = [
     Column("former_names", "former_names", "lines"),
     Column("notes", "notes"),
     Column("population_groups", "id", "groups"),
+    Column("identifiers", "id", "identifiers"),
 ]

@@ -12,6 +12,7 @@ urlpatterns = [
     path("new/", views.place_create, name="create"),
     path("trash/", views.place_trash, name="trash"),
     path("duplicates/", views.duplicate_list, name="duplicates"),
+    path("duplicates/dismiss/", views.duplicate_dismiss_many, name="duplicate_dismiss_many"),
     path("duplicates/<int:pk>/dismiss/", views.duplicate_dismiss, name="duplicate_dismiss"),
     path("regions/", views.region_list, name="regions"),
     path("regions/options/", views.region_choices, name="region_options"),

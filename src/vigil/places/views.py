@@ -9,10 +9,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from vigil.core import tasks
@@ -24,12 +26,32 @@ from vigil.core.forms import apply_service_errors
 from vigil.core.guard import member_required
 from vigil.core.models import Job, JobStatus, Membership, StoredFile, TaxonomyTerm
 from vigil.places import permissions, services
+from vigil.places.countries import COUNTRIES
 from vigil.places.filters import PlaceFilter, filtered_places, region_options
-from vigil.places.forms import DocumentForm, MergeForm, PlaceForm, RegionForm
-from vigil.places.models import Place, PlaceDocument, PlaceStatus, PossibleDuplicate, Region
+from vigil.places.forms import (
+    DocumentForm,
+    DuplicateDismissForm,
+    DuplicateFilterForm,
+    MergeForm,
+    PlaceForm,
+    RegionForm,
+)
+from vigil.places.models import (
+    Place,
+    PlaceDocument,
+    PlaceIdentifier,
+    PlaceStatus,
+    PossibleDuplicate,
+    Region,
+)
 from vigil.places.pagination import CappedPaginator
 from vigil.places.permissions import PLACES
-from vigil.places.queries import trashed_places, visible_places, visible_regions
+from vigil.places.queries import (
+    region_descendant_ids,
+    trashed_places,
+    visible_places,
+    visible_regions,
+)
 from vigil.places.tasks import EXPORT_JOB_KIND
 
 PAGE_SIZE = 50
@@ -38,7 +60,9 @@ JSON_SCRIPT_ESCAPES = {ord("<"): "\\u003C", ord(">"): "\\u003E", ord("&"): "\\u0
 
 def _place(membership: Membership, pk: int) -> Place:
     return get_visible_or_404(
-        membership, Place.objects.select_related("place_type", "region", "body"), pk
+        membership,
+        Place.objects.select_related("place_type", "region", "body", "created_by"),
+        pk,
     )
 
 
@@ -181,6 +205,7 @@ def place_create(request: HttpRequest, *, membership: Membership) -> HttpRespons
                 membership=membership,
                 data=form.service_data(),
                 population_groups=form.cleaned_data["population_groups"],
+                identifiers=form.cleaned_data["identifiers"],
             )
         except ValidationError as exc:
             apply_service_errors(form, exc)
@@ -209,6 +234,7 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
                 place=place,
                 data=form.service_data(),
                 population_groups=form.cleaned_data["population_groups"],
+                identifiers=form.cleaned_data["identifiers"],
                 expected_version=form.cleaned_data.get("version"),
             )
         except StaleVersion as stale:
@@ -241,12 +267,15 @@ def place_edit(request: HttpRequest, pk: int, *, membership: Membership) -> Http
 def place_detail(request: HttpRequest, pk: int, *, membership: Membership) -> HttpResponse:
     place = _place(membership, pk)
     groups = list(place.population_groups.all())
+    identifiers = list(place.identifiers.all())
     return render(
         request,
         "places/detail.html",
         {
             "place": place,
             "population_groups": groups,
+            "identifiers": identifiers,
+            "country_name": COUNTRIES.get(place.country, ""),
             "sections": build_sections("place", request, membership, place),
             "actions": permissions.allowed_actions(membership, place),
             "document_form": DocumentForm(),
@@ -338,20 +367,58 @@ def place_merge(request: HttpRequest, pk: int, *, membership: Membership) -> Htt
     )
 
 
+def _open_flags(membership: Membership) -> QuerySet[PossibleDuplicate]:
+    return visible(membership, PossibleDuplicate).filter(
+        status=PossibleDuplicate.Status.OPEN,
+        place__deleted_at__isnull=True,
+        other__deleted_at__isnull=True,
+    )
+
+
 @member_required(PLACES, "merge")
 def duplicate_list(request: HttpRequest, *, membership: Membership) -> HttpResponse:
-    flags = (
-        visible(membership, PossibleDuplicate)
-        .filter(
-            status=PossibleDuplicate.Status.OPEN,
-            place__deleted_at__isnull=True,
-            other__deleted_at__isnull=True,
-        )
-        .select_related("place", "other", "place__region")
-        .order_by("-score", "id")
-    )
+    """The pairs to review: the total, filters, the distance, both places' identifiers and
+    sources, and boxes to keep many pairs apart at once."""
+    flags = _open_flags(membership)
+    filter_form = DuplicateFilterForm(request.GET or None, membership=membership)
+    if filter_form.is_bound and filter_form.is_valid():
+        region = filter_form.cleaned_data["region"]
+        if region is not None:
+            regions = region_descendant_ids(region)
+            flags = flags.filter(Q(place__region_id__in=regions) | Q(other__region_id__in=regions))
+        if filter_form.cleaned_data["min_score"] is not None:
+            flags = flags.filter(score__gte=filter_form.cleaned_data["min_score"] / 100)
+        if filter_form.cleaned_data["max_distance_km"] is not None:
+            flags = flags.filter(
+                distance_m__lte=float(filter_form.cleaned_data["max_distance_km"]) * 1000
+            )
+    flags = flags.select_related(
+        "place__region",
+        "other__region",
+        "place__source_import",
+        "other__source_import",
+    ).order_by("-score", "id")
     page = Paginator(flags, PAGE_SIZE).get_page(request.GET.get("page"))
-    return render(request, "places/duplicates.html", {"page": page})
+    rows = list(page.object_list)
+    place_ids = {pk for flag in rows for pk in (flag.place_id, flag.other_id)}
+    identifiers: dict[int, list[PlaceIdentifier]] = {}
+    for item in PlaceIdentifier.objects.filter(place_id__in=place_ids):
+        identifiers.setdefault(item.place_id, []).append(item)
+    for flag in rows:
+        flag.place_identifiers = identifiers.get(flag.place_id, [])  # type: ignore[attr-defined]
+        flag.other_identifiers = identifiers.get(flag.other_id, [])  # type: ignore[attr-defined]
+    return render(
+        request,
+        "places/duplicates.html",
+        {
+            "page": page,
+            "rows": rows,
+            "total": page.paginator.count,
+            "filter_form": filter_form,
+            "query_without_page": _query_without(request, "page"),
+        },
+        status=400 if filter_form.errors else 200,
+    )
 
 
 @require_POST
@@ -361,6 +428,33 @@ def duplicate_dismiss(request: HttpRequest, pk: int, *, membership: Membership) 
     services.duplicate_dismiss(membership=membership, flag=flag)
     messages.success(request, _("The pair is marked as not a duplicate."))
     return redirect("places:duplicates")
+
+
+@require_POST
+@member_required(PLACES, "merge")
+def duplicate_dismiss_many(request: HttpRequest, *, membership: Membership) -> HttpResponse:
+    """Keep the ticked pairs apart; pairs another person resolved meanwhile are skipped."""
+    form = DuplicateDismissForm(
+        request.POST,
+        queryset=visible(membership, PossibleDuplicate).select_related("place__body"),
+    )
+    if not form.is_valid():
+        for error in form.errors.get("flags", []):
+            messages.error(request, str(error))
+        return redirect("places:duplicates")
+    count = services.duplicates_dismiss(membership=membership, flags=form.cleaned_data["flags"])
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d pair is marked as distinct places.",
+            "%(count)d pairs are marked as distinct places.",
+            count,
+        )
+        % {"count": count},
+    )
+    next_query = request.POST.get("next_query", "")
+    url = reverse("places:duplicates")
+    return redirect(f"{url}?{next_query}" if next_query and "//" not in next_query else url)
 
 
 @require_POST
