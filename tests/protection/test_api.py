@@ -109,7 +109,9 @@ def test_create_a_case_and_a_person_and_transfer(holder, place, other_place):
     assert created.status_code == 201
     assert "Secret Name" not in created.content.decode()
     person = client.post(
-        f"{BASE}/persons-at-risk/", {"case": created.json()["id"]}, format="json"
+        f"{BASE}/persons-at-risk/",
+        {"case": created.json()["id"], "risk_level": "high"},
+        format="json",
     ).json()
     moved = client.post(
         f"{BASE}/persons-at-risk/{person['id']}/transfer/",

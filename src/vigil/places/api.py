@@ -176,6 +176,10 @@ class PlaceOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
         slug_field="code", read_only=True
     )
     place_type_label = serializers.CharField(source="place_type.__str__", read_only=True)
+    # Empty when nobody said who runs the place: the schema names the blank value too.
+    operator_kind = serializers.ChoiceField(
+        choices=OperatorKind.choices, allow_blank=True, read_only=True
+    )
     region_name = serializers.CharField(
         source="region.name", read_only=True, default=None, allow_null=True
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -90,7 +90,8 @@ class MoveSerializer(VigilSerializerMixin, serializers.Serializer):
 
 
 class LockSerializer(VigilSerializerMixin, serializers.Serializer):
-    locked = serializers.BooleanField()
+    # A form post without the field means "lock" (an unticked box would read as False).
+    locked = serializers.BooleanField(required=False, default=True)
 
 
 class RiskSerializer(VigilSerializerMixin, serializers.ModelSerializer):
@@ -109,7 +110,10 @@ class RiskSerializer(VigilSerializerMixin, serializers.ModelSerializer):
 
 
 CHANGE_PARAMETERS = [if_match_parameter(required=False), etag_header(200, 412)]
-CHANGE_RESPONSES = conditional_responses(ProgrammeSerializer, required=False)
+CHANGE_RESPONSES = {
+    **conditional_responses(ProgrammeSerializer, required=False),
+    400: OpenApiResponse(description="The programme is approved, or the change breaks a rule."),
+}
 
 
 @extend_schema_view(
@@ -194,7 +198,7 @@ class ProgrammeVisitViewSet(
     action_permissions = {"lock": "plan", "move": "plan"}
     serializer_class = EntrySerializer
     pagination_class = DefaultCursorPagination
-    filterset_fields = ["programme", "month", "locked"]
+    filterset_fields = ["programme", "locked"]
     ordering = ("month", "week", "id")
 
     def scope_queryset(self, queryset: Any) -> Any:

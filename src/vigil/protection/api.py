@@ -56,7 +56,9 @@ def _places(membership: Any) -> Any:
 
 
 class CaseOutputSerializer(VigilSerializerMixin, serializers.ModelSerializer):
-    ill_treatment: Any = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    ill_treatment: Any = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     consent_targets = serializers.ListField(
         child=serializers.ChoiceField(choices=ReferralTarget.choices), read_only=True
     )
@@ -239,7 +241,8 @@ class PersonInputSerializer(VigilSerializerMixin, serializers.Serializer):
         allow_null=True,
         help_text="On creation only; a move is a `transfer`.",
     )
-    risk_level = serializers.ChoiceField(choices=RiskLevel.choices, required=False)
+    # Required on creation: a person is followed up because of a risk of some level.
+    risk_level = serializers.ChoiceField(choices=RiskLevel.choices)
     risk_reason = serializers.CharField(
         required=False, allow_blank=True, write_only=True, help_text="Encrypted at rest."
     )

@@ -171,11 +171,11 @@ class VisitViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         visit = self.get_object()
         self.require("edit", visit)
-        expected_version = self.expected_version(visit)
         serializer = VisitInputSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
+        expected_version = self.expected_version(visit)
         visit = services.visit_update(
             membership=self.membership,
             visit=visit,
@@ -341,11 +341,11 @@ class InterviewViewSet(
         except DjangoPermissionDenied as exc:
             raise NotFound from exc
         self.require("record", interview.visit)
-        expected_version = self.expected_version(interview)
         serializer = InterviewUpdateSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
+        expected_version = self.expected_version(interview)
         data = dict(serializer.validated_data)
         groups = data.pop("vulnerable_groups", None)
         interview = services.interview_update(
@@ -507,11 +507,11 @@ class ObservationViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         observation = self.get_object()
         self.require("record", observation.visit)
-        expected_version = self.expected_version(observation)
         serializer = ObservationUpdateSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
+        expected_version = self.expected_version(observation)
         data = dict(serializer.validated_data)
         interviews = data.pop("interviews", None)
         standards = data.pop("standards", None)
