@@ -409,8 +409,9 @@ class PlaceViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         place = self.get_object()
         self.require("edit", place)
-        expected_version = self.expected_version(place)
+        # What the request asks is checked first: an invalid body is a 400 whatever its If-Match.
         data = dict(self._input(partial=kwargs.get("partial", False)).validated_data)
+        expected_version = self.expected_version(place)
         groups = data.pop("population_groups", None)
         identifiers = data.pop("identifiers", None)
         place = services.place_update(

@@ -366,11 +366,11 @@ class CaseViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         case = self.get_object()
         self.require("edit", case)
-        expected = self.expected_version(case)
         serializer = CaseInputSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(case)
         data = dict(serializer.validated_data)
         data.pop("interview", None)
         case = services.case_update(
@@ -459,7 +459,6 @@ class ReferralViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         referral = self.get_object()
         self.require("refer", referral.case)
-        expected = self.expected_version(referral)
         serializer = ReferralSerializer(
             referral,
             data=request.data,
@@ -467,6 +466,7 @@ class ReferralViewSet(
             partial=kwargs.get("partial", False),
         )
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(referral)
         data = dict(serializer.validated_data)
         data.pop("case", None)  # a referral stays with its case
         referral = services.referral_update(
@@ -536,11 +536,11 @@ class ProtectedPersonViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         person = self.get_object()
         self.require("follow_up", person)
-        expected = self.expected_version(person)
         serializer = PersonInputSerializer(
             data=request.data, membership=self.membership, partial=kwargs.get("partial", False)
         )
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(person)
         data = dict(serializer.validated_data)
         data.pop("case", None)
         if "current_place" in data:
@@ -580,9 +580,9 @@ class ProtectedPersonViewSet(
     @action(detail=True, methods=["post"])
     def transfer(self, request: Request, pk: Any = None) -> Response:
         person = self.get_object()
-        expected = self.expected_version(person, required=False)
         serializer = TransferSerializer(data=request.data, membership=self.membership)
         serializer.is_valid(raise_exception=True)
+        expected = self.expected_version(person, required=False)
         services.transfer_create(
             membership=self.membership,
             person=person,
