@@ -242,7 +242,7 @@ class Recommendation(models.Model):
         _("source reference"),
         max_length=300,
         blank=True,
-        help_text=_("The report, its paragraph or its symbol (e.g. CAT/OP/XXX/1, § 42)."),
+        help_text=_("The report, its paragraph or its symbol (e.g. CAT/OP/MDV/1, § 42)."),
     )
     visit = models.ForeignKey(
         "visits.Visit",

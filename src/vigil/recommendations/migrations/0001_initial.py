@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
                 ('is_systemic', models.BooleanField(default=False, help_text='Concerns the whole system rather than particular places.', verbose_name='national or systemic')),
                 ('priority', models.CharField(choices=[('urgent', 'Urgent'), ('high', 'High'), ('normal', 'Normal'), ('low', 'Low')], default='normal', max_length=8, verbose_name='priority')),
                 ('source_kind', models.CharField(choices=[('visit', "The body's visit report"), ('thematic', "The body's thematic report"), ('annual', "The body's annual report"), ('spt', 'UN Subcommittee on Prevention of Torture (SPT)'), ('spt_response', "The State's response to the SPT"), ('cpt', 'European CPT or another regional body'), ('treaty_body', 'UN treaty body'), ('upr', 'Universal Periodic Review'), ('court', 'Court or another mechanism')], default='visit', max_length=16, verbose_name='source')),
-                ('source_reference', models.CharField(blank=True, help_text='The report, its paragraph or its symbol (e.g. CAT/OP/XXX/1, § 42).', max_length=300, verbose_name='source reference')),
+                ('source_reference', models.CharField(blank=True, help_text='The report, its paragraph or its symbol (e.g. CAT/OP/MDV/1, § 42).', max_length=300, verbose_name='source reference')),
                 ('repetition_count', models.PositiveSmallIntegerField(default=1, editable=False, verbose_name='times made')),
                 ('issued_on', models.DateField(verbose_name='issued on')),
                 ('response_due', models.DateField(verbose_name='response due')),
